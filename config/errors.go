@@ -133,5 +133,6 @@ func syntaxError(file string, err error) *FieldError {
 		n, _ := strconv.Atoi(m[1])
 		return &FieldError{File: file, Line: n, Msg: m[2]}
 	}
+	// yaml.v3 names no line for some problems (first line, unknown anchor).
 	return &FieldError{File: file, Msg: strings.TrimPrefix(msg, "yaml: ")}
 }

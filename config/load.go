@@ -211,8 +211,9 @@ func (l *loader) resolvePaths(c *Config) {
 		switch {
 		case err != nil:
 			l.fail(ref.path, "%s", fileErr(err))
-		case st.IsDir():
-			l.fail(ref.path, "%s is a directory", *ref.file)
+		case !st.Mode().IsRegular():
+			// Also keeps Load from blocking on a FIFO or a device.
+			l.fail(ref.path, "%s is not a regular file", *ref.file)
 		}
 	}
 }

@@ -195,6 +195,8 @@ func validateKey(p *problems, base string, k Key) {
 		p.add(base, "set only one of secret, secret_file, private_key_file, public_key_file")
 	}
 	switch {
+	case sources == 0 && k.Alg != "" && (hmacAlgs[k.Alg] || asymmetricAlgs[k.Alg]):
+		// Already reported: no key material.
 	case hmacAlgs[k.Alg]:
 		if !hasSecret {
 			p.add(base, "%s needs secret or secret_file", k.Alg)

@@ -85,6 +85,9 @@ func redirectHostProblem(h string) string {
 	if h != strings.ToLower(h) {
 		return "must be lower case"
 	}
+	if strings.ContainsAny(h, "/@?#[]") {
+		return fmt.Sprintf("invalid entry %q: %s", h, want)
+	}
 	if strings.HasPrefix(h, "*.") {
 		return fmt.Sprintf("wildcards are written %q (matches subdomains at a dot boundary)", h[1:])
 	}
