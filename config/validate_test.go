@@ -12,7 +12,9 @@ const hsKeys = "tokens:\n  keys: [{id: k, alg: HS256, secret_file: hmac-secret}]
 
 func TestLoadValidationErrors(t *testing.T) {
 	t.Parallel()
-	b64 := func(n int) string { return "base64:" + base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", n))) }
+	b64 := func(n int) string {
+		return "base64:" + base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", n)))
+	}
 	tests := []struct {
 		name string
 		doc  string
