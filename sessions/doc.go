@@ -1,0 +1,58 @@
+// Package sessions holds the server-side session state that makes the
+// gateway's JWTs revocable, in one of two stores with identical semantics:
+// *MemoryStore (one process) and *RedisStore (standalone, Sentinel or Cluster,
+// shared by every replica). The conformance suite in sessionstest proves
+// both against the same tests.
+//
+// # Flow
+//
+//   - Login: Create makes a session (random id carrying the user's hash tag,
+//     a 256-bit refresh secret) and, when the user already has MaxPerUser
+//     sessions, evicts the least recently used ones in the same atomic step.
+//     The client receives the refresh token "<sid>.<secret>"; the store keeps
+//     only SHA-256(secret).
+//   - Every request: Validate(user, sid) — the user and sid come from a
+//     verified access token — checks that the session exists, belongs to that
+//     user and has not expired (idle or absolute), and writes last_used_at
+//     at most once per TouchInterval. One Redis round trip.
+//   - Refresh: every refresh rotates. The new secret is
+//     HMAC-SHA256(DeriveKey, old secret ‖ nonce) for a random nonce stored
+//     with the rotation. The previous secret presented within RefreshGrace of
+//     the rotation gets the same new token again (re-derived from the nonce;
+//     the store never holds a usable token); after the grace window it is
+//     taken as theft and the session is revoked (ErrReused). Any other secret
+//     is ErrInvalidGrant and changes nothing.
+//   - Revocation needs a credential, never just a sid (sids are visible to
+//     upstreams): Revoke and RevokeUser take the user from a verified token,
+//     RevokeByRefreshToken needs the current or previous secret.
+//   - RecordFailure/Failures count failed logins per key in a sliding window
+//     (login throttling shared by all replicas).
+//
+// Errors: ErrNotFound (missing, expired or another user's), ErrInvalidGrant,
+// ErrReused, and ErrUnavailable whenever the store cannot answer (network,
+// timeout, context deadline, failover): the gateway answers 503 for it,
+// never 401.
+//
+// # Redis key layout
+//
+// With key prefix "portcullis:" and tag = the first 8 hex digits of
+// SHA-256(user) (see keys.go, the only place that builds key names):
+//
+//	portcullis:{tag}:s:<sid>    hash   u c l ip ua fp h p n r   (user, created ms, last used ms,
+//	                                   IP, user agent, password fingerprint, SHA-256 of the current
+//	                                   and previous secret, nonce of the last rotation, rotated ms)
+//	portcullis:{tag}:u:<user>   zset   sid → last used ms (LRU order for eviction, listing)
+//	portcullis:f:<key>          zset   unique member → time ms of one failed login
+//
+// The sid itself starts with the tag, so a refresh token (which names no
+// user) leads to the right slot. Each change is one Lua script (lua/*.lua,
+// each starting with its KEYS/ARGV/returns contract); all keys a script
+// touches share the user's slot, so scripts run unchanged on Cluster.
+//
+// TTLs: a session hash expires at min(last_used + idle_timeout,
+// created + absolute_lifetime), set by the same script that writes it; the
+// user index expires with the longest-lived of its sessions; a failure
+// counter expires one window after its newest failure. Scripts take "now"
+// from Go (Options.Now) and check expiry themselves; the real TTLs are the
+// backstop that guarantees nothing outlives its session.
+package sessions

@@ -1,0 +1,50 @@
+package sessions
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
+// keyspace builds every Redis key of the store; no other file names a key.
+// Layout (prefix "portcullis:", tag = UserTag(user)):
+//
+//	portcullis:{tag}:s:<sid>    hash: one session record
+//	portcullis:{tag}:u:<user>   sorted set: the user's session ids, scored by last use (ms)
+//	portcullis:f:<key>          sorted set: failed login attempts under a rate-limit key
+//
+// The "{tag}" hash tag puts all of a user's keys in one Cluster slot, which
+// is what lets one Lua script change them together. The tag comes before any
+// user-supplied text, so a '{' in a user name cannot move the slot. Scripts
+// that reach keys they cannot list in KEYS (the other sessions of a user, the
+// index named by a session's user field) get the key prefixes below in ARGV
+// and append a session id or a user name, exactly as session() and index() do.
+type keyspace struct{ prefix string }
+
+func (k keyspace) userBase(tag string) string { return k.prefix + "{" + tag + "}:" }
+
+// session is the key of session id's record (the id starts with its tag).
+func (k keyspace) session(id string) string { return k.sessionPrefix(id[:tagLen]) + id }
+
+// sessionPrefix is session() without the id, for scripts.
+func (k keyspace) sessionPrefix(tag string) string { return k.userBase(tag) + "s:" }
+
+// index is the key of user's sorted set of session ids.
+func (k keyspace) index(user string) string { return k.indexPrefix(UserTag(user)) + user }
+
+// indexPrefix is index() without the user name, for scripts.
+func (k keyspace) indexPrefix(tag string) string { return k.userBase(tag) + "u:" }
+
+// failures is the key of a rate-limit counter. Keys that are long or hold
+// bytes outside a conservative set (the IP or user name inside is
+// client-controlled) are replaced by their SHA-256, so key names stay short,
+// printable and free of hash tags.
+func (k keyspace) failures(key string) string {
+	if len(key) > 160 || strings.ContainsFunc(key, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".:_@+-[]", r))
+	}) {
+		sum := sha256.Sum256([]byte(key))
+		return k.prefix + "f:sha256:" + hex.EncodeToString(sum[:])
+	}
+	return k.prefix + "f:" + key
+}

@@ -1,0 +1,42 @@
+-- create: start a session; prune the user's dead index members, then evict
+-- the least recently used sessions so the new one fits max_per_user.
+-- KEYS[1]  the new session's hash            KEYS[2]  the user's index (zset: sid -> last use, ms)
+-- ARGV[1]  now (ms)                          ARGV[2]  new session id
+-- ARGV[3]  user                              ARGV[4]  client IP
+-- ARGV[5]  user agent                        ARGV[6]  password-hash fingerprint
+-- ARGV[7]  SHA-256 of the refresh secret     ARGV[8]  max sessions per user (0 = unlimited)
+-- ARGV[9]  idle timeout (ms)                 ARGV[10] absolute lifetime (ms)
+-- ARGV[11] session key prefix of the user's tag (key = prefix .. sid; same slot)
+-- returns: array of the evicted session ids (empty when none)
+local now, max = tonumber(ARGV[1]), tonumber(ARGV[8])
+local idle, abs = tonumber(ARGV[9]), tonumber(ARGV[10])
+local index, base = KEYS[2], ARGV[11]
+
+for _, sid in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+  local t = redis.call('HMGET', base .. sid, 'c', 'l')
+  if not t[1] then
+    redis.call('ZREM', index, sid)
+  elseif now >= math.min(tonumber(t[2]) + idle, tonumber(t[1]) + abs) then
+    redis.call('DEL', base .. sid)
+    redis.call('ZREM', index, sid)
+  end
+end
+
+local evicted = {}
+if max > 0 then
+  local n = redis.call('ZCARD', index)
+  while n >= max do
+    local sid = redis.call('ZPOPMIN', index)[1]
+    redis.call('DEL', base .. sid)
+    evicted[#evicted + 1] = sid
+    n = n - 1
+  end
+end
+
+local ttl = math.min(idle, abs)
+redis.call('HSET', KEYS[1], 'u', ARGV[3], 'c', ARGV[1], 'l', ARGV[1], 'ip', ARGV[4],
+  'ua', ARGV[5], 'fp', ARGV[6], 'h', ARGV[7], 'r', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('ZADD', index, ARGV[1], ARGV[2])
+if redis.call('PTTL', index) < ttl then redis.call('PEXPIRE', index, ttl) end
+return evicted

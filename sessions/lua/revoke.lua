@@ -1,0 +1,15 @@
+-- revoke: end one session of one user (an id alone is not enough).
+-- KEYS[1] the session's hash                 KEYS[2] the user's index
+-- ARGV[1] user                               ARGV[2] session id
+-- ARGV[3] now (ms)                           ARGV[4] idle timeout (ms)
+-- ARGV[5] absolute lifetime (ms)
+-- returns: 1 revoked; 0 missing, another user's, or already expired (then deleted)
+local f = redis.call('HMGET', KEYS[1], 'u', 'c', 'l')
+if not f[1] or f[1] ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[2])
+local now = tonumber(ARGV[3])
+if now >= math.min(tonumber(f[3]) + tonumber(ARGV[4]), tonumber(f[2]) + tonumber(ARGV[5])) then
+  return 0
+end
+return 1

@@ -1,0 +1,20 @@
+-- revoke_token: end the session a refresh token names, only when the token
+-- carries its current or previous secret (logout with a refresh token).
+-- KEYS[1] the session's hash
+-- ARGV[1] SHA-256 of the presented secret    ARGV[2] now (ms)
+-- ARGV[3] idle timeout (ms)                  ARGV[4] absolute lifetime (ms)
+-- ARGV[5] index key prefix of the tag (key = prefix .. user)
+-- ARGV[6] session id
+-- returns: {0} gone: missing or expired (an expired one is deleted)
+--          {1, user, created, last_used, ip, ua, fp}  revoked
+--          {4} any other secret: no change
+local f = redis.call('HMGET', KEYS[1], 'u', 'c', 'l', 'ip', 'ua', 'fp', 'h', 'p')
+if not f[1] then return {0} end
+local index = ARGV[5] .. f[1]
+local expired = tonumber(ARGV[2]) >=
+  math.min(tonumber(f[3]) + tonumber(ARGV[3]), tonumber(f[2]) + tonumber(ARGV[4]))
+if not expired and f[7] ~= ARGV[1] and f[8] ~= ARGV[1] then return {4} end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', index, ARGV[6])
+if expired then return {0} end
+return {1, f[1], f[2], f[3], f[4], f[5], f[6]}

@@ -1,0 +1,357 @@
+package sessions
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The scripts, one per multi-key change. Each file starts with its contract;
+// the wrapper methods below are their only callers.
+var (
+	//go:embed lua/create.lua
+	createSrc string
+	//go:embed lua/validate.lua
+	validateSrc string
+	//go:embed lua/refresh.lua
+	refreshSrc string
+	//go:embed lua/revoke.lua
+	revokeSrc string
+	//go:embed lua/revoke_token.lua
+	revokeTokenSrc string
+	//go:embed lua/revoke_user.lua
+	revokeUserSrc string
+	//go:embed lua/list.lua
+	listSrc string
+	//go:embed lua/fail_record.lua
+	failRecordSrc string
+	//go:embed lua/fail_count.lua
+	failCountSrc string
+
+	createScript      = redis.NewScript(createSrc)
+	validateScript    = redis.NewScript(validateSrc)
+	refreshScript     = redis.NewScript(refreshSrc)
+	revokeScript      = redis.NewScript(revokeSrc)
+	revokeTokenScript = redis.NewScript(revokeTokenSrc)
+	revokeUserScript  = redis.NewScript(revokeUserSrc)
+	listScript        = redis.NewScript(listSrc)
+	failRecordScript  = redis.NewScript(failRecordSrc)
+	failCountScript   = redis.NewScript(failCountSrc)
+)
+
+// Status codes returned by refresh.lua and revoke_token.lua.
+const (
+	statusGone    = 0
+	statusOK      = 1
+	statusGrace   = 2
+	statusReused  = 3
+	statusUnknown = 4
+)
+
+// RedisStore keeps sessions in Redis (standalone, Sentinel or Cluster) so
+// that every replica sees every login, rotation and revocation at once. Each
+// operation is one script call: one round trip (two when Redis lost the
+// script cache, see Script.Run).
+type RedisStore struct {
+	client redis.UniversalClient
+	keys   keyspace
+	opts   Options
+}
+
+// NewRedisStore wraps client; keys start with keyPrefix (config default
+// "portcullis:"). The store owns client: Close closes it. It panics when
+// keyPrefix holds '{' or '}' (it would break the hash tags) or when
+// opts.DeriveKey is shorter than 32 bytes (replicas must share the key); both
+// are wiring mistakes that config validation rules out.
+func NewRedisStore(client redis.UniversalClient, keyPrefix string, opts Options) *RedisStore {
+	if strings.ContainsAny(keyPrefix, "{}") {
+		panic("sessions: key prefix must not contain '{' or '}'")
+	}
+	if len(opts.DeriveKey) < minDeriveKeyLen {
+		panic("sessions: Options.DeriveKey must be at least 32 bytes for the Redis store")
+	}
+	return &RedisStore{client: client, keys: keyspace{prefix: keyPrefix}, opts: opts.withDefaults()}
+}
+
+func (s *RedisStore) lifetimes() (idle, abs int64) {
+	return s.opts.IdleTimeout.Milliseconds(), s.opts.AbsoluteLifetime.Milliseconds()
+}
+
+// Create starts a session for n.User in one script call that also prunes the
+// user's dead sessions and evicts the least recently used ones beyond
+// MaxPerUser; never more than MaxPerUser exist, however many logins race.
+func (s *RedisStore) Create(ctx context.Context, n NewSession) (Created, error) {
+	n = n.clipped()
+	id, secret := newSessionID(n.User), newSecret()
+	h := hashSecret(secret)
+	now := s.opts.nowMS()
+	idle, abs := s.lifetimes()
+	tag := id[:tagLen]
+	res, err := createScript.Run(ctx, s.client,
+		[]string{s.keys.session(id), s.keys.index(n.User)},
+		now, id, n.User, n.IP, n.UserAgent, n.PasswordFingerprint, h[:],
+		s.opts.MaxPerUser, idle, abs, s.keys.sessionPrefix(tag),
+	).StringSlice()
+	if err != nil {
+		return Created{}, redisError("create", err)
+	}
+	return Created{
+		Session:      s.opts.session(id, n.User, now, now, n.IP, n.UserAgent, n.PasswordFingerprint),
+		RefreshToken: formatRefreshToken(id, secret),
+		Evicted:      res,
+	}, nil
+}
+
+// Validate is the per-request check, one round trip: it returns the live
+// session id of user and touches it when its last use is at least
+// TouchInterval old. ErrNotFound when missing, expired or another user's.
+func (s *RedisStore) Validate(ctx context.Context, user, id string) (Session, error) {
+	if !ownedBy(id, user) {
+		return Session{}, errNotFound("validate")
+	}
+	idle, abs := s.lifetimes()
+	res, err := validateScript.Run(ctx, s.client,
+		[]string{s.keys.session(id), s.keys.index(user)},
+		user, s.opts.nowMS(), idle, abs, s.opts.TouchInterval.Milliseconds(), id,
+	).Slice()
+	if err != nil {
+		return Session{}, redisError("validate", err)
+	}
+	f, err := strs(res, 5)
+	if err != nil {
+		return Session{}, fmt.Errorf("sessions: validate: %w", err)
+	}
+	return s.record(id, user, f[0], f[1], f[2], f[3], f[4])
+}
+
+// Refresh rotates the refresh token in one script call:
+//   - the current secret: a new secret HMAC(DeriveKey, secret ‖ nonce) becomes
+//     current, the presented one previous;
+//   - the previous secret within RefreshGrace of its rotation: the token that
+//     rotation issued, re-derived from the stored nonce (Grace = true);
+//   - the previous secret later: the session is revoked, ErrReused;
+//   - anything else: ErrInvalidGrant and no change; a missing or expired
+//     session: ErrNotFound (which also matches ErrInvalidGrant).
+func (s *RedisStore) Refresh(ctx context.Context, refreshToken string) (Refreshed, error) {
+	id, secret, ok := parseRefreshToken(refreshToken)
+	if !ok {
+		return Refreshed{}, errInvalidGrant("refresh")
+	}
+	presented := hashSecret(secret)
+	nonce := newNonce()
+	next := deriveSecret(s.opts.DeriveKey, secret, nonce)
+	nextHash := hashSecret(next)
+	idle, abs := s.lifetimes()
+	tag := id[:tagLen]
+	res, err := refreshScript.Run(ctx, s.client, []string{s.keys.session(id)},
+		s.opts.nowMS(), presented[:], nextHash[:], nonce, s.opts.RefreshGrace.Milliseconds(),
+		idle, abs, s.keys.indexPrefix(tag), id,
+	).Slice()
+	if err != nil {
+		return Refreshed{}, redisError("refresh", err)
+	}
+	status, f, err := statusReply(res)
+	if err != nil {
+		return Refreshed{}, fmt.Errorf("sessions: refresh: %w", err)
+	}
+	switch {
+	case status == statusOK && len(f) == 6:
+		sess, err := s.record(id, f[0], f[1], f[2], f[3], f[4], f[5])
+		return Refreshed{Session: sess, RefreshToken: formatRefreshToken(id, next)}, err
+	case status == statusGrace && len(f) == 7:
+		sess, err := s.record(id, f[0], f[1], f[2], f[3], f[4], f[5])
+		again := deriveSecret(s.opts.DeriveKey, secret, []byte(f[6]))
+		return Refreshed{Session: sess, RefreshToken: formatRefreshToken(id, again), Grace: true}, err
+	case status == statusGone:
+		return Refreshed{}, errGone("refresh")
+	case status == statusReused:
+		return Refreshed{}, errReused("refresh")
+	case status == statusUnknown:
+		return Refreshed{}, errInvalidGrant("refresh")
+	}
+	return Refreshed{}, fmt.Errorf("sessions: refresh: unexpected reply %d/%d", status, len(f))
+}
+
+// RevokeByRefreshToken ends the session the token names when it carries the
+// current or the previous secret; any other token changes nothing
+// (ErrInvalidGrant), so nobody can end a session by guessing.
+func (s *RedisStore) RevokeByRefreshToken(ctx context.Context, refreshToken string) (Session, error) {
+	id, secret, ok := parseRefreshToken(refreshToken)
+	if !ok {
+		return Session{}, errInvalidGrant("revoke")
+	}
+	presented := hashSecret(secret)
+	idle, abs := s.lifetimes()
+	res, err := revokeTokenScript.Run(ctx, s.client, []string{s.keys.session(id)},
+		presented[:], s.opts.nowMS(), idle, abs, s.keys.indexPrefix(id[:tagLen]), id,
+	).Slice()
+	if err != nil {
+		return Session{}, redisError("revoke", err)
+	}
+	status, f, err := statusReply(res)
+	if err != nil {
+		return Session{}, fmt.Errorf("sessions: revoke: %w", err)
+	}
+	switch {
+	case status == statusOK && len(f) == 6:
+		return s.record(id, f[0], f[1], f[2], f[3], f[4], f[5])
+	case status == statusGone:
+		return Session{}, errGone("revoke")
+	case status == statusUnknown:
+		return Session{}, errInvalidGrant("revoke")
+	}
+	return Session{}, fmt.Errorf("sessions: revoke: unexpected reply %d/%d", status, len(f))
+}
+
+// Revoke ends session id of user; ErrNotFound if absent or not that user's.
+func (s *RedisStore) Revoke(ctx context.Context, user, id string) error {
+	if !ownedBy(id, user) {
+		return errNotFound("revoke")
+	}
+	idle, abs := s.lifetimes()
+	n, err := revokeScript.Run(ctx, s.client,
+		[]string{s.keys.session(id), s.keys.index(user)},
+		user, id, s.opts.nowMS(), idle, abs,
+	).Int()
+	if err != nil {
+		return redisError("revoke", err)
+	}
+	if n != 1 {
+		return errNotFound("revoke")
+	}
+	return nil
+}
+
+// RevokeUser ends every session of user and returns the ids it ended.
+func (s *RedisStore) RevokeUser(ctx context.Context, user string) ([]string, error) {
+	idle, abs := s.lifetimes()
+	ids, err := revokeUserScript.Run(ctx, s.client, []string{s.keys.index(user)},
+		s.keys.sessionPrefix(UserTag(user)), user, s.opts.nowMS(), idle, abs,
+	).StringSlice()
+	if err != nil {
+		return nil, redisError("revoke user", err)
+	}
+	return ids, nil
+}
+
+// List returns user's live sessions, most recently used first.
+func (s *RedisStore) List(ctx context.Context, user string) ([]Session, error) {
+	idle, abs := s.lifetimes()
+	res, err := listScript.Run(ctx, s.client, []string{s.keys.index(user)},
+		s.keys.sessionPrefix(UserTag(user)), user, s.opts.nowMS(), idle, abs,
+	).Slice()
+	if err != nil {
+		return nil, redisError("list", err)
+	}
+	f, err := strs(res, len(res)-len(res)%6)
+	if err != nil || len(res)%6 != 0 {
+		return nil, fmt.Errorf("sessions: list: malformed reply (%d entries)", len(res))
+	}
+	out := make([]Session, 0, len(f)/6)
+	for i := 0; i+6 <= len(f); i += 6 {
+		sess, err := s.record(f[i], user, f[i+1], f[i+2], f[i+3], f[i+4], f[i+5])
+		if err != nil {
+			return nil, fmt.Errorf("sessions: list: %w", err)
+		}
+		out = append(out, sess)
+	}
+	sortSessions(out)
+	return out, nil
+}
+
+// RecordFailure adds a failed attempt under key now and returns how many
+// failures fall within the sliding window ending now.
+func (s *RedisStore) RecordFailure(ctx context.Context, key string, window time.Duration) (int, error) {
+	var b [8]byte
+	rand.Read(b[:])
+	now := s.opts.nowMS()
+	n, err := failRecordScript.Run(ctx, s.client, []string{s.keys.failures(key)},
+		now, window.Milliseconds(), strconv.FormatInt(now, 10)+"-"+hex.EncodeToString(b[:]), maxFailures,
+	).Int()
+	if err != nil {
+		return 0, redisError("record failure", err)
+	}
+	return n, nil
+}
+
+// Failures counts the failures under key within the window ending now;
+// retryAfter is when the oldest of them leaves the window (0 when none).
+func (s *RedisStore) Failures(ctx context.Context, key string, window time.Duration) (int, time.Duration, error) {
+	now := s.opts.nowMS()
+	res, err := failCountScript.Run(ctx, s.client, []string{s.keys.failures(key)},
+		now, window.Milliseconds(),
+	).Slice()
+	if err != nil {
+		return 0, 0, redisError("failures", err)
+	}
+	if len(res) != 2 {
+		return 0, 0, fmt.Errorf("sessions: failures: malformed reply")
+	}
+	n, ok := res[0].(int64)
+	if !ok || n == 0 {
+		return 0, 0, nil
+	}
+	oldest, _ := res[1].(string)
+	t, err := strconv.ParseFloat(oldest, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("sessions: failures: malformed score")
+	}
+	return int(n), retryAfter(int64(t), now, window), nil
+}
+
+// Ping checks that the store answers (readiness).
+func (s *RedisStore) Ping(ctx context.Context) error {
+	return redisError("ping", s.client.Ping(ctx).Err())
+}
+
+// Close closes the client.
+func (s *RedisStore) Close() error { return s.client.Close() }
+
+// record builds a Session from the string fields a script returned.
+func (s *RedisStore) record(id, user, created, lastUsed, ip, ua, fp string) (Session, error) {
+	c, err1 := strconv.ParseInt(created, 10, 64)
+	l, err2 := strconv.ParseInt(lastUsed, 10, 64)
+	if err1 != nil || err2 != nil {
+		return Session{}, fmt.Errorf("sessions: malformed session record %s", id)
+	}
+	return s.opts.session(id, user, c, l, ip, ua, fp), nil
+}
+
+// statusReply splits {status, fields...}.
+func statusReply(res []any) (int64, []string, error) {
+	if len(res) == 0 {
+		return 0, nil, fmt.Errorf("empty reply")
+	}
+	status, ok := res[0].(int64)
+	if !ok {
+		return 0, nil, fmt.Errorf("malformed status")
+	}
+	f, err := strs(res[1:], len(res)-1)
+	return status, f, err
+}
+
+// strs converts the first n entries of a script reply to strings; a nil
+// entry (a field the record lacks) becomes "".
+func strs(res []any, n int) ([]string, error) {
+	if len(res) < n {
+		return nil, fmt.Errorf("short reply: %d < %d", len(res), n)
+	}
+	out := make([]string, n)
+	for i := range n {
+		switch v := res[i].(type) {
+		case string:
+			out[i] = v
+		case nil:
+		default:
+			return nil, fmt.Errorf("unexpected %T in reply", v)
+		}
+	}
+	return out, nil
+}

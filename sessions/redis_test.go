@@ -1,0 +1,67 @@
+package sessions_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/portcullis-gw/portcullis/config"
+	"github.com/portcullis-gw/portcullis/sessions"
+	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
+)
+
+// redisConfig is a config.Redis as config.Load would default it.
+func redisConfig(mode string, addrs ...string) config.Redis {
+	return config.Redis{
+		Mode: mode, Addrs: addrs, KeyPrefix: "portcullis:",
+		DialTimeout: 2 * time.Second, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond,
+	}
+}
+
+func newClient(t testing.TB, cfg config.Redis) redis.UniversalClient {
+	t.Helper()
+	c, err := sessions.NewRedisClient(cfg)
+	if err != nil {
+		t.Fatalf("NewRedisClient() error = %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// storeFactory makes stores sharing client, each under its own key prefix.
+func storeFactory(client redis.UniversalClient) sessionstest.NewStoreFunc {
+	var n atomic.Int64
+	return func(t *testing.T, opts sessions.Options) sessionstest.Store {
+		return sessions.NewRedisStore(client, fmt.Sprintf("pt%d:", n.Add(1)), opts)
+	}
+}
+
+func TestRedisStandaloneConformance(t *testing.T) {
+	t.Parallel()
+	srv := sessionstest.StartRedis(t)
+	sessionstest.RunConformance(t, storeFactory(newClient(t, redisConfig(config.RedisStandalone, srv.Addr))))
+}
+
+func TestRedisClusterConformance(t *testing.T) {
+	t.Parallel()
+	cl := sessionstest.StartCluster(t)
+	sessionstest.RunConformance(t, storeFactory(newClient(t, redisConfig(config.RedisCluster, cl.Addrs[0]))))
+}
+
+func TestRedisSentinelConformance(t *testing.T) {
+	t.Parallel()
+	s := sessionstest.StartSentinel(t)
+	cfg := redisConfig(config.RedisSentinel, s.Addrs...)
+	cfg.MasterName = s.MasterName
+	sessionstest.RunConformance(t, storeFactory(newClient(t, cfg)))
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -1,0 +1,320 @@
+// Package sessionstest starts throwaway redis-server processes for tests and
+// holds the conformance suite every session store must pass.
+package sessionstest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// RequireEnv names the environment variable that turns a missing
+// redis-server or redis-cli binary from a skip into a failure (set it in CI).
+const RequireEnv = "PORTCULLIS_REQUIRE_REDIS"
+
+// Redis is one redis-server process started for a test.
+type Redis struct {
+	Addr string // 127.0.0.1:<port>
+	Dir  string // its working directory (a t.TempDir)
+
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	paused bool
+	done   chan struct{}
+}
+
+// binary returns the path of name, skipping (or failing, with RequireEnv set)
+// the test when it is not installed.
+func binary(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if os.Getenv(RequireEnv) != "" {
+		t.Fatalf("%s not found and %s is set: %v", name, RequireEnv, err)
+	}
+	t.Skipf("%s not found (set %s to make this a failure): %v", name, RequireEnv, err)
+	return ""
+}
+
+// freePort asks the kernel for a port that is free right now.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// StartRedis starts `redis-server --port <free> --bind 127.0.0.1 --save ""
+// --appendonly no` in a temporary directory, waits until it answers PING and
+// kills it when the test ends. Extra config directives may follow as
+// command-line arguments (e.g. "--requirepass", "pw").
+func StartRedis(t testing.TB, args ...string) *Redis {
+	t.Helper()
+	bin := binary(t, "redis-server")
+	var lastErr error
+	for range 3 { // a free port can be taken between the probe and the bind
+		r, err := startServer(t, bin, nil, args...)
+		if err == nil {
+			return r
+		}
+		lastErr = err
+	}
+	t.Fatalf("start redis-server: %v", lastErr)
+	return nil
+}
+
+func startServer(t testing.TB, bin string, lead []string, args ...string) (*Redis, error) {
+	dir := t.TempDir()
+	port := freePort(t)
+	argv := append(append([]string(nil), lead...),
+		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+		"--save", "", "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning",
+		"--logfile", filepath.Join(dir, "redis.log"))
+	argv = append(argv, args...)
+	cmd := exec.Command(bin, argv...)
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	r := &Redis{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir, cmd: cmd, done: make(chan struct{})}
+	go func() { cmd.Wait(); close(r.done) }()
+	t.Cleanup(r.Stop)
+	if err := waitReady(r, 10*time.Second); err != nil {
+		r.Stop()
+		log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
+		return nil, fmt.Errorf("%s: %v\n%s", r.Addr, err, log)
+	}
+	return r, nil
+}
+
+func waitReady(r *Redis, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		select {
+		case <-r.done:
+			return fmt.Errorf("redis-server exited")
+		default:
+		}
+		reply, err := Command(r.Addr, "PING")
+		if err == nil && (reply == "PONG" || strings.HasPrefix(reply, "NOAUTH") || strings.HasPrefix(reply, "ERR")) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no answer to PING within %v: %v %q", within, err, reply)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Pause freezes the server with SIGSTOP: connections stay open and nothing
+// answers, like a hung or partitioned Redis.
+func (r *Redis) Pause() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.paused {
+		r.cmd.Process.Signal(syscall.SIGSTOP)
+		r.paused = true
+	}
+}
+
+// Resume undoes Pause with SIGCONT.
+func (r *Redis) Resume() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.paused {
+		r.cmd.Process.Signal(syscall.SIGCONT)
+		r.paused = false
+	}
+}
+
+// Stop kills the server and waits for it to exit; safe to call twice.
+func (r *Redis) Stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	select {
+	case <-r.done:
+		return
+	default:
+	}
+	r.cmd.Process.Kill()
+	if r.paused {
+		r.cmd.Process.Signal(syscall.SIGCONT)
+		r.paused = false
+	}
+	<-r.done
+}
+
+// Command sends one command over a fresh connection (RESP, no client
+// library) and returns the reply flattened to text: simple strings, errors,
+// integers and bulk strings as they are, arrays joined by newlines. Tests use
+// it to inspect a server independently of go-redis.
+func Command(addr string, args ...string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := c.Write([]byte(b.String())); err != nil {
+		return "", err
+	}
+	return readReply(bufio.NewReader(c))
+}
+
+func readReply(br *bufio.Reader) (string, error) {
+	line, err := br.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimSuffix(line, "\r\n")
+	if line == "" {
+		return "", fmt.Errorf("empty reply line")
+	}
+	switch line[0] {
+	case '+', '-', ':':
+		return line[1:], nil
+	case '$':
+		n, err := strconv.Atoi(line[1:])
+		if err != nil || n < 0 {
+			return "", err
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(br, buf); err != nil {
+			return "", err
+		}
+		return string(buf[:n]), nil
+	case '*':
+		n, err := strconv.Atoi(line[1:])
+		if err != nil || n < 0 {
+			return "", err
+		}
+		parts := make([]string, n)
+		for i := range parts {
+			if parts[i], err = readReply(br); err != nil {
+				return "", err
+			}
+		}
+		return strings.Join(parts, "\n"), nil
+	}
+	return "", fmt.Errorf("unexpected reply %q", line)
+}
+
+// Cluster is a three-master Redis Cluster started for a test.
+type Cluster struct {
+	Addrs []string // seed addresses, one per master
+	Nodes []*Redis
+}
+
+// StartCluster starts three masters with --cluster-enabled yes, joins them
+// with `redis-cli --cluster create … --cluster-replicas 0 --cluster-yes` and
+// waits until every node reports cluster_state:ok.
+func StartCluster(t testing.TB) *Cluster {
+	t.Helper()
+	bin := binary(t, "redis-server")
+	cli := binary(t, "redis-cli")
+	c := &Cluster{}
+	for range 3 {
+		var node *Redis
+		var err error
+		for range 3 {
+			if node, err = startServer(t, bin, nil, "--cluster-enabled", "yes",
+				"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Fatalf("start cluster node: %v", err)
+		}
+		c.Nodes = append(c.Nodes, node)
+		c.Addrs = append(c.Addrs, node.Addr)
+	}
+	args := append([]string{"--cluster", "create"}, c.Addrs...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, n := range c.Addrs {
+		for {
+			info, err := Command(n, "CLUSTER", "INFO")
+			if err == nil && strings.Contains(info, "cluster_state:ok") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("cluster node %s not ok: %v %q", n, err, info)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return c
+}
+
+// Sentinel is a master watched by one Sentinel (quorum 1).
+type Sentinel struct {
+	Addrs      []string // sentinel addresses
+	MasterName string
+	Master     *Redis
+	Sentinel   *Redis
+}
+
+// StartSentinel starts a master and one `redis-server sentinel.conf
+// --sentinel` monitoring it with quorum 1, and waits until the sentinel
+// names the master. Extra arguments go to the master (e.g. "--requirepass").
+func StartSentinel(t testing.TB, masterArgs ...string) *Sentinel {
+	t.Helper()
+	bin := binary(t, "redis-server")
+	master := StartRedis(t, masterArgs...)
+	const name = "portcullis-test"
+	_, mport, _ := net.SplitHostPort(master.Addr)
+	var s *Redis
+	var err error
+	for range 3 {
+		conf := filepath.Join(t.TempDir(), "sentinel.conf")
+		body := fmt.Sprintf("sentinel monitor %s 127.0.0.1 %s 1\nsentinel down-after-milliseconds %s 5000\n", name, mport, name)
+		if err = os.WriteFile(conf, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if s, err = startServer(t, bin, []string{conf, "--sentinel"}); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("start sentinel: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		reply, err := Command(s.Addr, "SENTINEL", "get-master-addr-by-name", name)
+		if err == nil && reply == "127.0.0.1\n"+mport {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sentinel does not know master %s: %v %q", name, err, reply)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return &Sentinel{Addrs: []string{s.Addr}, MasterName: name, Master: master, Sentinel: s}
+}
