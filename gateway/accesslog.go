@@ -1,0 +1,123 @@
+package gateway
+
+import (
+	"bufio"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+)
+
+// observe records every request: metrics always, the access log when
+// log.access_log is on. It runs after the request id is known and before
+// anything can answer, so every response is counted, panics included.
+func (g *Gateway) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := recordFrom(r.Context())
+		sw := &statusWriter{ResponseWriter: w, rec: rec, g: g}
+		defer func() {
+			p := recover()
+			if p != nil && p != http.ErrAbortHandler && !rec.wroteHeader { //nolint:errorlint // sentinel panic value
+				rec.status = http.StatusInternalServerError // what recover will answer
+			}
+			g.finish(r, rec)
+			if p != nil {
+				panic(p)
+			}
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// finish emits the metrics and the access log line of one request.
+func (g *Gateway) finish(r *http.Request, rec *record) {
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK // the handler wrote nothing: net/http sends 200
+	}
+	d := g.now().Sub(rec.start)
+	g.metrics.observeRequest(rec.routeLabel, r.Method, status, d)
+	if !rec.snap.accessLog {
+		return
+	}
+	path := rec.path
+	if path == "" {
+		path = rec.rawPath
+	}
+	upstream := ""
+	if rec.route != nil {
+		upstream = rec.route.upstreamLabel
+	}
+	// Never the query, Authorization, Cookie or Set-Cookie: they carry secrets.
+	g.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		slog.String("method", r.Method),
+		slog.String("path", path),
+		slog.String("route", rec.routeLabel),
+		slog.Int("status", status),
+		slog.Duration("duration", d),
+		slog.Int64("bytes", rec.bytes),
+		slog.String("client_ip", addrString(rec.client)),
+		slog.String("request_id", rec.id),
+		slog.String("user", rec.identity.User),
+		slog.String("session_id", rec.identity.SessionID),
+		slog.String("upstream", upstream),
+	)
+}
+
+// statusWriter records the status and size of a response. It keeps Flush
+// (SSE), Hijack (WebSocket: the connection is tracked for CloseUpgraded) and
+// Unwrap (http.ResponseController) working.
+type statusWriter struct {
+	http.ResponseWriter
+	rec *record
+	g   *Gateway
+}
+
+// WriteHeader records the first final status; 1xx informational responses pass.
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.rec.wroteHeader && code >= 200 {
+		w.rec.status, w.rec.wroteHeader = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.rec.wroteHeader {
+		w.rec.status, w.rec.wroteHeader = http.StatusOK, true
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.rec.bytes += int64(n)
+	return n, err
+}
+
+// Flush implements http.Flusher.
+func (w *statusWriter) Flush() {
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack implements http.Hijacker; ReverseProxy hijacks only after an
+// upstream's 101 Switching Protocols.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if !w.rec.wroteHeader {
+		w.rec.status, w.rec.wroteHeader = http.StatusSwitchingProtocols, true
+	}
+	routeName := ""
+	if w.rec.route != nil {
+		routeName = w.rec.route.name
+	}
+	return w.g.upgrades.track(conn, w.rec.identity, routeName), brw, nil
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}

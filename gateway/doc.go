@@ -1,0 +1,46 @@
+// Package gateway is Portcullis' HTTP side: the proxy listener's handler
+// (routing, header hygiene, authentication, proxying), the gateway endpoints
+// under server.auth_prefix, the metrics listener and the admin listener.
+//
+// # Request flow (proxy listener)
+//
+// Middleware is composed once in New, in the order it runs:
+//
+//	recover → request ID → observe → strip spoofable headers → route → authenticate → proxy
+//
+//   - recover allocates the per-request record (with the config snapshot
+//     the whole request uses) and turns a panic into a 500, or aborts the
+//     connection when the response had started.
+//   - request ID believes X-Request-ID only from trusted peers (and only
+//     when sane), else generates one; it is echoed on the response and
+//     forwarded upstream.
+//   - observe counts every response (portcullis_http_requests_total,
+//     portcullis_http_request_duration_seconds) and writes the access log.
+//   - strip removes, on every request and before routing, forwarding
+//     headers from untrusted peers and every header that names an identity
+//     header (compared lower-case with "_" as "-"), headers.strip and
+//     config.AlwaysStripped; it also finds the client IP.
+//   - route normalises the raw request path (path.go; bad paths are 400),
+//     dispatches gateway endpoints (auth_prefix subtree and
+//     /.well-known/jwks.json, route label "_auth") and matches the route
+//     table (routes.go; nothing → 404, label "_none").
+//   - authenticate calls the auth seam (seam.go) and puts the verified
+//     Identity in the context (IdentityFrom). A required route is never
+//     forwarded without a user holding one of its roles, whatever the seam
+//     returns.
+//   - proxy is one httputil.ReverseProxy with Rewrite: it joins the
+//     upstream URL, sets Host (preserve_host), the forwarding headers, every
+//     identity header, removes the gateway's cookies and (unless
+//     pass_authorization) the Bearer Authorization, and forwards
+//     X-Request-ID. The route's timeout bounds only the dial and the wait
+//     for response headers.
+//
+// Every error becomes a response in one place, writeError (errors.go), which
+// is also the ReverseProxy ErrorHandler.
+//
+// # Configuration snapshots
+//
+// Everything a reload may change lives in one immutable snapshot behind an
+// atomic.Pointer; Reload builds a new one and swaps it. A request loads the
+// snapshot once, in its first step, and uses it to the end.
+package gateway

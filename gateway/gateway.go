@@ -1,0 +1,386 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portcullis-gw/portcullis/config"
+)
+
+// BuildInfo identifies the running binary (portcullis_build_info).
+type BuildInfo struct{ Version, Commit string }
+
+// Options are the dependencies of a Gateway, built by main.
+type Options struct {
+	// Config is a loaded, validated config (config.Load). Required.
+	Config *config.Config
+	// Logger receives the access log and error logs; nil discards.
+	Logger *slog.Logger
+	// Registry receives every gateway metric (plus the Go and process
+	// collectors) and is served on /metrics; nil creates a private one.
+	Registry *prometheus.Registry
+	// Store is the session store; the core uses only Ping (readiness).
+	Store SessionStore
+	// Build is reported in portcullis_build_info.
+	Build BuildInfo
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	// Auth dependencies (token keys, users store) are added below by the
+	// authentication code.
+}
+
+// Gateway is the proxy listener's http.Handler. It also serves the metrics
+// and admin listeners (MetricsHandler, AdminHandler). See doc.go for the flow.
+type Gateway struct {
+	log   *slog.Logger
+	reg   prometheus.Registerer // the auth code registers its metrics here too
+	gath  prometheus.Gatherer
+	store SessionStore
+	build BuildInfo
+	now   func() time.Time
+
+	snap atomic.Pointer[snapshot] // the current config snapshot; swapped by Reload
+
+	transport *http.Transport // shared upstream pool, lives across reloads
+	proxy     *httputil.ReverseProxy
+	metrics   *metrics
+	ready     readiness
+	upgrades  upgradeTracker
+	auth      authState // seam.go
+
+	handler      http.Handler // proxy listener chain
+	authHandler  http.Handler // <auth_prefix>/* and /.well-known/jwks.json
+	adminHandler http.Handler
+	metricsMux   http.Handler
+
+	probeInterval time.Duration // readiness store probe period
+}
+
+var _ http.Handler = (*Gateway)(nil)
+
+// snapshot is one immutable config snapshot: everything Reload swaps at once.
+// A request loads it once and uses that snapshot throughout.
+type snapshot struct {
+	cfg        *config.Config
+	routes     *routeTable
+	transports []*http.Transport // per-route (tls) transports, closed when replaced
+	authPrefix string            // no trailing "/"
+	trusted    []netip.Prefix
+	identity   identityHeaders
+	spoofable  map[string]struct{} // normalised inbound names dropped on every request
+	cookies    []string            // the gateway's own cookie names
+	accessLog  bool
+	auth       authSnapshot // seam.go
+}
+
+// New builds a Gateway from a loaded config. It registers the gateway's
+// metrics on opts.Registry and fails if the routes cannot be built.
+func New(opts Options) (*Gateway, error) {
+	if opts.Config == nil {
+		return nil, errors.New("gateway: no config")
+	}
+	g := &Gateway{
+		log:           opts.Logger,
+		store:         opts.Store,
+		build:         opts.Build,
+		now:           opts.Now,
+		transport:     newSharedTransport(),
+		probeInterval: time.Second,
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	g.reg, g.gath = reg, reg
+	m, err := newMetrics(reg, opts.Build)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: metrics: %w", err)
+	}
+	g.metrics = m
+	if err := g.initAuth(opts); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	snap, err := g.buildSnapshot(opts.Config)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	g.snap.Store(snap)
+	g.metrics.lastReload.Set(float64(g.now().Unix()))
+
+	g.proxy = g.newReverseProxy()
+	g.authHandler = g.authEndpoints()
+	g.adminHandler = g.newAdminHandler()
+	g.metricsMux = g.newMetricsMux()
+	g.handler = chain(http.HandlerFunc(g.serveProxy),
+		g.recover, g.requestID, g.observe, g.stripSpoofable, g.route, g.authenticateStep)
+	return g, nil
+}
+
+// chain composes middleware; the first one listed runs first.
+func chain(h http.Handler, mw ...func(http.Handler) http.Handler) http.Handler {
+	for i := len(mw) - 1; i >= 0; i-- {
+		h = mw[i](h)
+	}
+	return h
+}
+
+// buildSnapshot compiles cfg into a snapshot.
+func (g *Gateway) buildSnapshot(cfg *config.Config) (*snapshot, error) {
+	routes, transports, err := buildRoutes(cfg, g.transport)
+	if err != nil {
+		return nil, err
+	}
+	ap := strings.TrimSuffix(cfg.Server.AuthPrefix, "/")
+	if ap == "" {
+		ap = "/auth"
+	}
+	ih := newIdentityHeaders(cfg.Headers)
+	snap := &snapshot{
+		cfg:        cfg,
+		routes:     routes,
+		transports: transports,
+		authPrefix: ap,
+		trusted:    cfg.Server.TrustedProxies,
+		identity:   ih,
+		spoofable:  spoofableSet(ih, cfg.Headers.Strip),
+		cookies:    []string{cfg.Cookies.AccessName, cfg.Cookies.RefreshName},
+		accessLog:  cfg.Log.AccessLog,
+	}
+	if snap.auth, err = g.buildAuthSnapshot(cfg); err != nil {
+		closeTransports(transports)
+		return nil, err
+	}
+	for _, rs := range routes.all() {
+		g.metrics.initRoute(rs.name)
+	}
+	return snap, nil
+}
+
+// Reload atomically swaps routes, headers, login and auth settings for those
+// of cfg. It refuses nothing itself (main checks config.ReloadBlockers first)
+// but returns an error when the new snapshot cannot be built; the old one
+// keeps serving. Requests in flight finish on the snapshot they started with.
+func (g *Gateway) Reload(cfg *config.Config) error {
+	snap, err := g.buildSnapshot(cfg)
+	if err != nil {
+		return fmt.Errorf("gateway: reload: %w", err)
+	}
+	old := g.snap.Swap(snap)
+	closeTransports(old.transports) // idle connections only; in-flight requests finish
+	return nil
+}
+
+// ObserveReload records the outcome of a reload attempt (SPEC §8 metrics).
+func (g *Gateway) ObserveReload(err error) {
+	if err != nil {
+		g.metrics.reloads.WithLabelValues("failure").Inc()
+		return
+	}
+	g.metrics.reloads.WithLabelValues("success").Inc()
+	g.metrics.lastReload.Set(float64(g.now().Unix()))
+}
+
+func closeTransports(ts []*http.Transport) {
+	for _, t := range ts {
+		t.CloseIdleConnections()
+	}
+}
+
+// ServeHTTP serves the proxy listener.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.handler.ServeHTTP(w, r)
+}
+
+// record is the per-request state the middleware steps share, created by the
+// first step and owned by the request's goroutine. It exists for what must
+// flow back out to the observe step (route label, status, user and session
+// for the access log) and for the proxy's Rewrite; the verified Identity
+// itself travels as an immutable context value (IdentityFrom).
+type record struct {
+	snap  *snapshot // config snapshot for this request
+	start time.Time
+
+	id      string     // request id
+	peer    netip.Addr // the connection's remote address
+	trusted bool       // peer is in server.trusted_proxies
+	client  netip.Addr // client IP (X-Forwarded-For walk)
+	chain   []string   // believed X-Forwarded-For hops, client first, without the peer
+
+	rawPath    string // path of the request-target as received (no query)
+	path       string // normalised, decoded
+	escaped    string // normalised, re-escaped once
+	routeLabel string // route name, "_auth" or "_none"
+	route      *route // nil for gateway endpoints and unmatched requests
+
+	// identity is set after authentication: the access log's user and
+	// session id, and the owner of an upgraded connection.
+	identity Identity
+
+	status      int   // response status (0 until written)
+	bytes       int64 // response body bytes written
+	wroteHeader bool
+
+	headerTimer *time.Timer // bounds dial + response headers; stopped by ModifyResponse
+}
+
+type recordKey struct{}
+
+// recordFrom returns the request's record, or nil outside the chain.
+func recordFrom(ctx context.Context) *record {
+	rec, _ := ctx.Value(recordKey{}).(*record)
+	return rec
+}
+
+// begin allocates the record with the current config snapshot.
+func (g *Gateway) begin(r *http.Request) (*http.Request, *record) {
+	rec := &record{snap: g.snap.Load(), start: g.now(), routeLabel: routeNone}
+	return r.WithContext(context.WithValue(r.Context(), recordKey{}, rec)), rec
+}
+
+// recover turns a panic into a 500 (or, when the response has started, an
+// aborted connection) and logs it once. http.ErrAbortHandler passes through:
+// ReverseProxy uses it to abort a response whose upstream body failed.
+func (g *Gateway) recover(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r, rec := g.begin(r)
+		defer func() {
+			p := recover()
+			if p == nil {
+				return
+			}
+			if p == http.ErrAbortHandler { //nolint:errorlint // sentinel panic value
+				panic(p)
+			}
+			g.log.Error("panic serving request", "request_id", rec.id, "route", rec.routeLabel,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			if rec.wroteHeader {
+				panic(http.ErrAbortHandler)
+			}
+			g.writeError(w, r, errInternal)
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// stripSpoofable removes headers a client must not be able to set, on every
+// request before routing (SPEC §6 steps 1–2), and finds the client address.
+func (g *Gateway) stripSpoofable(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := recordFrom(r.Context())
+		rec.client, rec.chain = clientChain(r.Header, rec.peer, rec.snap.trusted)
+		stripInbound(r.Header, rec.snap.spoofable, rec.trusted)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Route labels for requests that match no configured route.
+const (
+	routeAuth = "_auth" // gateway endpoints
+	routeNone = "_none" // nothing matched (or rejected before matching)
+)
+
+// jwksPath is the JWKS endpoint, a gateway endpoint outside auth_prefix.
+const jwksPath = "/.well-known/jwks.json"
+
+// isGatewayEndpoint reports whether a normalised path is served by the
+// gateway itself; gateway endpoints always win over routes.
+func (s *snapshot) isGatewayEndpoint(path string) bool {
+	return path == jwksPath || withinPrefix(path, s.authPrefix)
+}
+
+// route normalises the path, dispatches gateway endpoints and matches the
+// route (SPEC §6 steps 3–4). Downstream steps see r.URL.Path as normalised.
+func (g *Gateway) route(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := recordFrom(r.Context())
+		raw, ok := requestPath(r)
+		rec.rawPath = raw
+		if !ok {
+			g.writeError(w, r, errBadPath)
+			return
+		}
+		p, esc, err := normalizePath(raw)
+		if err != nil {
+			g.writeError(w, r, err)
+			return
+		}
+		rec.path, rec.escaped = p, esc
+		r = withPath(r, p)
+		if rec.snap.isGatewayEndpoint(p) {
+			rec.routeLabel = routeAuth
+			g.authHandler.ServeHTTP(w, r)
+			return
+		}
+		rt := rec.snap.routes.match(r.Host, p, r.Method)
+		if rt == nil {
+			g.writeError(w, r, errNoRoute)
+			return
+		}
+		rec.route, rec.routeLabel = rt, rt.name
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withPath returns a shallow copy of r whose URL carries the normalised path.
+func withPath(r *http.Request, path string) *http.Request {
+	u := *r.URL
+	u.Path, u.RawPath = path, "" // escaped is exactly Path's default encoding
+	r2 := r.WithContext(r.Context())
+	r2.URL = &u
+	return r2
+}
+
+// authenticateStep runs the auth seam for the matched route and puts the
+// identity in the context. Hard rule, enforced here whatever the seam does: a
+// required route is never forwarded without a user holding one of its roles.
+func (g *Gateway) authenticateStep(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := recordFrom(r.Context())
+		id, err := g.authenticate(r, rec.route)
+		if err == nil && rec.route.auth == config.AuthRequired {
+			switch {
+			case id.User == "":
+				err = errUnauthenticated
+			case len(rec.route.roles) > 0 && !anyRole(id.Roles, rec.route.roles):
+				err = errForbidden
+			}
+		}
+		if err != nil {
+			g.writeError(w, r, err)
+			return
+		}
+		ctx := withIdentity(r.Context(), id)
+		rec.identity, _ = IdentityFrom(ctx)
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// anyRole reports whether have and want share a role.
+func anyRole(have, want []string) bool {
+	for _, h := range have {
+		for _, w := range want {
+			if h == w {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,190 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portcullis-gw/portcullis/config"
+)
+
+// Test harness of the HTTP core: real sockets everywhere. Names carry a
+// "core" prefix so they cannot collide with other test files of the package.
+
+// coreConfig returns a config holding every default plus routes.
+func coreConfig(routes ...config.Route) *config.Config {
+	c := config.Default()
+	c.Routes = routes
+	return c
+}
+
+// coreRoute returns a route with the per-route defaults.
+func coreRoute(name, prefix, upstream, auth string) config.Route {
+	r := config.DefaultRoute()
+	r.Name, r.PathPrefix, r.Upstream, r.Auth = name, prefix, upstream, auth
+	return r
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// coreEnv is a gateway behind a real listener.
+type coreEnv struct {
+	g    *Gateway
+	reg  *prometheus.Registry
+	logs *syncBuffer
+	srv  *httptest.Server
+}
+
+func newCoreEnv(t *testing.T, cfg *config.Config) *coreEnv {
+	t.Helper()
+	logs := &syncBuffer{}
+	reg := prometheus.NewRegistry()
+	g, err := New(Options{
+		Config:   cfg,
+		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Registry: reg,
+		Build:    BuildInfo{Version: "v-test", Commit: "abc123"},
+	})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+	return &coreEnv{g: g, reg: reg, logs: logs, srv: srv}
+}
+
+// addr is the gateway's host:port.
+func (e *coreEnv) addr() string { return strings.TrimPrefix(e.srv.URL, "http://") }
+
+// seenRequest is what a recording upstream received.
+type seenRequest struct {
+	Method     string
+	RequestURI string
+	Host       string
+	Header     http.Header
+}
+
+// recorder is an upstream that records every request and answers 200 "ok".
+type recorder struct {
+	srv *httptest.Server
+	mu  sync.Mutex
+	got []seenRequest
+}
+
+func newRecorder(t *testing.T) *recorder {
+	t.Helper()
+	rc := &recorder{}
+	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc.mu.Lock()
+		rc.got = append(rc.got, seenRequest{r.Method, r.RequestURI, r.Host, r.Header.Clone()})
+		rc.mu.Unlock()
+		w.Header().Set("X-Request-ID", "upstream-id")
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(rc.srv.Close)
+	return rc
+}
+
+func (rc *recorder) requests() []seenRequest {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]seenRequest(nil), rc.got...)
+}
+
+// last returns the last request the upstream saw, failing if there was none.
+func (rc *recorder) last(t *testing.T) seenRequest {
+	t.Helper()
+	got := rc.requests()
+	if len(got) == 0 {
+		t.Fatal("upstream saw no request")
+	}
+	return got[len(got)-1]
+}
+
+// rawResponse is a response read off a raw connection, body included.
+type rawResponse struct {
+	*http.Response
+	body string
+}
+
+// rawRequest writes req verbatim to addr and reads one response.
+func rawRequest(t *testing.T, addr, req string) rawResponse {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("read response to %q: %v", req, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("read body: %v", err)
+	}
+	return rawResponse{res, string(b)}
+}
+
+// get sends a GET with extra headers (set verbatim, any spelling) through a
+// real client; the response body is returned whole.
+func coreDo(t *testing.T, method, url string, header http.Header) rawResponse {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatalf("NewRequest: %v", err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return rawResponse{res, string(b)}
+}
+
+// decodeEcho parses an echo upstream answer.
+func decodeEcho(t *testing.T, body string) echoReply {
+	t.Helper()
+	var e echoReply
+	if err := json.Unmarshal([]byte(body), &e); err != nil {
+		t.Fatalf("echo body %q: %v", body, err)
+	}
+	return e
+}

@@ -1,0 +1,230 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// newSharedTransport is the one upstream connection pool shared by every
+// route without tls options: a clone of http.DefaultTransport with explicit
+// timeouts and a raised MaxIdleConnsPerHost (the default of 2 throttles a
+// proxy badly). There is no ResponseHeaderTimeout: each route's timeout is
+// applied per request (serveProxy). Environment proxies (HTTP_PROXY) are
+// ignored: upstreams are addressed directly.
+func newSharedTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 256
+	t.IdleConnTimeout = 90 * time.Second
+	t.TLSHandshakeTimeout = 10 * time.Second
+	t.ExpectContinueTimeout = time.Second
+	t.ForceAttemptHTTP2 = true
+	return t
+}
+
+// newReverseProxy builds the single ReverseProxy. Rewrite (never Director):
+// headers set there cannot be removed by a client's Connection header.
+func (g *Gateway) newReverseProxy() *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite:        g.rewrite,
+		Transport:      routeTransport{},
+		FlushInterval:  -1, // flush every write: SSE and streaming reach the client at once
+		ErrorLog:       slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+		ModifyResponse: g.modifyResponse,
+		ErrorHandler:   g.proxyError,
+	}
+}
+
+// routeTransport sends each request through its route's transport.
+type routeTransport struct{}
+
+// RoundTrip implements http.RoundTripper.
+func (routeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rec := recordFrom(req.Context())
+	if rec == nil || rec.route == nil {
+		return nil, errors.New("gateway: request without a route")
+	}
+	return rec.route.transport.RoundTrip(req)
+}
+
+// serveProxy forwards a routed, authenticated request. The route's timeout
+// bounds the dial and the wait for response headers only: the timer is
+// stopped by modifyResponse as soon as headers arrive, so a streaming body or
+// an upgraded connection is never cut.
+func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
+	rec := recordFrom(r.Context())
+	// The gateway never adds Set-Cookie to an upstream response.
+	delete(w.Header(), "Set-Cookie")
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	rec.headerTimer = time.AfterFunc(rec.route.timeout, func() { cancel(errUpstreamTimeout) })
+	defer rec.headerTimer.Stop()
+	g.proxy.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// rewrite builds the outbound request (SPEC §6 steps 6–8). ReverseProxy has
+// already removed hop-by-hop headers (including those a client named in
+// Connection) and the inbound X-Forwarded-For/-Host/-Proto and Forwarded.
+func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
+	rec := recordFrom(pr.In.Context())
+	rt := rec.route
+	out := pr.Out
+
+	out.URL = &url.URL{
+		Scheme:   rt.upstream.Scheme,
+		Host:     rt.upstream.Host,
+		Path:     forwardPath(rec.path, rt),
+		RawQuery: pr.In.URL.RawQuery, // forwarded unchanged
+	}
+	if rt.preserveHost {
+		out.Host = pr.In.Host
+	} else {
+		out.Host = rt.upstream.Host
+	}
+
+	h := out.Header
+	setForwarded(h, pr.In, rec)
+	id, _ := IdentityFrom(pr.In.Context())
+	setIdentity(h, rec.snap.identity, id)
+	stripGatewayCookies(h, rec.snap.cookies)
+	if !rt.passAuth {
+		removeBearer(h)
+	}
+	h.Set(headerRequestID, rec.id)
+}
+
+// modifyResponse runs once response headers have arrived: it stops the
+// header timer and makes the gateway's X-Request-ID the one the client sees.
+func (g *Gateway) modifyResponse(res *http.Response) error {
+	rec := recordFrom(res.Request.Context())
+	if rec != nil && rec.headerTimer != nil && !rec.headerTimer.Stop() {
+		return errUpstreamTimeout // the timer fired as the headers arrived
+	}
+	res.Header.Del(headerRequestID) // already set on the response by requestID
+	return nil
+}
+
+// Upstream error kinds (portcullis_upstream_errors_total{kind}).
+const (
+	upstreamRefused = "refused"
+	upstreamTimeout = "timeout"
+	upstreamOther   = "other"
+)
+
+// statusClientClosed is recorded (access log, metrics) when the client went
+// away before the upstream answered; nginx's convention.
+const statusClientClosed = 499
+
+// proxyError is the ReverseProxy ErrorHandler: it classifies the failure,
+// counts it and answers through writeError.
+func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	rec := recordFrom(r.Context())
+	kind, clientGone := classifyUpstreamError(r.Context(), err)
+	if clientGone {
+		g.log.Debug("client went away", "request_id", rec.id, "route", rec.routeLabel)
+		w.WriteHeader(statusClientClosed)
+		return
+	}
+	g.metrics.upstreamErrors.WithLabelValues(rec.routeLabel, kind).Inc()
+	pub := errUpstream
+	switch kind {
+	case upstreamRefused:
+		pub = errUpstreamRefused
+	case upstreamTimeout:
+		pub = errUpstreamTimeout
+	}
+	g.writeError(w, r, fmt.Errorf("%w: %w", pub, err))
+}
+
+// classifyUpstreamError sorts a proxy failure into refused, timeout or other;
+// clientGone is true when the inbound request was canceled by the client.
+func classifyUpstreamError(ctx context.Context, err error) (kind string, clientGone bool) {
+	var ne net.Error
+	var op *net.OpError
+	switch {
+	case errors.Is(context.Cause(ctx), errUpstreamTimeout), errors.Is(err, errUpstreamTimeout):
+		return upstreamTimeout, false
+	case ctx.Err() != nil:
+		return "", true
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return upstreamRefused, false
+	case errors.As(err, &ne) && ne.Timeout():
+		return upstreamTimeout, false
+	case errors.As(err, &op) && op.Op == "dial":
+		return upstreamRefused, false // unreachable host, no route, DNS: could not connect
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return upstreamRefused, false
+	}
+	return upstreamOther, false
+}
+
+// upgradeTracker holds the upgraded (WebSocket) connections still open so
+// CloseUpgraded can end them after the drain.
+type upgradeTracker struct {
+	mu    sync.Mutex
+	conns map[*upgradedConn]struct{}
+}
+
+// upgradedConn is a hijacked client connection of an upgraded request.
+type upgradedConn struct {
+	net.Conn
+	tracker *upgradeTracker
+	once    sync.Once
+	// identity and routeName of the request that upgraded, so a periodic
+	// session re-check (SPEC §6 step 8) can find what to close.
+	identity  Identity
+	routeName string
+}
+
+func (t *upgradeTracker) track(c net.Conn, id Identity, routeName string) *upgradedConn {
+	uc := &upgradedConn{Conn: c, tracker: t, identity: id, routeName: routeName}
+	t.mu.Lock()
+	if t.conns == nil {
+		t.conns = map[*upgradedConn]struct{}{}
+	}
+	t.conns[uc] = struct{}{}
+	t.mu.Unlock()
+	return uc
+}
+
+// Close closes the connection and forgets it.
+func (c *upgradedConn) Close() error {
+	c.once.Do(func() {
+		c.tracker.mu.Lock()
+		delete(c.tracker.conns, c)
+		c.tracker.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+// snapshot returns the connections open now.
+func (t *upgradeTracker) snapshot() []*upgradedConn {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]*upgradedConn, 0, len(t.conns))
+	for c := range t.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// CloseUpgraded closes every upgraded (WebSocket) connection still open; main
+// calls it after the drain (SPEC §8).
+func (g *Gateway) CloseUpgraded() {
+	for _, c := range g.upgrades.snapshot() {
+		_ = c.Close()
+	}
+}

@@ -1,0 +1,49 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"net/http"
+)
+
+// maxRequestIDLen bounds a believed inbound X-Request-ID.
+const maxRequestIDLen = 128
+
+// requestID resolves the request's id (SPEC §6): an inbound X-Request-ID is
+// believed only from a trusted peer and only when sane; otherwise a new one
+// is generated. The id is echoed on the response now and forwarded upstream
+// by the proxy's Rewrite.
+func (g *Gateway) requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := recordFrom(r.Context())
+		rec.peer = peerAddr(r.RemoteAddr)
+		rec.trusted = trustedAddr(rec.snap.trusted, rec.peer)
+		rec.id = ""
+		if rec.trusted {
+			if v := r.Header.Values(headerRequestID); len(v) == 1 && saneRequestID(v[0]) {
+				rec.id = v[0]
+			}
+		}
+		if rec.id == "" {
+			rec.id = newRequestID()
+		}
+		w.Header().Set(headerRequestID, rec.id)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// saneRequestID: 1–128 visible ASCII characters, so it is safe to log and to
+// forward (no spaces, no controls, no header or log injection).
+func saneRequestID(s string) bool {
+	if s == "" || len(s) > maxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// newRequestID returns 26 random base32 characters (130 bits).
+func newRequestID() string { return rand.Text() }
