@@ -1,0 +1,290 @@
+package users
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/portcullis-gw/portcullis/config"
+)
+
+// maxFileSize bounds the users file read; a million users fit well below it.
+const maxFileSize = 16 << 20
+
+var (
+	nameRE = regexp.MustCompile(`^[A-Za-z0-9._@+-]{1,128}$`)
+	roleRE = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
+)
+
+// User is one account of the users file. Roles must not be modified.
+type User struct {
+	Name     string
+	Roles    []string
+	Disabled bool
+	// Fingerprint is a short stable digest of the password hash (hex of the
+	// first 16 bytes of its SHA-256): sessions record it at login, and a
+	// changed password changes it, ending older sessions. It reveals nothing
+	// usable: the salt is not in it.
+	Fingerprint string
+}
+
+type entry struct {
+	user User
+	hash hash
+}
+
+// Set is an immutable, parsed users file.
+type Set struct {
+	users map[string]*entry
+	// onVerify, when set by a test, observes every hash verification.
+	onVerify func(h hash)
+}
+
+// Len returns the number of users.
+func (s *Set) Len() int { return len(s.users) }
+
+// Lookup returns the user named exactly name (no case folding).
+func (s *Set) Lookup(name string) (User, bool) {
+	e, ok := s.users[name]
+	if !ok {
+		return User{}, false
+	}
+	return e.user.clone(), true
+}
+
+// Authenticate reports whether password is name's and the user is enabled.
+// Unknown users, wrong passwords and disabled users cost the same: an unknown
+// user is checked against a dummy argon2id hash with the default parameters,
+// and a disabled user's hash is still verified. It returns the user only on
+// success.
+func (s *Set) Authenticate(name, password string) (User, bool) {
+	e, known := s.users[name]
+	h := hash(dummyHash)
+	if known {
+		h = e.hash
+	}
+	acceptable := password != "" && len(password) <= MaxPasswordBytes
+	if !acceptable {
+		h = dummyHash // still pay the price; never hash a megabyte
+	}
+	matched := h.verify([]byte(password))
+	if s.onVerify != nil {
+		s.onVerify(h) // after the work, so tests see that it was done
+	}
+	if !known || !acceptable || !matched || e.user.Disabled {
+		return User{}, false
+	}
+	return e.user.clone(), true
+}
+
+func (u User) clone() User {
+	u.Roles = slices.Clone(u.Roles)
+	return u
+}
+
+// Load reads and parses the users file (SPEC §3). Decoding is strict: an
+// unknown key, a wrong type, an invalid username or role, or a hash that
+// does not parse or exceeds limit fails the whole file with file:line. An
+// empty file or one without users is refused. The file is never
+// environment-expanded. Zero fields of limit mean the SPEC defaults
+// (256 MiB, t=10, p=16).
+func Load(path string, limit config.Argon2Limit) (*Set, error) {
+	data, err := readLimited(path)
+	if err != nil {
+		return nil, fmt.Errorf("users: %w", err)
+	}
+	return parse(path, data, limit)
+}
+
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxFileSize {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxFileSize)
+	}
+	return data, nil
+}
+
+// parser accumulates every problem of one file, each with file:line.
+type parser struct {
+	file  string
+	limit config.Argon2Limit
+	errs  []error
+}
+
+func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
+	p.errs = append(p.errs, fmt.Errorf("%s:%d: %s", p.file, n.Line, fmt.Sprintf(format, args...)))
+}
+
+func parse(file string, data []byte, limit config.Argon2Limit) (*Set, error) {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: empty users file", file)
+		}
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: more than one YAML document", file)
+	}
+	p := &parser{file: file, limit: limit}
+	s := &Set{users: make(map[string]*entry)}
+	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		p.errorf(&doc, "the users file must be a mapping with a users: key")
+		return nil, errors.Join(p.errs...)
+	}
+	root := doc.Content[0]
+	var usersNode *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if k.Kind != yaml.ScalarNode || k.Value != "users" {
+			p.errorf(k, "unknown key %q (want users)", k.Value)
+			continue
+		}
+		if usersNode != nil {
+			p.errorf(k, "users: defined twice")
+			continue
+		}
+		usersNode = v
+	}
+	switch {
+	case usersNode == nil:
+		p.errorf(root, "users: required")
+	case usersNode.Kind == yaml.ScalarNode && usersNode.Tag == "!!null":
+		p.errorf(usersNode, "users: no users defined")
+	case usersNode.Kind != yaml.MappingNode:
+		p.errorf(usersNode, "users: must be a mapping of username to user")
+	default:
+		p.users(usersNode, s)
+		if len(s.users) == 0 && len(p.errs) == 0 {
+			p.errorf(usersNode, "users: no users defined")
+		}
+	}
+	if len(p.errs) > 0 {
+		return nil, errors.Join(p.errs...)
+	}
+	return s, nil
+}
+
+func (p *parser) users(n *yaml.Node, s *Set) {
+	lines := make(map[string]int)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode || k.Tag == "!!merge" {
+			p.errorf(k, "users: keys must be usernames")
+			continue
+		}
+		name := k.Value
+		if !nameRE.MatchString(name) {
+			p.errorf(k, "users.%s: invalid username (want [A-Za-z0-9._@+-]{1,128})", quoteName(name))
+			continue
+		}
+		if line, dup := lines[name]; dup {
+			p.errorf(k, "users.%s: duplicate user (first at line %d)", name, line)
+			continue
+		}
+		lines[name] = k.Line
+		if e := p.user(name, v); e != nil {
+			s.users[name] = e
+		}
+	}
+}
+
+// quoteName keeps an invalid username printable and short in an error.
+func quoteName(name string) string {
+	if len(name) > 64 {
+		name = name[:64] + "…"
+	}
+	return fmt.Sprintf("%q", name)
+}
+
+func (p *parser) user(name string, n *yaml.Node) *entry {
+	path := "users." + name
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, "%s: must be a mapping with password_hash, roles, disabled", path)
+		return nil
+	}
+	before := len(p.errs)
+	e := &entry{user: User{Name: name}}
+	var hashNode *yaml.Node
+	seen := make(map[string]bool)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if seen[k.Value] {
+			p.errorf(k, "%s.%s: defined twice", path, k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		switch k.Value {
+		case "password_hash":
+			hashNode = v
+			if v.Kind != yaml.ScalarNode || v.Tag != "!!str" {
+				p.errorf(v, "%s.password_hash: must be a string", path)
+				continue
+			}
+			h, err := parseHash(v.Value, p.limit)
+			if err != nil {
+				p.errorf(v, "%s.password_hash: %v", path, err)
+				continue
+			}
+			e.hash = h
+			sum := sha256.Sum256([]byte(v.Value))
+			e.user.Fingerprint = hex.EncodeToString(sum[:16])
+		case "roles":
+			e.user.Roles = p.roles(path, v)
+		case "disabled":
+			if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" || v.Decode(&e.user.Disabled) != nil {
+				p.errorf(v, "%s.disabled: must be true or false", path)
+			}
+		default:
+			p.errorf(k, "%s: unknown key %q (want password_hash, roles, disabled)", path, k.Value)
+		}
+	}
+	if hashNode == nil {
+		p.errorf(n, "%s.password_hash: required", path)
+	}
+	if len(p.errs) > before {
+		return nil
+	}
+	return e
+}
+
+func (p *parser) roles(path string, n *yaml.Node) []string {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n, "%s.roles: must be a list of role names", path)
+		return nil
+	}
+	var roles []string
+	for i, r := range n.Content {
+		// Plain scalars only (a role "2024" is tagged !!int); never null or an alias.
+		plain := r.Tag == "!!str" || r.Tag == "!!int" || r.Tag == "!!float" || r.Tag == "!!bool"
+		if r.Kind != yaml.ScalarNode || !plain || !roleRE.MatchString(r.Value) {
+			p.errorf(r, "%s.roles[%d]: invalid role (want [A-Za-z0-9._:-]+)", path, i)
+			continue
+		}
+		if !slices.Contains(roles, r.Value) {
+			roles = append(roles, r.Value)
+		}
+	}
+	return roles
+}
