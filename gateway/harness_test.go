@@ -188,3 +188,33 @@ func decodeEcho(t *testing.T, body string) echoReply {
 	}
 	return e
 }
+
+// decodeError parses a JSON error body.
+func decodeError(t *testing.T, body string) errorBody {
+	t.Helper()
+	var e errorBody
+	if err := json.Unmarshal([]byte(body), &e); err != nil {
+		t.Fatalf("error body %q: %v", body, err)
+	}
+	return e
+}
+
+// newCoreEnvAs is newCoreEnv with the auth seam replaced by a fixed identity:
+// the same chain as New builds, so every step but authentication is real.
+func newCoreEnvAs(t *testing.T, cfg *config.Config, id Identity) *coreEnv {
+	t.Helper()
+	env := newCoreEnv(t, cfg)
+	g := env.g
+	as := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx := withIdentity(r.Context(), id)
+			recordFrom(ctx).identity = id
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+	h := chain(http.HandlerFunc(g.serveProxy), g.recover, g.requestID, g.observe, g.stripSpoofable, g.route, as)
+	env.srv.Close()
+	env.srv = httptest.NewServer(h)
+	t.Cleanup(env.srv.Close)
+	return env
+}

@@ -154,12 +154,44 @@ func unhex(c byte) (byte, bool) {
 }
 
 // withinPrefix reports whether path is prefix or below it, segment-aware:
-// "/api" matches "/api" and "/api/x", not "/apix".
+// "/api" matches "/api" and "/api/x", not "/apix". A segment's path
+// parameters are ignored ("/api;jsessionid=1/x" is under "/api"): Tomcat and
+// other servlet containers drop them, so they must not carry a request
+// around a route's rules.
 func withinPrefix(path, prefix string) bool {
+	return prefixEnd(path, prefix) >= 0
+}
+
+// prefixEnd returns the length of the part of path that prefix matched (a
+// segment boundary), or -1 when path is not within prefix.
+func prefixEnd(path, prefix string) int {
 	if prefix == "/" {
-		return true
+		return 0
 	}
-	return strings.HasPrefix(path, prefix) && (len(path) == len(prefix) || path[len(prefix)] == '/')
+	if !strings.Contains(path, ";") {
+		if strings.HasPrefix(path, prefix) && (len(path) == len(prefix) || path[len(prefix)] == '/') {
+			return len(prefix)
+		}
+		return -1
+	}
+	i := 0
+	for pseg := range strings.SplitSeq(prefix[1:], "/") {
+		if i >= len(path) || path[i] != '/' {
+			return -1
+		}
+		i++
+		end := len(path)
+		if j := strings.IndexByte(path[i:], '/'); j >= 0 {
+			end = i + j
+		}
+		if seg := path[i:end]; seg != pseg {
+			if base, _, _ := strings.Cut(seg, ";"); base != pseg {
+				return -1
+			}
+		}
+		i = end
+	}
+	return i
 }
 
 // forwardPath is the decoded path sent upstream: path minus the route's
@@ -167,7 +199,9 @@ func withinPrefix(path, prefix string) bool {
 // upstream URL's own path as a base.
 func forwardPath(path string, rt *route) string {
 	if rt.stripPrefix && rt.prefix != "/" {
-		path = path[len(rt.prefix):]
+		if n := prefixEnd(path, rt.prefix); n >= 0 {
+			path = path[n:]
+		}
 		if path == "" {
 			path = "/"
 		}

@@ -1,0 +1,348 @@
+package gateway
+
+import (
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/portcullis-gw/portcullis/config"
+)
+
+// spoofSpellings are inbound headers that must never reach an upstream.
+var spoofSpellings = []string{
+	"X-Auth-User", "x-auth-user", "X_Auth_User", "X-AUTH-USER", "x_auth-user", "X_AUTH_USER",
+	"X-Auth-Roles", "x_auth_roles", "X-Auth-Session", "X_Auth_Session",
+	"X-Auth-Assertion", "x_auth_assertion",
+	"Remote-User", "remote_user", "Remote-Groups", "Remote-Email",
+	"X-Forwarded-User", "X_Forwarded_User", "X-Forwarded-Email", "X-Forwarded-Groups",
+	"X-Custom-Identity", "x_custom_identity", // headers.strip
+}
+
+// identityLike reports whether a header name, normalised, is one of the
+// spoofable names.
+func identityLike(name string) bool {
+	switch normHeader(name) {
+	case "x-auth-user", "x-auth-roles", "x-auth-session", "x-auth-assertion",
+		"remote-user", "remote-groups", "remote-email",
+		"x-forwarded-user", "x-forwarded-email", "x-forwarded-groups", "x-custom-identity":
+		return true
+	}
+	return false
+}
+
+func spoofConfig(upstream string) *config.Config {
+	cfg := coreConfig(
+		coreRoute("pub", "/pub", upstream, config.AuthPublic),
+		coreRoute("opt", "/opt", upstream, config.AuthOptional),
+		coreRoute("req", "/req", upstream, config.AuthRequired),
+	)
+	cfg.Headers.Assertion = "X-Auth-Assertion"
+	cfg.Headers.Strip = []string{"X-Custom-Identity"}
+	return cfg
+}
+
+func spoofRequest(path string) string {
+	var b strings.Builder
+	b.WriteString("GET " + path + " HTTP/1.1\r\nHost: gw.test\r\n")
+	for _, h := range spoofSpellings {
+		b.WriteString(h + ": spoofed-" + h + "\r\n")
+	}
+	b.WriteString("\r\n")
+	return b.String()
+}
+
+// TestSpoofedIdentityHeadersNeverReachUpstream sends every spelling raw, so
+// nothing on the client side canonicalises them.
+func TestSpoofedIdentityHeadersNeverReachUpstream(t *testing.T) {
+	t.Parallel()
+	t.Run("anonymous", func(t *testing.T) {
+		t.Parallel()
+		up := newRecorder(t)
+		env := newCoreEnv(t, spoofConfig(up.srv.URL))
+		for _, path := range []string{"/pub/x", "/opt/x"} {
+			res := rawRequest(t, env.addr(), spoofRequest(path))
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s = %d, want 200", path, res.StatusCode)
+			}
+			assertIdentityHeaders(t, up.last(t).Header, Identity{})
+		}
+		before := len(up.requests())
+		if res := rawRequest(t, env.addr(), spoofRequest("/req/x")); res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("GET /req/x with spoofed headers = %d, want 401", res.StatusCode)
+		}
+		if len(up.requests()) != before {
+			t.Fatal("required route forwarded an unauthenticated request")
+		}
+	})
+	t.Run("authenticated", func(t *testing.T) {
+		t.Parallel()
+		up := newRecorder(t)
+		id := Identity{User: "alice", Roles: []string{"admin", "staff"}, SessionID: "sid-1", Assertion: "a.b.c"}
+		env := newCoreEnvAs(t, spoofConfig(up.srv.URL), id)
+		for _, path := range []string{"/pub/x", "/opt/x", "/req/x"} {
+			res := rawRequest(t, env.addr(), spoofRequest(path))
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s = %d, want 200", path, res.StatusCode)
+			}
+			assertIdentityHeaders(t, up.last(t).Header, id)
+		}
+	})
+}
+
+// assertIdentityHeaders checks that the upstream saw exactly the gateway's
+// identity headers (all of them, empty when no value) and no other spelling.
+func assertIdentityHeaders(t *testing.T, h http.Header, id Identity) {
+	t.Helper()
+	want := map[string]string{
+		"X-Auth-User":      id.User,
+		"X-Auth-Roles":     strings.Join(id.Roles, ","),
+		"X-Auth-Session":   id.SessionID,
+		"X-Auth-Assertion": id.Assertion,
+	}
+	for name, v := range h {
+		if !identityLike(name) {
+			continue
+		}
+		w, ours := want[name]
+		if !ours {
+			t.Errorf("upstream saw %s: %q", name, v)
+			continue
+		}
+		if len(v) != 1 || v[0] != w {
+			t.Errorf("upstream saw %s = %q, want [%q]", name, v, w)
+		}
+	}
+	for name := range want {
+		if _, ok := h[name]; !ok {
+			t.Errorf("upstream did not get %s", name)
+		}
+	}
+}
+
+func TestConnectionHeaderCannotRemoveGatewayHeaders(t *testing.T) {
+	t.Parallel()
+	up := newRecorder(t)
+	id := Identity{User: "alice", Roles: []string{"staff"}, SessionID: "sid-1"}
+	env := newCoreEnvAs(t, coreConfig(coreRoute("req", "/", up.srv.URL, config.AuthRequired)), id)
+	res := rawRequest(t, env.addr(), "GET /x HTTP/1.1\r\nHost: gw.test\r\n"+
+		"Connection: keep-alive, X-Auth-User, X-Auth-Roles, X-Auth-Session, X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, X-Real-IP, X-Request-ID\r\n\r\n")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("status = %d, want 200", res.StatusCode)
+	}
+	got := up.last(t).Header
+	for name, want := range map[string]string{
+		"X-Auth-User":       "alice",
+		"X-Auth-Roles":      "staff",
+		"X-Auth-Session":    "sid-1",
+		"X-Forwarded-For":   "127.0.0.1",
+		"X-Forwarded-Proto": "http",
+		"X-Forwarded-Host":  "gw.test",
+		"X-Real-IP":         "127.0.0.1",
+		"X-Request-ID":      res.Header.Get("X-Request-ID"),
+	} {
+		if v := got.Get(name); v != want || want == "" {
+			t.Errorf("upstream %s = %q, want %q", name, v, want)
+		}
+	}
+}
+
+func TestForwardedHeaders(t *testing.T) {
+	t.Parallel()
+	const inbound = "X-Forwarded-For: 198.51.100.9, 203.0.113.7\r\n" +
+		"X-Forwarded-Proto: https\r\nX-Forwarded-Host: public.example.com\r\n" +
+		"X-Forwarded-Port: 443\r\nX-Forwarded-Prefix: /p\r\nX_Forwarded_For: 192.0.2.66\r\n" +
+		"Forwarded: for=203.0.113.7;proto=https\r\nX-Real-IP: 192.0.2.1\r\nTrue-Client-IP: 192.0.2.2\r\n"
+	tests := []struct {
+		name    string
+		trusted []string
+		want    map[string]string // "" = absent
+	}{
+		{"untrusted peer", nil, map[string]string{
+			"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": "http", "X-Forwarded-Host": "gw.test:81",
+			"X-Real-IP": "127.0.0.1", "Forwarded": "", "True-Client-IP": "", "X-Forwarded-Port": "",
+			"X-Forwarded-Prefix": "",
+		}},
+		{"trusted peer", []string{"127.0.0.1/32"}, map[string]string{
+			"X-Forwarded-For": "203.0.113.7, 127.0.0.1", "X-Forwarded-Proto": "https",
+			"X-Forwarded-Host": "public.example.com", "X-Real-IP": "203.0.113.7",
+			"Forwarded": "for=203.0.113.7;proto=https", "True-Client-IP": "192.0.2.2",
+			"X-Forwarded-Port": "443", "X-Forwarded-Prefix": "/p",
+		}},
+		{"trusted chain", []string{"127.0.0.0/8", "203.0.113.0/24"}, map[string]string{
+			"X-Forwarded-For": "198.51.100.9, 203.0.113.7, 127.0.0.1", "X-Real-IP": "198.51.100.9",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			up := newRecorder(t)
+			cfg := coreConfig(coreRoute("pub", "/", up.srv.URL, config.AuthPublic))
+			for _, p := range tc.trusted {
+				cfg.Server.TrustedProxies = append(cfg.Server.TrustedProxies, netip.MustParsePrefix(p))
+			}
+			env := newCoreEnv(t, cfg)
+			res := rawRequest(t, env.addr(), "GET /x HTTP/1.1\r\nHost: gw.test:81\r\n"+inbound+"\r\n")
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("status = %d, want 200", res.StatusCode)
+			}
+			h := up.last(t).Header
+			for name, want := range tc.want {
+				if got := strings.Join(h.Values(name), "|"); got != want {
+					t.Errorf("upstream %s = %q, want %q", name, got, want)
+				}
+			}
+			for name, v := range h {
+				if strings.Contains(name, "_") && isForwardingHeader(normHeader(name)) {
+					t.Errorf("upstream saw %s: %q (underscore spelling of a forwarding header)", name, v)
+				}
+			}
+		})
+	}
+}
+
+func TestClientChain(t *testing.T) {
+	t.Parallel()
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}
+	tests := []struct {
+		name      string
+		peer      string
+		xff       []string
+		client    string
+		chain     []string
+		untrusted bool
+	}{
+		{"untrusted peer ignores xff", "192.0.2.1", []string{"1.2.3.4"}, "192.0.2.1", nil, true},
+		{"trusted peer, no xff", "10.0.0.1", nil, "10.0.0.1", []string{}, false},
+		{"one hop", "10.0.0.1", []string{"203.0.113.5"}, "203.0.113.5", []string{"203.0.113.5"}, false},
+		{"spoofed left part dropped", "10.0.0.1", []string{"6.6.6.6, 203.0.113.5, 10.0.0.2"}, "203.0.113.5", []string{"203.0.113.5", "10.0.0.2"}, false},
+		{"several header lines", "10.0.0.1", []string{"6.6.6.6", "203.0.113.5", "10.1.1.1"}, "203.0.113.5", []string{"203.0.113.5", "10.1.1.1"}, false},
+		{"all trusted: leftmost", "10.0.0.1", []string{"10.0.0.3, 10.0.0.2"}, "10.0.0.3", []string{"10.0.0.3", "10.0.0.2"}, false},
+		{"garbage stops the walk", "10.0.0.1", []string{"203.0.113.5, junk, 10.0.0.2"}, "10.0.0.2", []string{"10.0.0.2"}, false},
+		{"garbage at the right", "10.0.0.1", []string{"203.0.113.5, <script>"}, "10.0.0.1", []string{}, false},
+		{"ports and ipv6", "2001:db8::1", []string{"[2001:db9::7]:443, 10.0.0.9:80"}, "2001:db9::7", []string{"2001:db9::7", "10.0.0.9"}, false},
+		{"mapped v4 peer", "::ffff:10.0.0.1", []string{"203.0.113.5"}, "203.0.113.5", []string{"203.0.113.5"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			for _, v := range tc.xff {
+				h.Add("X-Forwarded-For", v)
+			}
+			client, chain := clientChain(h, netip.MustParseAddr(tc.peer).Unmap(), trusted)
+			if client.String() != tc.client || !slices.Equal(chain, tc.chain) || (tc.untrusted && chain != nil) {
+				t.Errorf("clientChain(%v, %s) = %s, %q; want %s, %q", tc.xff, tc.peer, client, chain, tc.client, tc.chain)
+			}
+		})
+	}
+}
+
+func TestGatewayCookiesAndBearerRemoved(t *testing.T) {
+	t.Parallel()
+	pass := true
+	noPass := false
+	tests := []struct {
+		name       string
+		global     bool
+		route      *bool
+		wantBearer bool
+	}{
+		{"default strips bearer", false, nil, false},
+		{"global pass", true, nil, true},
+		{"route overrides global off", true, &noPass, false},
+		{"route overrides global on", false, &pass, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			up := newRecorder(t)
+			rc := coreRoute("pub", "/", up.srv.URL, config.AuthPublic)
+			rc.PassAuthorization = tc.route
+			cfg := coreConfig(rc)
+			cfg.Headers.PassAuthorization = tc.global
+			env := newCoreEnv(t, cfg)
+			at, rt := cfg.Cookies.AccessName, cfg.Cookies.RefreshName
+			res := rawRequest(t, env.addr(), "GET /x HTTP/1.1\r\nHost: gw.test\r\n"+
+				"Cookie: theme=dark; "+at+"=ACCESS; lang=en\r\n"+
+				"Cookie: "+rt+"=REFRESH\r\n"+
+				"Cookie: "+at+"=DUP; other=1\r\n"+
+				"Authorization: Bearer TOKEN\r\n"+
+				"Authorization: Basic dXNlcjpwYXNz\r\n\r\n")
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("status = %d, want 200", res.StatusCode)
+			}
+			h := up.last(t).Header
+			cookies := strings.Join(h.Values("Cookie"), "; ")
+			if strings.Contains(cookies, "ACCESS") || strings.Contains(cookies, "REFRESH") || strings.Contains(cookies, "DUP") {
+				t.Errorf("upstream Cookie = %q: gateway cookies leaked", cookies)
+			}
+			if !strings.Contains(cookies, "theme=dark") || !strings.Contains(cookies, "lang=en") || !strings.Contains(cookies, "other=1") {
+				t.Errorf("upstream Cookie = %q: other cookies lost", cookies)
+			}
+			auth := h.Values("Authorization")
+			if !slices.Contains(auth, "Basic dXNlcjpwYXNz") {
+				t.Errorf("upstream Authorization = %q: Basic lost", auth)
+			}
+			if got := slices.Contains(auth, "Bearer TOKEN"); got != tc.wantBearer {
+				t.Errorf("upstream Authorization = %q: bearer passed = %v, want %v", auth, got, tc.wantBearer)
+			}
+		})
+	}
+}
+
+func TestWithoutCookies(t *testing.T) {
+	t.Parallel()
+	names := []string{"__Host-portcullis_at", "__Secure-portcullis_rt"}
+	tests := map[string]string{
+		"a=1; b=2":                        "a=1; b=2",
+		"__Host-portcullis_at=x":          "",
+		"a=1;__Host-portcullis_at=x;b=2":  "a=1; b=2",
+		" __Secure-portcullis_rt=y ; a=1": "a=1",
+		"__host-portcullis_at=x":          "__host-portcullis_at=x", // names are case-sensitive
+		"x__Host-portcullis_at=1":         "x__Host-portcullis_at=1",
+	}
+	for in, want := range tests {
+		if got := withoutCookies(in, names); got != want {
+			t.Errorf("withoutCookies(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestRequestIDHeader(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		trusted bool
+		inbound string
+		keep    bool
+	}{
+		{"untrusted peer: generated", false, "client-chosen", false},
+		{"trusted peer: believed", true, "abc-123_XYZ", true},
+		{"trusted but too long", true, strings.Repeat("a", 129), false},
+		{"trusted but spaces", true, "a b", false},
+		{"trusted, max length", true, strings.Repeat("b", 128), true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			up := newRecorder(t)
+			cfg := coreConfig(coreRoute("pub", "/", up.srv.URL, config.AuthPublic))
+			if tc.trusted {
+				cfg.Server.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+			}
+			env := newCoreEnv(t, cfg)
+			res := rawRequest(t, env.addr(), "GET / HTTP/1.1\r\nHost: gw.test\r\nX-Request-ID: "+tc.inbound+"\r\n\r\n")
+			got := res.Header.Values("X-Request-ID")
+			if len(got) != 1 {
+				t.Fatalf("response X-Request-ID = %q, want exactly one (the upstream's own is dropped)", got)
+			}
+			if (got[0] == tc.inbound) != tc.keep || !saneRequestID(got[0]) {
+				t.Errorf("response X-Request-ID = %q, inbound %q kept = %v, want %v", got[0], tc.inbound, got[0] == tc.inbound, tc.keep)
+			}
+			if up := up.last(t).Header.Values("X-Request-ID"); len(up) != 1 || up[0] != got[0] {
+				t.Errorf("upstream X-Request-ID = %q, want [%q]", up, got[0])
+			}
+		})
+	}
+}

@@ -1,0 +1,272 @@
+package gateway
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/portcullis-gw/portcullis/config"
+)
+
+func TestNormalizePath(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		raw     string
+		path    string // "" = rejected
+		escaped string
+	}{
+		{"/", "/", "/"},
+		{"/a/b", "/a/b", "/a/b"},
+		{"/a/b/", "/a/b/", "/a/b/"},
+		{"/a/./b", "/a/b", "/a/b"},
+		{"/a/b/../c", "/a/c", "/a/c"},
+		{"/a/b/..", "/a/", "/a/"},
+		{"/a/.", "/a/", "/a/"},
+		{"/public/../secret", "/secret", "/secret"},
+		{"//x", "/x", "/x"},
+		{"///a//b///", "/a/b/", "/a/b/"},
+		{"/a%20b", "/a b", "/a%20b"},
+		{"/%41%42", "/AB", "/AB"},
+		{"/caf%C3%A9", "/café", "/caf%C3%A9"},
+		{"/a%25b", "/a%b", "/a%25b"},
+		{"/a%3Fb", "/a?b", "/a%3Fb"},
+		{"/a;b/c", "/a;b/c", "/a;b/c"},
+		{"/...", "/...", "/..."},
+		{"/a/..b", "/a/..b", "/a/..b"},
+		{"/.well-known/x", "/.well-known/x", "/.well-known/x"},
+		{"/a%253Fb", "/a%3Fb", "/a%253Fb"}, // double-encoded "?" is harmless
+
+		// rejected
+		{"", "", ""},
+		{"a/b", "", ""},
+		{"/..", "", ""},
+		{"/a/../..", "", ""},
+		{"/../etc/passwd", "", ""},
+		{"/%2e%2e/secret", "", ""},
+		{"/%2E", "", ""},
+		{"/a/.%2e/b", "", ""},
+		{"/..%2fsecret", "", ""},
+		{"/a%2Fb", "", ""},
+		{"/a%5cb", "", ""},
+		{`/a\b`, "", ""},
+		{`/..\secret`, "", ""},
+		{"/%252e%252e/secret", "", ""},
+		{"/%252E", "", ""},
+		{"/%252f", "", ""},
+		{"/%255C", "", ""},
+		{"/%25%32%65", "", ""}, // decodes to "%2e"
+		{"/a/..;/b", "", ""},
+		{"/a/.;x/b", "", ""},
+		{"/..;", "", ""},
+		{"/a/..%3b/b", "", ""},
+		{"/a%00b", "", ""},
+		{"/a%0Ab", "", ""},
+		{"/a%1fb", "", ""},
+		{"/a%7Fb", "", ""},
+		{"/a\x00b", "", ""},
+		{"/a\tb", "", ""},
+		{"/a\x7fb", "", ""},
+		{"/a%", "", ""},
+		{"/a%4", "", ""},
+		{"/a%zz", "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.raw, func(t *testing.T) {
+			path, esc, err := normalizePath(tc.raw)
+			if tc.path == "" {
+				if err == nil {
+					t.Fatalf("normalizePath(%q) = %q, nil; want errBadPath", tc.raw, path)
+				}
+				return
+			}
+			if err != nil || path != tc.path || esc != tc.escaped {
+				t.Fatalf("normalizePath(%q) = %q, %q, %v; want %q, %q", tc.raw, path, esc, err, tc.path, tc.escaped)
+			}
+		})
+	}
+}
+
+func FuzzNormalizePath(f *testing.F) {
+	for _, s := range []string{
+		"/", "/a/b", "//x", "/a/./b", "/a/b/../c", "/public/../secret", "/%2e%2e", "/..%2f",
+		"/%5c", "/%252e", "/..;/", "/a%00", "/a%25b", "/caf%C3%A9", "/a;b", "/a/b/", "/\x7f",
+		"/%25%32%65", "/...", "/a%3Fb?x",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		path, esc, err := normalizePath(raw)
+		if err != nil {
+			if path != "" || esc != "" {
+				t.Fatalf("normalizePath(%q) returned %q, %q with error %v", raw, path, esc, err)
+			}
+			return
+		}
+		if !strings.HasPrefix(path, "/") || !strings.HasPrefix(esc, "/") {
+			t.Fatalf("normalizePath(%q) = %q, %q: not rooted", raw, path, esc)
+		}
+		if strings.Contains(path, "//") {
+			t.Fatalf("normalizePath(%q) = %q: contains //", raw, path)
+		}
+		for seg := range strings.SplitSeq(path[1:], "/") {
+			if base, _, _ := strings.Cut(seg, ";"); base == "." || base == ".." {
+				t.Fatalf("normalizePath(%q) = %q: dot segment %q", raw, path, seg)
+			}
+		}
+		if strings.ContainsAny(path, "\\") || hasControl(path) {
+			t.Fatalf("normalizePath(%q) = %q: backslash or control byte", raw, path)
+		}
+		p2, e2, err := normalizePath(esc)
+		if err != nil || p2 != path || e2 != esc {
+			t.Fatalf("normalizePath(%q) = %q, %q, %v; not idempotent on %q (from %q)", esc, p2, e2, err, path, raw)
+		}
+	})
+}
+
+func TestRequestPath(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		uri, want string
+		ok        bool
+	}{
+		{"/a/b?x=1", "/a/b", true},
+		{"/a%2Fb", "/a%2Fb", true},
+		{"http://host/a/b?q", "/a/b", true},
+		{"http://host", "/", true},
+		{"http://host?q", "/", true},
+		{"*", "", false},
+		{"host:443", "", false},
+	}
+	for _, tc := range tests {
+		r := &http.Request{RequestURI: tc.uri}
+		got, ok := requestPath(r)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("requestPath(%q) = %q, %v; want %q, %v", tc.uri, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// TestRawRequestPaths writes request lines verbatim over TCP (no client
+// library cleans them) and checks what the upstream saw.
+func TestRawRequestPaths(t *testing.T) {
+	t.Parallel()
+	up := newRecorder(t)
+	env := newCoreEnv(t, coreConfig(
+		coreRoute("root", "/", up.srv.URL, config.AuthPublic),
+		coreRoute("secret", "/secret", up.srv.URL, config.AuthRequired),
+		coreRoute("admin", "/admin", up.srv.URL, config.AuthRequired),
+	))
+	tests := []struct {
+		target string
+		status int
+		seen   string // RequestURI at the upstream when forwarded
+	}{
+		{"/public/../secret", http.StatusUnauthorized, ""}, // resolves into the required route
+		{"/public/./../admin/x", http.StatusUnauthorized, ""},
+		{"//admin", http.StatusUnauthorized, ""},
+		{"/x/%2e%2e/secret", http.StatusBadRequest, ""},
+		{"/x/%2E%2E/secret", http.StatusBadRequest, ""},
+		{"/x/..%2fsecret", http.StatusBadRequest, ""},
+		{"/x/..%2Fsecret", http.StatusBadRequest, ""},
+		{"/x/%5c..%5csecret", http.StatusBadRequest, ""},
+		{`/x\..\secret`, http.StatusBadRequest, ""},
+		{"/x/%252e%252e/secret", http.StatusBadRequest, ""},
+		{"/x/..;/secret", http.StatusBadRequest, ""},
+		{"/secret;x=1/..", http.StatusOK, "/"},
+		{"/secret;jsessionid=1", http.StatusUnauthorized, ""}, // path parameters do not dodge a route
+		{"/secret;x/y", http.StatusUnauthorized, ""},
+		{"/secretx", http.StatusOK, "/secretx"},
+		{"/..", http.StatusBadRequest, ""},
+		{"/x/%00", http.StatusBadRequest, ""},
+		{"/x/%0d%0aSet-Cookie:x", http.StatusBadRequest, ""},
+		{"/x/\x01", http.StatusBadRequest, ""},
+		{"/x/%7f", http.StatusBadRequest, ""},
+		{"/a/./b", http.StatusOK, "/a/b"},
+		{"/a/b/../c", http.StatusOK, "/a/c"},
+		{"//x", http.StatusOK, "/x"},
+		{"/a//b///c?q=1&r=%2F", http.StatusOK, "/a/b/c?q=1&r=%2F"},
+		{"/a%20b/caf%c3%a9", http.StatusOK, "/a%20b/caf%C3%A9"},
+		{"/a%25b", http.StatusOK, "/a%25b"},
+		{"/x?/../secret", http.StatusOK, "/x?/../secret"}, // the query never takes part in matching
+		{"http://evil.example/a/../b", http.StatusOK, "/b"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.target, func(t *testing.T) {
+			before := len(up.requests())
+			res := rawRequest(t, env.addr(), "GET "+tc.target+" HTTP/1.1\r\nHost: gw.test\r\n\r\n")
+			if res.StatusCode != tc.status {
+				t.Fatalf("GET %q = %d %s, want %d", tc.target, res.StatusCode, res.body, tc.status)
+			}
+			got := up.requests()
+			if tc.seen == "" {
+				if len(got) != before {
+					t.Fatalf("GET %q reached the upstream as %q", tc.target, got[len(got)-1].RequestURI)
+				}
+				return
+			}
+			if last := up.last(t); last.RequestURI != tc.seen {
+				t.Errorf("GET %q: upstream saw %q, want %q", tc.target, last.RequestURI, tc.seen)
+			}
+		})
+	}
+}
+
+func TestStripPrefixAndUpstreamBase(t *testing.T) {
+	t.Parallel()
+	up := newRecorder(t)
+	strip := coreRoute("strip", "/api", up.srv.URL, config.AuthPublic)
+	strip.StripPrefix = true
+	base := coreRoute("base", "/svc", up.srv.URL+"/base/", config.AuthPublic)
+	both := coreRoute("both", "/both", up.srv.URL+"/v1", config.AuthPublic)
+	both.StripPrefix = true
+	keep := coreRoute("keep", "/keep", up.srv.URL, config.AuthPublic)
+	env := newCoreEnv(t, coreConfig(strip, base, both, keep))
+	tests := []struct{ target, seen string }{
+		{"/api", "/"},
+		{"/api/", "/"},
+		{"/api/x/y?z=1", "/x/y?z=1"},
+		{"/api/a%20b", "/a%20b"},
+		{"/svc/x", "/base/svc/x"},
+		{"/both", "/v1/"},
+		{"/both/x", "/v1/x"},
+		{"/keep/x", "/keep/x"},
+		{"/api;v=1/x", "/x"},
+		{"/api;v=1", "/"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.target, func(t *testing.T) {
+			res := rawRequest(t, env.addr(), "GET "+tc.target+" HTTP/1.1\r\nHost: gw.test\r\n\r\n")
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("status = %d, want 200", res.StatusCode)
+			}
+			if got := up.last(t).RequestURI; got != tc.seen {
+				t.Errorf("upstream saw %q, want %q", got, tc.seen)
+			}
+		})
+	}
+}
+
+func TestWithinPrefix(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		path, prefix string
+		want         int
+	}{
+		{"/api", "/api", 4},
+		{"/api/x", "/api", 4},
+		{"/apix", "/api", -1},
+		{"/ap", "/api", -1},
+		{"/x", "/", 0},
+		{"/api;a=b", "/api", 8},
+		{"/api;a=b/x", "/api", 8},
+		{"/api/v2;x/y", "/api/v2", 9},
+		{"/api;x/v2x", "/api/v2", -1},
+		{"/apix;y", "/api", -1},
+		{"/;x/api", "/api", -1},
+	}
+	for _, tc := range tests {
+		if got := prefixEnd(tc.path, tc.prefix); got != tc.want {
+			t.Errorf("prefixEnd(%q, %q) = %d, want %d", tc.path, tc.prefix, got, tc.want)
+		}
+	}
+}
