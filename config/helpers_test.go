@@ -158,7 +158,7 @@ func TestLoadOversizedFile(t *testing.T) {
 
 func TestLoadDirectoryAsConfig(t *testing.T) {
 	t.Parallel()
-	if _, err := Load(t.TempDir()); err == nil || !strings.Contains(err.Error(), "directory") {
-		t.Errorf("Load(dir) = %v, want a directory error", err)
+	if _, err := Load(t.TempDir()); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("Load(dir) = %v, want a not-a-regular-file error", err)
 	}
 }

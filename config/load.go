@@ -28,7 +28,7 @@ const (
 func Load(path string) (*Config, error) {
 	data, err := readLimited(path, maxConfigBytes)
 	if err != nil {
-		return nil, &FieldError{File: path, Msg: err.Error()}
+		return nil, &FieldError{File: path, Msg: causeOf(err)}
 	}
 	return parse(path, data, os.LookupEnv)
 }
@@ -105,21 +105,23 @@ func parseYAML(file string, data []byte) (*yaml.Node, error) {
 	return nil, nil
 }
 
+// readLimited reads a regular file of at most limit bytes. Its errors do not
+// name the file; callers add it.
 func readLimited(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		return nil, fmt.Errorf("%s is a directory", path)
+	if st, err := f.Stat(); err == nil && !st.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
 	}
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+		return nil, fmt.Errorf("larger than %d bytes", limit)
 	}
 	return data, nil
 }
@@ -210,7 +212,7 @@ func (l *loader) resolvePaths(c *Config) {
 		st, err := os.Stat(*ref.file)
 		switch {
 		case err != nil:
-			l.fail(ref.path, "%s", fileErr(err))
+			l.fail(ref.path, "%s", fileErr(*ref.file, err))
 		case !st.Mode().IsRegular():
 			// Also keeps Load from blocking on a FIFO or a device.
 			l.fail(ref.path, "%s is not a regular file", *ref.file)
@@ -218,11 +220,16 @@ func (l *loader) resolvePaths(c *Config) {
 	}
 }
 
-// fileErr drops the "stat" op from an os error but keeps the path and cause.
-func fileErr(err error) string {
+// fileErr formats a file error as "path: cause" (without the os op).
+func fileErr(path string, err error) string {
+	return path + ": " + causeOf(err)
+}
+
+// causeOf strips the op and path from an *os.PathError.
+func causeOf(err error) string {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
-		return pe.Path + ": " + pe.Err.Error()
+		return pe.Err.Error()
 	}
 	return err.Error()
 }
@@ -255,7 +262,7 @@ func (l *loader) readSecrets(c *Config) {
 		}
 		data, err := readLimited(p.file, maxSecretBytes)
 		if err != nil {
-			l.fail(p.filePath, "%s", fileErr(err))
+			l.fail(p.filePath, "%s", fileErr(p.file, err))
 			continue
 		}
 		s := strings.TrimRight(string(data), "\r\n")
