@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/portcullis-gw/portcullis/config"
+	"github.com/portcullis-gw/portcullis/gateway/tokens"
+	"github.com/portcullis-gw/portcullis/gateway/users"
 )
 
 // BuildInfo identifies the running binary (portcullis_build_info).
@@ -37,8 +39,12 @@ type Options struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	// Auth dependencies (token keys, users store) are added below by the
-	// authentication code.
+	// Keys signs and verifies access tokens (tokens.New); nil builds them
+	// from Config.Tokens. Reload builds a new keyset from the new config.
+	Keys *tokens.Keyset
+	// Users is the credential store (users.NewStore); nil means nobody can
+	// log in.
+	Users *users.Store
 }
 
 // Gateway is the proxy listener's http.Handler. It also serves the metrics

@@ -2,59 +2,118 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/portcullis-gw/portcullis/config"
+	"github.com/portcullis-gw/portcullis/gateway/tokens"
+	"github.com/portcullis-gw/portcullis/gateway/users"
 )
 
 // This file is the seam between the HTTP core and authentication (SPEC §4–6).
-// The core calls these; the bodies below are placeholders that fail closed.
+// The core calls the functions below; the work is in auth*.go, login*.go,
+// endpoints*.go, verify.go and admin_api.go.
 
 // authenticate runs SPEC §6 steps 4–6 for a matched route and returns the
 // identity to forward (zero Identity = anonymous) or an error for writeError.
 // Whatever it returns, the core refuses to forward a required route without
 // a user holding one of the route's roles.
 func (g *Gateway) authenticate(r *http.Request, rt *route) (Identity, error) {
-	switch rt.auth {
-	case config.AuthPublic, config.AuthOptional:
-		return Identity{}, nil
-	}
-	return Identity{}, errUnauthenticated
+	return g.authenticateRoute(r, rt)
 }
 
 // authEndpoints serves <auth_prefix>/* and /.well-known/jwks.json (gateway
 // endpoints always win over routes). Called once, by New. Requests arrive
 // with r.URL.Path normalised and the record's routeLabel set to "_auth".
-func (g *Gateway) authEndpoints() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g.writeError(w, r, newAPIError(http.StatusNotFound, "not_found", "no such endpoint"))
-	})
-}
+func (g *Gateway) authEndpoints() http.Handler { return http.HandlerFunc(g.serveAuthEndpoint) }
 
 // adminEndpoints serves /admin/* after the admin token check. Called once, by New.
-func (g *Gateway) adminEndpoints() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g.writeError(w, r, newAPIError(http.StatusNotFound, "not_found", "no such endpoint"))
-	})
+func (g *Gateway) adminEndpoints() http.Handler { return g.adminAPI() }
+
+// authState is the authentication code's long-lived state on the Gateway.
+type authState struct {
+	store       SessionStore // instrumented; never nil
+	users       *users.Store // nil: nobody can log in
+	initialKeys *tokens.Keyset
+	slots       passwordSlots
+	m           *authMetrics
 }
 
-// authState is the authentication code's long-lived state on the Gateway
-// (keys, users, limiters...), filled by initAuth.
-type authState struct{}
+// initAuth is called by New before the first snapshot is built. It wraps the
+// session store with metrics (g.store too, so readiness pings keep
+// session_store_up current).
+func (g *Gateway) initAuth(opts Options) error {
+	m, err := newAuthMetrics(g.reg)
+	if err != nil {
+		return fmt.Errorf("auth metrics: %w", err)
+	}
+	store := opts.Store
+	if store == nil {
+		store = unavailableStore{}
+	} else {
+		g.store = instrumentStore(store, m.store)
+	}
+	g.auth = authState{
+		store:       instrumentStore(store, m.store),
+		users:       opts.Users,
+		initialKeys: opts.Keys,
+		slots:       newPasswordSlots(),
+		m:           m,
+	}
+	return nil
+}
 
-// initAuth is called by New before the first config snapshot is built.
-func (g *Gateway) initAuth(opts Options) error { return nil }
+// authSnapshot is the authentication code's per-config state, rebuilt with
+// every snapshot (New and Reload), so keys, login settings, redirect hosts
+// and trusted origins follow SIGHUP atomically with the routes.
+type authSnapshot struct {
+	keys     *tokens.Keyset
+	cookies  cookieJar
+	redirect redirectPolicy
+	origins  *http.CrossOriginProtection
+	throttle loginThrottle
+	prefix   string // auth_prefix without trailing "/"
+}
 
-// authSnapshot is the authentication code's per-snapshot state (login settings,
-// redirect policy, origin checks...), rebuilt with every config snapshot.
-type authSnapshot struct{}
-
-// buildAuthSnapshot is called for every config snapshot (New and Reload); an
-// error fails New or refuses the reload.
+// buildAuthSnapshot is called for every config snapshot; an error fails New or
+// refuses the reload.
 func (g *Gateway) buildAuthSnapshot(cfg *config.Config) (authSnapshot, error) {
-	return authSnapshot{}, nil
+	keys, err := g.keysFor(cfg)
+	if err != nil {
+		return authSnapshot{}, err
+	}
+	origins, err := newOriginGuard(cfg.Login.TrustedOrigins)
+	if err != nil {
+		return authSnapshot{}, err
+	}
+	prefix := authPrefixOf(cfg)
+	return authSnapshot{
+		keys:     keys,
+		cookies:  newCookieJar(cfg.Cookies, prefix),
+		redirect: newRedirectPolicy(cfg.Login.AllowedRedirectHosts, cfg.Cookies.Secure),
+		origins:  origins,
+		throttle: newLoginThrottle(g.auth.store, cfg.Login.RateLimit),
+		prefix:   prefix,
+	}, nil
 }
 
-// runAuth is the authentication code's background work, run by Run until ctx
-// ends (e.g. re-checking the sessions of upgraded connections).
+// keysFor returns the keyset of a snapshot: the one main built (Options.Keys)
+// for the first, a fresh tokens.New for each reload. A config without keys
+// keeps the current ephemeral key: a new one would log everybody out.
+func (g *Gateway) keysFor(cfg *config.Config) (*tokens.Keyset, error) {
+	if cur := g.snap.Load(); cur != nil {
+		if len(cfg.Tokens.Keys) == 0 && cur.auth.keys != nil && cur.auth.keys.Ephemeral() {
+			return cur.auth.keys, nil
+		}
+	} else if g.auth.initialKeys != nil {
+		return g.auth.initialKeys, nil
+	}
+	ks, err := tokens.New(cfg.Tokens)
+	if err != nil {
+		return nil, fmt.Errorf("tokens: %w", err)
+	}
+	return ks, nil
+}
+
+// runAuth is the authentication code's background work, run until ctx ends.
 func (g *Gateway) runAuth(ctx context.Context) { <-ctx.Done() }

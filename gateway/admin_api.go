@@ -1,0 +1,72 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/portcullis-gw/portcullis/sessions"
+)
+
+// adminAPI serves the admin listener's endpoints (SPEC §5), behind the core's
+// admin-token check:
+//
+//	GET    /admin/users/{user}/sessions       200 {"sessions":[...]} (no "current")
+//	DELETE /admin/users/{user}/sessions       204 (also when there were none)
+//	DELETE /admin/users/{user}/sessions/{id}  204, 404 when not that user's
+func (g *Gateway) adminAPI() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /admin/users/{user}/sessions", g.adminHandle(g.adminList))
+	mux.HandleFunc("DELETE /admin/users/{user}/sessions", g.adminHandle(g.adminRevokeAll))
+	mux.HandleFunc("DELETE /admin/users/{user}/sessions/{id}", g.adminHandle(g.adminRevokeOne))
+	notAllowed := func(allow string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			g.writeError(w, r, errMethodNotAllowed)
+		}
+	}
+	mux.HandleFunc("/admin/users/{user}/sessions", notAllowed("GET, HEAD, DELETE"))
+	mux.HandleFunc("/admin/users/{user}/sessions/{id}", notAllowed("DELETE"))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { g.writeError(w, r, errEndpointNotFound) })
+	return mux
+}
+
+func (g *Gateway) adminHandle(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			g.writeError(w, r, err)
+		}
+	}
+}
+
+func (g *Gateway) adminList(w http.ResponseWriter, r *http.Request) error {
+	ss, err := g.auth.store.List(r.Context(), r.PathValue("user"))
+	if err != nil {
+		return fmt.Errorf("admin list: %w", err)
+	}
+	writeJSON(w, http.StatusOK, sessionList(ss, ""))
+	return nil
+}
+
+func (g *Gateway) adminRevokeAll(w http.ResponseWriter, r *http.Request) error {
+	ids, err := g.auth.store.RevokeUser(r.Context(), r.PathValue("user"))
+	if err != nil {
+		return fmt.Errorf("admin revoke user: %w", err)
+	}
+	g.auth.m.revoke(revokedAdmin, len(ids))
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (g *Gateway) adminRevokeOne(w http.ResponseWriter, r *http.Request) error {
+	err := g.auth.store.Revoke(r.Context(), r.PathValue("user"), r.PathValue("id"))
+	switch {
+	case errors.Is(err, sessions.ErrNotFound):
+		return fmt.Errorf("%w: %w", errSessionNotFound, err)
+	case err != nil:
+		return fmt.Errorf("admin revoke: %w", err)
+	}
+	g.auth.m.revoke(revokedAdmin, 1)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

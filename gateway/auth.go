@@ -1,0 +1,191 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/portcullis-gw/portcullis/config"
+	"github.com/portcullis-gw/portcullis/gateway/tokens"
+	"github.com/portcullis-gw/portcullis/gateway/users"
+	"github.com/portcullis-gw/portcullis/sessions"
+)
+
+// authPrefixOf is server.auth_prefix without a trailing "/" ("/auth" when unset).
+func authPrefixOf(cfg *config.Config) string {
+	p := strings.TrimSuffix(cfg.Server.AuthPrefix, "/")
+	if p == "" {
+		return "/auth"
+	}
+	return p
+}
+
+// verified is a request whose credential passed every check of SPEC §4.
+type verified struct {
+	claims  tokens.Claims
+	session sessions.Session
+	user    users.User
+	source  credSource
+}
+
+// authenticateRoute is SPEC §6 steps 4–6 for a proxied request.
+func (g *Gateway) authenticateRoute(r *http.Request, rt *route) (Identity, error) {
+	start := g.now()
+	if rt.auth == config.AuthPublic {
+		g.auth.m.decide(decisionAllow, reasonPublic, start, start)
+		return Identity{}, nil
+	}
+	snap := recordFrom(r.Context()).snap
+	a := &snap.auth
+	cred := extractCredential(r, a.cookies.accessName)
+	// Cookies ride along on cross-site requests; bearer tokens do not, so
+	// only cookie-authenticated unsafe requests need the origin check.
+	if cred.source == credCookie && rt.csrf {
+		if err := checkOrigin(a.origins, r); err != nil {
+			g.auth.m.decide(decisionDeny, reasonForbidden, start, g.now())
+			return Identity{}, err
+		}
+	}
+	v, reason, err := g.checkCredential(r.Context(), a, cred)
+	if err != nil {
+		if rt.auth == config.AuthOptional && reason != reasonStoreUnavailable {
+			// Optional routes never answer 401: a caller that cannot be
+			// verified is simply anonymous. A store outage is not "anonymous".
+			g.auth.m.decide(decisionAllow, reason, start, g.now())
+			return Identity{}, nil
+		}
+		g.auth.m.decide(decisionDeny, reason, start, g.now())
+		return Identity{}, err
+	}
+	if len(rt.roles) > 0 && !anyRole(v.user.Roles, rt.roles) {
+		g.auth.m.decide(decisionDeny, reasonForbidden, start, g.now())
+		return Identity{}, errForbidden
+	}
+	id, err := g.identityFor(snap, rt.name, v)
+	if err != nil {
+		g.auth.m.decide(decisionDeny, reasonOK, start, g.now())
+		return Identity{}, err
+	}
+	g.auth.m.decide(decisionAllow, reasonOK, start, g.now())
+	return id, nil
+}
+
+// identityFor builds the Identity handed upstream; with headers.assertion it
+// signs an assertion whose audience is the route.
+func (g *Gateway) identityFor(snap *snapshot, routeName string, v verified) (Identity, error) {
+	id := Identity{User: v.user.Name, Roles: v.user.Roles, SessionID: v.session.ID}
+	if snap.identity.assertion == "" {
+		return id, nil
+	}
+	as, err := snap.auth.keys.Assertion(routeName, v.user.Name, v.session.ID, v.user.Roles, g.now())
+	if err != nil {
+		return Identity{}, fmt.Errorf("assertion: %w", err)
+	}
+	id.Assertion = as
+	return id, nil
+}
+
+// checkCredential runs the checks of SPEC §4 in order: JWT, session, user.
+// reason is the auth_decisions_total reason of the outcome.
+func (g *Gateway) checkCredential(ctx context.Context, a *authSnapshot, cred credential) (verified, string, error) {
+	switch {
+	case !cred.presented():
+		return verified{}, reasonMissingToken, errUnauthenticated
+	case cred.bad:
+		return verified{}, reasonInvalidToken, errInvalidToken
+	}
+	claims, err := a.keys.Verify(cred.token, g.now())
+	switch {
+	case errors.Is(err, tokens.ErrExpired):
+		return verified{}, reasonExpiredToken, fmt.Errorf("%w: %w", errExpiredToken, err)
+	case err != nil:
+		return verified{}, reasonInvalidToken, fmt.Errorf("%w: %w", errInvalidToken, err)
+	}
+	s, u, reason, err := g.checkSession(ctx, claims.Subject, claims.SessionID)
+	if err != nil {
+		return verified{}, reason, err
+	}
+	return verified{claims: claims, session: s, user: u, source: cred.source}, reasonOK, nil
+}
+
+// checkSession validates the session named by a verified token and its user.
+func (g *Gateway) checkSession(ctx context.Context, user, sid string) (sessions.Session, users.User, string, error) {
+	s, err := g.auth.store.Validate(ctx, user, sid)
+	switch {
+	case errors.Is(err, sessions.ErrNotFound):
+		return s, users.User{}, reasonSessionInvalid, fmt.Errorf("%w: %w", errSessionInvalid, err)
+	case err != nil:
+		return s, users.User{}, reasonStoreUnavailable, fmt.Errorf("validate session: %w", err)
+	}
+	u, reason, err := g.checkUser(ctx, s)
+	return s, u, reason, err
+}
+
+// checkUser applies the user checks of SPEC §4 to a live session: the user
+// exists, is enabled and has the password it had at login. A failure revokes
+// the session (user_disabled), so the answer is final on every replica.
+func (g *Gateway) checkUser(ctx context.Context, s sessions.Session) (users.User, string, error) {
+	u, ok := g.lookupUser(s.User)
+	if ok && !u.Disabled && u.Fingerprint == s.PasswordFingerprint {
+		return u, reasonOK, nil
+	}
+	err := g.auth.store.Revoke(ctx, s.User, s.ID)
+	switch {
+	case err == nil:
+		g.auth.m.revoke(revokedUserDisabled, 1)
+	case !errors.Is(err, sessions.ErrNotFound):
+		return users.User{}, reasonStoreUnavailable, fmt.Errorf("revoke session of a disabled user: %w", err)
+	}
+	return users.User{}, reasonUserDisabled, errUserDisabled
+}
+
+// lookupUser reads the users file as it is now (roles apply on the next request).
+func (g *Gateway) lookupUser(name string) (users.User, bool) {
+	if g.auth.users == nil {
+		return users.User{}, false
+	}
+	return g.auth.users.Current().Lookup(name)
+}
+
+// authenticateCaller checks the credential of a request to a gateway
+// endpoint that needs a signed-in caller (me, sessions, logout-all).
+func (g *Gateway) authenticateCaller(r *http.Request, a *authSnapshot) (verified, error) {
+	v, _, err := g.checkCredential(r.Context(), a, extractCredential(r, a.cookies.accessName))
+	return v, err
+}
+
+// unavailableStore stands in when no store was configured: every call fails
+// closed with sessions.ErrUnavailable.
+type unavailableStore struct{}
+
+var errNoSessionStore = fmt.Errorf("%w: no session store configured", sessions.ErrUnavailable)
+
+func (unavailableStore) Create(context.Context, sessions.NewSession) (sessions.Created, error) {
+	return sessions.Created{}, errNoSessionStore
+}
+func (unavailableStore) Validate(context.Context, string, string) (sessions.Session, error) {
+	return sessions.Session{}, errNoSessionStore
+}
+func (unavailableStore) Refresh(context.Context, string) (sessions.Refreshed, error) {
+	return sessions.Refreshed{}, errNoSessionStore
+}
+func (unavailableStore) RevokeByRefreshToken(context.Context, string) (sessions.Session, error) {
+	return sessions.Session{}, errNoSessionStore
+}
+func (unavailableStore) Revoke(context.Context, string, string) error { return errNoSessionStore }
+func (unavailableStore) RevokeUser(context.Context, string) ([]string, error) {
+	return nil, errNoSessionStore
+}
+func (unavailableStore) List(context.Context, string) ([]sessions.Session, error) {
+	return nil, errNoSessionStore
+}
+func (unavailableStore) RecordFailure(context.Context, string, time.Duration) (int, error) {
+	return 0, errNoSessionStore
+}
+func (unavailableStore) Failures(context.Context, string, time.Duration) (int, time.Duration, error) {
+	return 0, 0, errNoSessionStore
+}
+func (unavailableStore) Ping(context.Context) error { return errNoSessionStore }

@@ -1,0 +1,233 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+
+	"github.com/portcullis-gw/portcullis/gateway/tokens"
+	"github.com/portcullis-gw/portcullis/sessions"
+)
+
+// rotate exchanges a refresh token for a new access token (and, outside the
+// grace window, a new refresh token), after the user checks of SPEC §4.
+func (g *Gateway) rotate(ctx context.Context, a *authSnapshot, refreshToken string) (issued, error) {
+	count := g.auth.m.refreshes
+	res, err := g.auth.store.Refresh(ctx, refreshToken)
+	switch {
+	case errors.Is(err, sessions.ErrReused):
+		// Theft detected: the store has revoked the session.
+		count.WithLabelValues(refreshReuse).Inc()
+		g.auth.m.revoke(revokedReuse, 1)
+		return issued{}, fmt.Errorf("%w: %w", errInvalidGrant, err)
+	case errors.Is(err, sessions.ErrInvalidGrant), errors.Is(err, sessions.ErrNotFound):
+		count.WithLabelValues(refreshInvalid).Inc()
+		return issued{}, fmt.Errorf("%w: %w", errInvalidGrant, err)
+	case err != nil:
+		count.WithLabelValues(refreshError).Inc()
+		return issued{}, fmt.Errorf("refresh: %w", err)
+	}
+	u, _, err := g.checkUser(ctx, res.Session)
+	switch {
+	case errors.Is(err, errUserDisabled):
+		count.WithLabelValues(refreshInvalid).Inc()
+		return issued{}, fmt.Errorf("%w: %w", errInvalidGrant, err)
+	case err != nil:
+		count.WithLabelValues(refreshError).Inc()
+		return issued{}, err
+	}
+	at, claims, err := a.keys.Issue(u.Name, res.Session.ID, g.now())
+	if err != nil {
+		count.WithLabelValues(refreshError).Inc()
+		return issued{}, fmt.Errorf("issue access token: %w", err)
+	}
+	if res.Grace {
+		count.WithLabelValues(refreshGrace).Inc()
+	} else {
+		count.WithLabelValues(refreshSuccess).Inc()
+	}
+	return issued{access: at, accessExp: claims.ExpiresAt, refresh: res.RefreshToken, session: res.Session}, nil
+}
+
+// refresh is POST <auth_prefix>/refresh: a JSON body token answers in the
+// body, the refresh cookie answers with cookies (SPEC §5).
+func (g *Gateway) refresh(w http.ResponseWriter, r *http.Request, a *authSnapshot) error {
+	bodyTok, err := readRefreshBody(r)
+	if err != nil {
+		g.auth.m.refreshes.WithLabelValues(refreshInvalid).Inc()
+		return err
+	}
+	cookieTok, cookiePresent, ambiguous := cookieValue(r, a.cookies.refreshName)
+	switch {
+	case bodyTok != "" && cookiePresent:
+		return errBothRefreshTokens
+	case bodyTok != "":
+		iss, err := g.rotate(r.Context(), a, bodyTok)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, iss.response(g.now()))
+		return nil
+	case ambiguous:
+		g.auth.m.refreshes.WithLabelValues(refreshInvalid).Inc()
+		a.cookies.clear(w)
+		return errInvalidGrant
+	case cookiePresent:
+		iss, err := g.rotate(r.Context(), a, cookieTok)
+		if err != nil {
+			if errors.Is(err, errInvalidGrant) {
+				a.cookies.clear(w) // dead cookies only cause more 401s
+			}
+			return err
+		}
+		a.cookies.set(w, iss.access, iss.refresh, iss.session.ExpiresAt, g.now())
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	return errMissingRefresh
+}
+
+// readRefreshBody returns the refresh_token of a JSON body, "" when the body
+// is empty or names none.
+func readRefreshBody(r *http.Request) (string, error) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return "", bodyError(err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return "", nil
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != mediaJSON {
+		return "", errUnsupportedMedia
+	}
+	var body struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	if err := decodeJSONBody(r, &body); err != nil {
+		return "", err
+	}
+	return body.RefreshToken, nil
+}
+
+// logout is POST <auth_prefix>/logout: revokes the session named by a
+// verifying credential, clears the cookies, and answers 204 (a form: 303 to
+// rd) even when nothing was found — logging out twice is not an error.
+func (g *Gateway) logout(w http.ResponseWriter, r *http.Request, a *authSnapshot) error {
+	var bodyTok, rd string
+	form := false
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == mediaForm {
+		form = true
+		if err := r.ParseForm(); err != nil {
+			return bodyError(err)
+		}
+		rd = r.PostForm.Get("rd")
+	} else {
+		tok, err := readRefreshBody(r)
+		if errors.Is(err, errBodyTooLarge) {
+			return err
+		}
+		bodyTok = tok // a malformed body only means "no refresh token"
+	}
+	n, err := g.revokePresented(r.Context(), r, a, bodyTok, true)
+	if err != nil {
+		// Not revoked: keep the cookies so the client can retry.
+		return err
+	}
+	g.auth.m.revoke(revokedLogout, n)
+	a.cookies.clear(w)
+	if form {
+		http.Redirect(w, r, a.redirect.target(rd), http.StatusSeeOther)
+		return nil
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// revokePresented revokes the sessions the request's credentials name, but
+// only credentials that verify: a correctly signed access token (expired is
+// enough) or a current or previous refresh secret. A session id alone never
+// revokes anything: ids are visible to upstreams. bearerOK says whether an
+// Authorization: Bearer token counts (logout) or only cookies (form login).
+func (g *Gateway) revokePresented(ctx context.Context, r *http.Request, a *authSnapshot, bodyRefresh string, bearerOK bool) (int, error) {
+	n := 0
+	var access string
+	if bearerOK {
+		if c := extractCredential(r, a.cookies.accessName); !c.bad {
+			access = c.token
+		}
+	} else if v, ok, amb := cookieValue(r, a.cookies.accessName); ok && !amb {
+		access = v
+	}
+	if access != "" && validTokenSyntax(access) {
+		claims, err := a.keys.Verify(access, g.now())
+		if err == nil || errors.Is(err, tokens.ErrExpired) {
+			switch err := g.auth.store.Revoke(ctx, claims.Subject, claims.SessionID); {
+			case err == nil:
+				n++
+			case !errors.Is(err, sessions.ErrNotFound):
+				return n, fmt.Errorf("revoke: %w", err)
+			}
+		}
+	}
+	refresh := []string{bodyRefresh}
+	if v, ok, amb := cookieValue(r, a.cookies.refreshName); ok && !amb {
+		refresh = append(refresh, v)
+	}
+	for _, tok := range refresh {
+		if tok == "" {
+			continue
+		}
+		_, err := g.auth.store.RevokeByRefreshToken(ctx, tok)
+		switch {
+		case err == nil:
+			n++
+		case errors.Is(err, sessions.ErrNotFound), errors.Is(err, sessions.ErrInvalidGrant), errors.Is(err, sessions.ErrReused):
+		default:
+			return n, fmt.Errorf("revoke by refresh token: %w", err)
+		}
+	}
+	return n, nil
+}
+
+// logoutAll is POST <auth_prefix>/logout-all: every session of the caller.
+func (g *Gateway) logoutAll(w http.ResponseWriter, r *http.Request, a *authSnapshot) error {
+	form := isFormPost(r)
+	v, err := g.authenticateCaller(r, a)
+	if err != nil {
+		return g.formAuthError(w, r, a, form, err)
+	}
+	ids, err := g.auth.store.RevokeUser(r.Context(), v.user.Name)
+	if err != nil {
+		return fmt.Errorf("revoke user: %w", err)
+	}
+	g.auth.m.revoke(revokedLogoutAll, len(ids))
+	a.cookies.clear(w)
+	if form {
+		http.Redirect(w, r, a.prefix+pathLogin, http.StatusSeeOther)
+		return nil
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// isFormPost reports whether r carries an HTML form body.
+func isFormPost(r *http.Request) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt == mediaForm
+}
+
+// formAuthError sends a browser form whose access cookie no longer verifies
+// to the login page (which refreshes silently and comes back to the sessions
+// page); API clients get the error.
+func (g *Gateway) formAuthError(w http.ResponseWriter, r *http.Request, a *authSnapshot, form bool, err error) error {
+	if form && publicError(err).status == http.StatusUnauthorized {
+		http.Redirect(w, r, loginURLFor(a, a.prefix+pathSessions), http.StatusSeeOther)
+		return nil
+	}
+	return err
+}

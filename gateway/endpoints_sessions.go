@@ -1,0 +1,170 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/portcullis-gw/portcullis/sessions"
+)
+
+// sessionJSON is one entry of GET <auth_prefix>/sessions and of the admin
+// listing (which leaves out current).
+type sessionJSON struct {
+	ID         string `json:"id"`
+	CreatedAt  string `json:"created_at"`
+	LastUsedAt string `json:"last_used_at"`
+	IP         string `json:"ip"`
+	UserAgent  string `json:"user_agent"`
+	Current    *bool  `json:"current,omitempty"`
+}
+
+type sessionsJSON struct {
+	Sessions []sessionJSON `json:"sessions"`
+}
+
+// rfc3339 formats times in responses (SPEC §5: RFC 3339, UTC).
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// sortByLastUsed orders sessions most recently used first.
+func sortByLastUsed(ss []sessions.Session) {
+	slices.SortStableFunc(ss, func(a, b sessions.Session) int { return b.LastUsedAt.Compare(a.LastUsedAt) })
+}
+
+// sessionList renders ss; current is the caller's session id ("" = admin
+// view, no "current" field).
+func sessionList(ss []sessions.Session, current string) sessionsJSON {
+	sortByLastUsed(ss)
+	out := sessionsJSON{Sessions: make([]sessionJSON, 0, len(ss))}
+	for _, s := range ss {
+		j := sessionJSON{ID: s.ID, CreatedAt: rfc3339(s.CreatedAt), LastUsedAt: rfc3339(s.LastUsedAt), IP: s.IP, UserAgent: s.UserAgent}
+		if current != "" {
+			c := s.ID == current
+			j.Current = &c
+		}
+		out.Sessions = append(out.Sessions, j)
+	}
+	return out
+}
+
+// listSessions is GET <auth_prefix>/sessions: JSON, or the HTML page for browsers.
+func (g *Gateway) listSessions(w http.ResponseWriter, r *http.Request, a *authSnapshot) error {
+	html := wantsHTML(r)
+	v, err := g.authenticateCaller(r, a)
+	if err != nil {
+		if html && publicError(err).status == http.StatusUnauthorized {
+			http.Redirect(w, r, loginURLFor(a, a.prefix+pathSessions), http.StatusFound)
+			return nil
+		}
+		return err
+	}
+	ss, err := g.auth.store.List(r.Context(), v.user.Name)
+	if err != nil {
+		return fmt.Errorf("list sessions: %w", err)
+	}
+	list := sessionList(ss, v.session.ID)
+	if html {
+		return g.renderSessionsPage(w, a, v.user.Name, list)
+	}
+	writeJSON(w, http.StatusOK, list)
+	return nil
+}
+
+// wantsHTML reports whether the client asked for HTML (a browser).
+func wantsHTML(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept") {
+		if strings.Contains(strings.ToLower(v), "text/html") {
+			return true
+		}
+	}
+	return false
+}
+
+// loginURLFor is the login page that returns to rd after signing in.
+func loginURLFor(a *authSnapshot, rd string) string {
+	return a.prefix + pathLogin + "?rd=" + url.QueryEscape(rd)
+}
+
+// meJSON is GET <auth_prefix>/me.
+type meJSON struct {
+	User             string   `json:"user"`
+	Roles            []string `json:"roles"`
+	SessionID        string   `json:"session_id"`
+	ExpiresAt        string   `json:"expires_at"`
+	SessionExpiresAt string   `json:"session_expires_at"`
+}
+
+func (g *Gateway) me(w http.ResponseWriter, r *http.Request, a *authSnapshot) error {
+	v, err := g.authenticateCaller(r, a)
+	if err != nil {
+		return err
+	}
+	roles := v.user.Roles
+	if roles == nil {
+		roles = []string{}
+	}
+	writeJSON(w, http.StatusOK, meJSON{
+		User: v.user.Name, Roles: roles, SessionID: v.session.ID,
+		ExpiresAt: rfc3339(v.claims.ExpiresAt), SessionExpiresAt: rfc3339(v.session.ExpiresAt),
+	})
+	return nil
+}
+
+// deleteSession is DELETE <auth_prefix>/sessions/{id}.
+func (g *Gateway) deleteSession(id string) authHandler {
+	return func(w http.ResponseWriter, r *http.Request, a *authSnapshot) error {
+		v, err := g.authenticateCaller(r, a)
+		if err != nil {
+			return err
+		}
+		if err := g.revokeOwnSession(w, r, a, v, id); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+// revokeSessionForm is POST <auth_prefix>/sessions/{id}/revoke, the sessions
+// page's "sign out this device": 303 back to the page (to the login page
+// when it was the current session).
+func (g *Gateway) revokeSessionForm(id string) authHandler {
+	return func(w http.ResponseWriter, r *http.Request, a *authSnapshot) error {
+		v, err := g.authenticateCaller(r, a)
+		if err != nil {
+			return g.formAuthError(w, r, a, true, err)
+		}
+		if err := g.revokeOwnSession(w, r, a, v, id); err != nil {
+			return err
+		}
+		target := a.prefix + pathSessions
+		if id == v.session.ID {
+			target = a.prefix + pathLogin
+		}
+		http.Redirect(w, r, target, http.StatusSeeOther)
+		return nil
+	}
+}
+
+// revokeOwnSession revokes one of the caller's sessions: 404 when id is not
+// theirs. The current session is a logout: cookies cleared.
+func (g *Gateway) revokeOwnSession(w http.ResponseWriter, r *http.Request, a *authSnapshot, v verified, id string) error {
+	err := g.auth.store.Revoke(r.Context(), v.user.Name, id)
+	switch {
+	case errors.Is(err, sessions.ErrNotFound):
+		return fmt.Errorf("%w: %w", errSessionNotFound, err)
+	case err != nil:
+		return fmt.Errorf("revoke: %w", err)
+	}
+	if id == v.session.ID {
+		g.auth.m.revoke(revokedLogout, 1)
+		a.cookies.clear(w)
+	} else {
+		g.auth.m.revoke(revokedUser, 1)
+	}
+	return nil
+}

@@ -1,0 +1,226 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/portcullis-gw/portcullis/gateway/users"
+	"github.com/portcullis-gw/portcullis/sessions"
+)
+
+// Request content types the auth endpoints accept.
+const (
+	mediaJSON = "application/json"
+	mediaForm = "application/x-www-form-urlencoded"
+)
+
+// tokenResponse is the body of a JSON login or JSON refresh (SPEC §5).
+type tokenResponse struct {
+	AccessToken      string `json:"access_token"`
+	TokenType        string `json:"token_type"`
+	ExpiresIn        int64  `json:"expires_in"`
+	RefreshToken     string `json:"refresh_token"`
+	RefreshExpiresIn int64  `json:"refresh_expires_in"`
+	SessionID        string `json:"session_id"`
+}
+
+// issued is a freshly signed access token for a live session.
+type issued struct {
+	access    string
+	accessExp time.Time
+	refresh   string
+	session   sessions.Session
+}
+
+func (i issued) response(now time.Time) tokenResponse {
+	return tokenResponse{
+		AccessToken:      i.access,
+		TokenType:        "Bearer",
+		ExpiresIn:        int64(i.accessExp.Sub(now) / time.Second),
+		RefreshToken:     i.refresh,
+		RefreshExpiresIn: max(int64(i.session.ExpiresAt.Sub(now)/time.Second), 0),
+		SessionID:        i.session.ID,
+	}
+}
+
+// loginInput is a parsed POST <auth_prefix>/login.
+type loginInput struct {
+	username, password, rd string
+	form                   bool
+}
+
+// login is POST <auth_prefix>/login: JSON answers tokens in the body, a form
+// sets cookies and redirects (tokens return the way they came).
+func (g *Gateway) login(w http.ResponseWriter, r *http.Request, a *authSnapshot) error {
+	in, err := readLoginInput(r)
+	if err != nil {
+		g.auth.m.logins.WithLabelValues(loginInvalidRequest).Inc()
+		if in.form {
+			g.renderLoginError(w, r, a, in, err)
+			return nil
+		}
+		return err
+	}
+	ip := clientIPOf(r)
+	u, err := g.checkPassword(r.Context(), a, in.username, in.password, ip)
+	if err == nil && in.form {
+		// A new session for the browser; the one its cookies named (maybe
+		// planted by someone else) ends here: no fixation, no orphans.
+		_, err = g.revokePresented(r.Context(), r, a, "", false)
+	}
+	var iss issued
+	if err == nil {
+		iss, err = g.startSession(r.Context(), a, u, ip, r.UserAgent())
+	}
+	if err != nil {
+		if in.form {
+			g.renderLoginError(w, r, a, in, err)
+			return nil
+		}
+		return err
+	}
+	now := g.now()
+	if in.form {
+		a.cookies.set(w, iss.access, iss.refresh, iss.session.ExpiresAt, now)
+		http.Redirect(w, r, a.redirect.target(in.rd), http.StatusSeeOther)
+		return nil
+	}
+	writeJSON(w, http.StatusOK, iss.response(now))
+	return nil
+}
+
+// readLoginInput parses a JSON or form login body. in.form is set as soon
+// as the content type is known, so errors render the right way.
+func readLoginInput(r *http.Request) (loginInput, error) {
+	var in loginInput
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return in, errUnsupportedMedia
+	}
+	switch mt {
+	case mediaJSON:
+		var body struct {
+			Username *string `json:"username"`
+			Password *string `json:"password"`
+		}
+		if err := decodeJSONBody(r, &body); err != nil {
+			return in, err
+		}
+		if body.Username == nil || body.Password == nil {
+			return in, errInvalidRequest
+		}
+		in.username, in.password = *body.Username, *body.Password
+	case mediaForm:
+		in.form = true
+		if err := r.ParseForm(); err != nil {
+			return in, bodyError(err)
+		}
+		in.username, in.password, in.rd = r.PostForm.Get("username"), r.PostForm.Get("password"), r.PostForm.Get("rd")
+		if in.rd == "" {
+			in.rd = r.URL.Query().Get("rd")
+		}
+	default:
+		return in, errUnsupportedMedia
+	}
+	if in.username == "" || in.password == "" {
+		return in, errInvalidRequest
+	}
+	return in, nil
+}
+
+// decodeJSONBody decodes one JSON value; an oversized body is 413, anything
+// malformed 400.
+func decodeJSONBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
+		return bodyError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return bodyError(err) // trailing data
+	}
+	return nil
+}
+
+func bodyError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return errBodyTooLarge
+	}
+	if err == nil {
+		return errInvalidRequest
+	}
+	return fmt.Errorf("%w: %w", errInvalidRequest, err)
+}
+
+// checkPassword throttles, bounds concurrent verifications and checks the
+// password (SPEC §8). Unknown, wrong-password and disabled users take the
+// same path and the same time (users.Set.Authenticate pays a dummy hash).
+func (g *Gateway) checkPassword(ctx context.Context, a *authSnapshot, name, password, ip string) (users.User, error) {
+	logins := g.auth.m.logins
+	if err := a.throttle.check(ctx, name, ip); err != nil {
+		if errors.Is(err, sessions.ErrUnavailable) {
+			logins.WithLabelValues(loginError).Inc()
+		} else {
+			logins.WithLabelValues(loginRateLimited).Inc()
+		}
+		return users.User{}, err
+	}
+	if err := g.auth.slots.acquire(ctx); err != nil {
+		logins.WithLabelValues(loginError).Inc()
+		return users.User{}, err
+	}
+	u, ok := g.authenticateUser(name, password)
+	g.auth.slots.release()
+	if ok {
+		return u, nil
+	}
+	if err := a.throttle.fail(ctx, name, ip); err != nil {
+		logins.WithLabelValues(loginError).Inc()
+		return users.User{}, err
+	}
+	logins.WithLabelValues(loginFailure).Inc()
+	return users.User{}, errInvalidCredentials
+}
+
+func (g *Gateway) authenticateUser(name, password string) (users.User, bool) {
+	if g.auth.users == nil {
+		return users.User{}, false
+	}
+	return g.auth.users.Current().Authenticate(name, password)
+}
+
+// startSession creates a session for u and signs its first access token.
+func (g *Gateway) startSession(ctx context.Context, a *authSnapshot, u users.User, ip, userAgent string) (issued, error) {
+	c, err := g.auth.store.Create(ctx, sessions.NewSession{
+		User: u.Name, IP: ip, UserAgent: userAgent, PasswordFingerprint: u.Fingerprint,
+	})
+	if err != nil {
+		g.auth.m.logins.WithLabelValues(loginError).Inc()
+		return issued{}, fmt.Errorf("create session: %w", err)
+	}
+	if n := len(c.Evicted); n > 0 {
+		g.auth.m.evicted.Add(float64(n))
+	}
+	at, claims, err := a.keys.Issue(u.Name, c.Session.ID, g.now())
+	if err != nil {
+		g.auth.m.logins.WithLabelValues(loginError).Inc()
+		return issued{}, fmt.Errorf("issue access token: %w", err)
+	}
+	g.auth.m.logins.WithLabelValues(loginSuccess).Inc()
+	return issued{access: at, accessExp: claims.ExpiresAt, refresh: c.RefreshToken, session: c.Session}, nil
+}
+
+// clientIPOf is the client address found by the core (X-Forwarded-For walk).
+func clientIPOf(r *http.Request) string {
+	rec := recordFrom(r.Context())
+	if rec == nil || !rec.client.IsValid() {
+		return ""
+	}
+	return rec.client.String()
+}

@@ -1,0 +1,130 @@
+package gateway
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"net/http"
+	"strconv"
+)
+
+//go:embed templates/login.html templates/sessions.html templates/style.css
+var templateFS embed.FS
+
+var (
+	pageStyle = template.CSS(mustReadTemplate("templates/style.css"))
+	loginTmpl = template.Must(template.ParseFS(templateFS, "templates/login.html"))
+	// pageCSP allows nothing but the pages' own inline style (by hash): no
+	// scripts, no external assets, no framing (clickjacking). No form-action:
+	// browsers apply it to the redirect after the login POST, which may go to
+	// an allowed host.
+	pageCSP = "default-src 'none'; style-src '" + styleHash(string(pageStyle)) + "'; img-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+func mustReadTemplate(name string) string {
+	b, err := templateFS.ReadFile(name)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+func styleHash(css string) string {
+	sum := sha256.Sum256([]byte(css))
+	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// loginView is the login page's data.
+type loginView struct {
+	Style    template.CSS
+	Action   string
+	RD       string
+	Username string
+	Error    string
+}
+
+// loginPage is GET <auth_prefix>/login. With a refresh cookie that still
+// works it rotates, sets both cookies and sends the browser on to rd without
+// showing the form (the silent refresh of browser mode).
+func (g *Gateway) loginPage(w http.ResponseWriter, r *http.Request, a *authSnapshot) error {
+	rd := a.redirect.target(r.URL.Query().Get("rd"))
+	if r.Method == http.MethodGet {
+		if tok, ok, amb := cookieValue(r, a.cookies.refreshName); ok && !amb {
+			iss, err := g.rotate(r.Context(), a, tok)
+			switch {
+			case err == nil:
+				a.cookies.set(w, iss.access, iss.refresh, iss.session.ExpiresAt, g.now())
+				http.Redirect(w, r, rd, http.StatusSeeOther)
+				return nil
+			case errors.Is(err, errInvalidGrant):
+				a.cookies.clear(w) // dead cookie: show the form
+			default:
+				g.renderLoginError(w, r, a, loginInput{rd: rd}, err)
+				return nil
+			}
+		}
+	}
+	g.renderLogin(w, a, http.StatusOK, loginView{RD: rd})
+	return nil
+}
+
+// renderLoginError re-renders the form with a message for err (never its
+// text), the username kept, the password not.
+func (g *Gateway) renderLoginError(w http.ResponseWriter, r *http.Request, a *authSnapshot, in loginInput, err error) {
+	ae := publicError(err)
+	if ae.status >= 500 {
+		g.logError(r, recordFrom(r.Context()), ae, err)
+	}
+	if ae.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
+	}
+	g.renderLogin(w, a, ae.status, loginView{
+		RD:       a.redirect.target(in.rd),
+		Username: in.username,
+		Error:    loginMessage(ae),
+	})
+}
+
+func loginMessage(ae *apiError) string {
+	switch ae.code {
+	case errInvalidCredentials.code:
+		return "Wrong username or password."
+	case errTooManyAttempts.code:
+		return "Too many failed sign-in attempts. Please wait a few minutes and try again."
+	case errInvalidRequest.code:
+		return "Enter your username and password."
+	case errStoreUnavailable.code:
+		return "Sign-in is temporarily unavailable. Please try again in a moment."
+	case errCrossOrigin.code:
+		return "This sign-in request came from another site and was refused."
+	}
+	return "Sign-in failed. Please try again."
+}
+
+func (g *Gateway) renderLogin(w http.ResponseWriter, a *authSnapshot, status int, v loginView) {
+	v.Style = pageStyle
+	v.Action = a.prefix + pathLogin
+	var buf bytes.Buffer
+	if err := loginTmpl.Execute(&buf, v); err != nil {
+		g.log.Error("render login page", "error", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	writePage(w, status, buf.Bytes())
+}
+
+// writePage writes an HTML page with the headers every browser page carries.
+func writePage(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer") // rd and session ids stay off other sites' logs
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,120 @@
+package gateway
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Forward-auth request headers (nginx auth_request, Traefik ForwardAuth,
+// Caddy forward_auth).
+const (
+	headerForwardedURI    = "X-Forwarded-Uri"
+	headerOriginalURI     = "X-Original-Uri"
+	headerForwardedMethod = "X-Forwarded-Method"
+)
+
+// errVerifyRefused: a forward-auth request that cannot be evaluated (an
+// untrusted peer, missing or ambiguous URI, no matching route). 403, never a
+// redirect: the fronting proxy decides what the browser sees.
+var errVerifyRefused = newAPIError(http.StatusForbidden, "forbidden", "forward-auth request refused")
+
+// verify is GET <auth_prefix>/verify (SPEC §5): the fronting proxy asks
+// whether the original request may pass; 200 carries every identity header.
+func (g *Gateway) verify(w http.ResponseWriter, r *http.Request, a *authSnapshot) error {
+	start := g.now()
+	rec := recordFrom(r.Context())
+	snap := rec.snap
+	// Only a trusted proxy may describe the original request; anyone else
+	// could claim any URI and probe the route table.
+	if !rec.trusted {
+		return g.verifyDeny(start, reasonForbidden, errVerifyRefused)
+	}
+	orig, ok := forwardedRequest(r)
+	if !ok {
+		return g.verifyDeny(start, reasonForbidden, errVerifyRefused)
+	}
+	rt := snap.routes.match(orig.Host, orig.URL.Path, orig.Method)
+	if rt == nil {
+		return g.verifyDeny(start, reasonForbidden, errVerifyRefused)
+	}
+	// Every match needs a valid session whatever its auth: public paths
+	// belong in the fronting proxy's config.
+	cred := extractCredential(r, a.cookies.accessName)
+	if cred.source == credCookie && rt.csrf {
+		if err := checkOrigin(a.origins, orig); err != nil {
+			return g.verifyDeny(start, reasonForbidden, err)
+		}
+	}
+	v, reason, err := g.checkCredential(r.Context(), a, cred)
+	if err != nil {
+		return g.verifyDeny(start, reason, err)
+	}
+	if len(rt.roles) > 0 && !anyRole(v.user.Roles, rt.roles) {
+		return g.verifyDeny(start, reasonForbidden, errForbidden)
+	}
+	id, err := g.identityFor(snap, rt.name, v)
+	if err != nil {
+		return g.verifyDeny(start, reasonOK, err)
+	}
+	rec.identity = id
+	h := w.Header()
+	ih := snap.identity
+	h.Set(ih.user, id.User)
+	h.Set(ih.roles, strings.Join(id.Roles, ","))
+	h.Set(ih.session, id.SessionID)
+	if ih.assertion != "" {
+		h.Set(ih.assertion, id.Assertion)
+	}
+	g.auth.m.decide(decisionAllow, reasonOK, start, g.now())
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (g *Gateway) verifyDeny(start time.Time, reason string, err error) error {
+	g.auth.m.decide(decisionDeny, reason, start, g.now())
+	return err
+}
+
+// forwardedRequest rebuilds the original request from the forward-auth
+// headers: exactly one of X-Forwarded-Uri / X-Original-URI, normalised like
+// a proxied path (SPEC §6 step 3); host from X-Forwarded-Host, method from
+// X-Forwarded-Method. The clone keeps the inbound headers (Cookie, Origin,
+// Sec-Fetch-Site) for the cross-origin check.
+func forwardedRequest(r *http.Request) (*http.Request, bool) {
+	fu, ou := r.Header.Values(headerForwardedURI), r.Header.Values(headerOriginalURI)
+	var uri string
+	switch {
+	case len(fu) == 1 && len(ou) == 0:
+		uri = fu[0]
+	case len(ou) == 1 && len(fu) == 0:
+		uri = ou[0]
+	default:
+		return nil, false
+	}
+	raw, _, _ := strings.Cut(uri, "?")
+	if !strings.HasPrefix(raw, "/") || hasControl(uri) {
+		return nil, false
+	}
+	path, _, err := normalizePath(raw)
+	if err != nil {
+		return nil, false
+	}
+	host := r.Host
+	if hs := r.Header.Values(headerXForwardedHost); len(hs) == 1 && hs[0] != "" {
+		host = hs[0]
+	} else if len(hs) > 1 {
+		return nil, false
+	}
+	method := http.MethodGet
+	if ms := r.Header.Values(headerForwardedMethod); len(ms) == 1 && ms[0] != "" {
+		method = strings.ToUpper(ms[0])
+	} else if len(ms) > 1 {
+		return nil, false
+	}
+	orig := r.Clone(r.Context())
+	orig.Method = method
+	orig.Host = host
+	orig.URL.Path, orig.URL.RawPath = path, ""
+	return orig, true
+}
