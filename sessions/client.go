@@ -43,7 +43,10 @@ func NewRedisClient(cfg config.Redis) (redis.UniversalClient, error) {
 		ReadTimeout:           orDefault(cfg.ReadTimeout, defaultReadTimeout),
 		WriteTimeout:          orDefault(cfg.WriteTimeout, defaultWriteTimeout),
 		ContextTimeoutEnabled: true,
-		PoolSize:              cfg.PoolSize,
+		// One retry after a failed dial, not go-redis' five: a request
+		// waiting on a dead store should get its 503 quickly.
+		DialerRetries: 2,
+		PoolSize:      cfg.PoolSize,
 		// Maintenance push notifications are a Redis Cloud/Enterprise feature;
 		// off, so no surprise commands on connect with self-hosted Redis.
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},

@@ -32,6 +32,7 @@ type Redis struct {
 	mu     sync.Mutex
 	paused bool
 	done   chan struct{}
+	tls    *TLSFiles
 }
 
 // binary returns the path of name, skipping (or failing, with RequireEnv set)
@@ -69,7 +70,7 @@ func StartRedis(t testing.TB, args ...string) *Redis {
 	bin := binary(t, "redis-server")
 	var lastErr error
 	for range 3 { // a free port can be taken between the probe and the bind
-		r, err := startServer(t, bin, nil, args...)
+		r, err := startServer(t, bin, nil, nil, args...)
 		if err == nil {
 			return r
 		}
@@ -79,11 +80,18 @@ func StartRedis(t testing.TB, args ...string) *Redis {
 	return nil
 }
 
-func startServer(t testing.TB, bin string, lead []string, args ...string) (*Redis, error) {
+func startServer(t testing.TB, bin string, lead []string, tf *TLSFiles, args ...string) (*Redis, error) {
 	dir := t.TempDir()
 	port := freePort(t)
-	argv := append(append([]string(nil), lead...),
-		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+	argv := append([]string(nil), lead...)
+	if tf != nil {
+		argv = append(argv, "--port", "0", "--tls-port", strconv.Itoa(port),
+			"--tls-cert-file", tf.ServerCert, "--tls-key-file", tf.ServerKey,
+			"--tls-ca-cert-file", tf.CA, "--tls-auth-clients", "yes")
+	} else {
+		argv = append(argv, "--port", strconv.Itoa(port))
+	}
+	argv = append(argv, "--bind", "127.0.0.1", "--dir", dir,
 		"--save", "", "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning",
 		"--logfile", filepath.Join(dir, "redis.log"))
 	argv = append(argv, args...)
@@ -93,7 +101,7 @@ func startServer(t testing.TB, bin string, lead []string, args ...string) (*Redi
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	r := &Redis{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir, cmd: cmd, done: make(chan struct{})}
+	r := &Redis{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir, cmd: cmd, done: make(chan struct{}), tls: tf}
 	go func() { cmd.Wait(); close(r.done) }()
 	t.Cleanup(r.Stop)
 	if err := waitReady(r, 10*time.Second); err != nil {
@@ -112,7 +120,12 @@ func waitReady(r *Redis, within time.Duration) error {
 			return fmt.Errorf("redis-server exited")
 		default:
 		}
-		reply, err := Command(r.Addr, "PING")
+		reply, err := "", error(nil)
+		if r.tls != nil {
+			reply, err = tlsPing(r.Addr, r.tls)
+		} else {
+			reply, err = Command(r.Addr, "PING")
+		}
 		if err == nil && (reply == "PONG" || strings.HasPrefix(reply, "NOAUTH") || strings.HasPrefix(reply, "ERR")) {
 			return nil
 		}
@@ -166,21 +179,44 @@ func (r *Redis) Stop() {
 // integers and bulk strings as they are, arrays joined by newlines. Tests use
 // it to inspect a server independently of go-redis.
 func Command(addr string, args ...string) (string, error) {
+	return CommandAuth(addr, "", "", args...)
+}
+
+// CommandAuth is Command on a connection that first authenticates with
+// AUTH [user] password (skipped when password is empty).
+func CommandAuth(addr, user, password string, args ...string) (string, error) {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return "", err
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	if password != "" {
+		auth := []string{"AUTH", password}
+		if user != "" {
+			auth = []string{"AUTH", user, password}
+		}
+		if _, err := c.Write(encode(auth)); err != nil {
+			return "", err
+		}
+		if reply, err := readReply(br); err != nil || reply != "OK" {
+			return reply, fmt.Errorf("AUTH: %q %v", reply, err)
+		}
+	}
+	if _, err := c.Write(encode(args)); err != nil {
+		return "", err
+	}
+	return readReply(br)
+}
+
+func encode(args []string) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "*%d\r\n", len(args))
 	for _, a := range args {
 		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
 	}
-	if _, err := c.Write([]byte(b.String())); err != nil {
-		return "", err
-	}
-	return readReply(bufio.NewReader(c))
+	return []byte(b.String())
 }
 
 func readReply(br *bufio.Reader) (string, error) {
@@ -239,7 +275,7 @@ func StartCluster(t testing.TB) *Cluster {
 		var node *Redis
 		var err error
 		for range 3 {
-			if node, err = startServer(t, bin, nil, "--cluster-enabled", "yes",
+			if node, err = startServer(t, bin, nil, nil, "--cluster-enabled", "yes",
 				"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"); err == nil {
 				break
 			}
@@ -281,24 +317,52 @@ type Sentinel struct {
 	Sentinel   *Redis
 }
 
+// SentinelConfig adds authentication to StartSentinelConfig.
+type SentinelConfig struct {
+	MasterArgs []string // extra redis-server arguments for the master (e.g. ACL users)
+	// MasterUser/MasterPassword are what the sentinel uses to reach the
+	// master (sentinel auth-user / auth-pass).
+	MasterUser, MasterPassword string
+	// Username/Password are what clients must present to the sentinel: with
+	// Username an ACL user is created and the default user disabled; with
+	// only Password, requirepass.
+	Username, Password string
+}
+
 // StartSentinel starts a master and one `redis-server sentinel.conf
 // --sentinel` monitoring it with quorum 1, and waits until the sentinel
-// names the master. Extra arguments go to the master (e.g. "--requirepass").
-func StartSentinel(t testing.TB, masterArgs ...string) *Sentinel {
+// names the master.
+func StartSentinel(t testing.TB) *Sentinel { return StartSentinelConfig(t, SentinelConfig{}) }
+
+// StartSentinelConfig is StartSentinel with authentication.
+func StartSentinelConfig(t testing.TB, cfg SentinelConfig) *Sentinel {
 	t.Helper()
 	bin := binary(t, "redis-server")
-	master := StartRedis(t, masterArgs...)
+	master := StartRedis(t, cfg.MasterArgs...)
 	const name = "portcullis-test"
 	_, mport, _ := net.SplitHostPort(master.Addr)
+	var body strings.Builder
+	fmt.Fprintf(&body, "sentinel monitor %s 127.0.0.1 %s 1\nsentinel down-after-milliseconds %s 5000\n", name, mport, name)
+	if cfg.MasterUser != "" {
+		fmt.Fprintf(&body, "sentinel auth-user %s %s\n", name, cfg.MasterUser)
+	}
+	if cfg.MasterPassword != "" {
+		fmt.Fprintf(&body, "sentinel auth-pass %s %s\n", name, cfg.MasterPassword)
+	}
+	switch {
+	case cfg.Username != "":
+		fmt.Fprintf(&body, "user default off\nuser %s on >%s +@all\n", cfg.Username, cfg.Password)
+	case cfg.Password != "":
+		fmt.Fprintf(&body, "requirepass %s\n", cfg.Password)
+	}
 	var s *Redis
 	var err error
 	for range 3 {
 		conf := filepath.Join(t.TempDir(), "sentinel.conf")
-		body := fmt.Sprintf("sentinel monitor %s 127.0.0.1 %s 1\nsentinel down-after-milliseconds %s 5000\n", name, mport, name)
-		if err = os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		if err = os.WriteFile(conf, []byte(body.String()), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if s, err = startServer(t, bin, []string{conf, "--sentinel"}); err == nil {
+		if s, err = startServer(t, bin, []string{conf, "--sentinel"}, nil); err == nil {
 			break
 		}
 	}
@@ -307,7 +371,7 @@ func StartSentinel(t testing.TB, masterArgs ...string) *Sentinel {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		reply, err := Command(s.Addr, "SENTINEL", "get-master-addr-by-name", name)
+		reply, err := CommandAuth(s.Addr, cfg.Username, cfg.Password, "SENTINEL", "get-master-addr-by-name", name)
 		if err == nil && reply == "127.0.0.1\n"+mport {
 			break
 		}

@@ -1,0 +1,125 @@
+package sessions_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/portcullis-gw/portcullis/config"
+	"github.com/portcullis-gw/portcullis/sessions"
+	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
+)
+
+func TestNewRedisClientRejects(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "ca.pem")
+	os.WriteFile(notPEM, []byte("not a certificate"), 0o600)
+	tlsWith := func(tc config.RedisTLS) config.Redis {
+		c := redisConfig(config.RedisStandalone, "127.0.0.1:1")
+		tc.Enabled = true
+		c.TLS = tc
+		return c
+	}
+	cases := []struct {
+		name string
+		cfg  config.Redis
+	}{
+		{"no addrs", redisConfig(config.RedisStandalone)},
+		{"standalone with two addrs", redisConfig(config.RedisStandalone, "a:1", "b:1")},
+		{"sentinel without master_name", redisConfig(config.RedisSentinel, "a:1")},
+		{"cluster with db", func() config.Redis { c := redisConfig(config.RedisCluster, "a:1"); c.DB = 1; return c }()},
+		{"unknown mode", redisConfig("ring", "a:1")},
+		{"missing CA file", tlsWith(config.RedisTLS{CAFile: filepath.Join(dir, "nope.pem")})},
+		{"CA file without certificates", tlsWith(config.RedisTLS{CAFile: notPEM})},
+		{"client cert without key", tlsWith(config.RedisTLS{CertFile: notPEM})},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if c, err := sessions.NewRedisClient(tc.cfg); err == nil {
+				c.Close()
+				t.Fatalf("NewRedisClient() error = nil, want an error")
+			}
+		})
+	}
+}
+
+func TestRedisTLS(t *testing.T) {
+	t.Parallel()
+	files := sessionstest.GenerateTLS(t)
+	srv := sessionstest.StartRedisTLS(t, files)
+	ctx := testCtx(t)
+	ok := config.RedisTLS{Enabled: true, CAFile: files.CA, CertFile: files.ClientCert, KeyFile: files.ClientKey}
+	cases := []struct {
+		name   string
+		tls    config.RedisTLS
+		wantOK bool
+	}{
+		{"CA and client certificate", ok, true},
+		{"server name matches", func() config.RedisTLS { c := ok; c.ServerName = "redis.test"; return c }(), true},
+		{"server name mismatch", func() config.RedisTLS { c := ok; c.ServerName = "other.test"; return c }(), false},
+		{"no client certificate", config.RedisTLS{Enabled: true, CAFile: files.CA}, false},
+		{"unknown CA", config.RedisTLS{Enabled: true, CertFile: files.ClientCert, KeyFile: files.ClientKey}, false},
+		{"insecure skip verify", config.RedisTLS{Enabled: true, InsecureSkipVerify: true, CertFile: files.ClientCert, KeyFile: files.ClientKey}, true},
+		{"TLS off", config.RedisTLS{}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := redisConfig(config.RedisStandalone, srv.Addr)
+			cfg.TLS = tc.tls
+			store := sessions.NewRedisStore(newClient(t, cfg), "tls:", testOptions())
+			_, err := store.Create(ctx, sessions.NewSession{User: "alice"})
+			switch {
+			case tc.wantOK && err != nil:
+				t.Fatalf("Create() over TLS error = %v, want nil", err)
+			case !tc.wantOK && !errors.Is(err, sessions.ErrUnavailable):
+				t.Fatalf("Create() over TLS error = %v, want ErrUnavailable", err)
+			}
+		})
+	}
+}
+
+func TestRedisSentinelAuth(t *testing.T) {
+	t.Parallel()
+	s := sessionstest.StartSentinelConfig(t, sessionstest.SentinelConfig{
+		MasterArgs: []string{"--user", "default", "off", "--user", "gw", "on", ">master-pw", "~*", "&*", "+@all"},
+		MasterUser: "gw", MasterPassword: "master-pw",
+		Username: "sent", Password: "sentinel-pw",
+	})
+	ctx := testCtx(t)
+	cases := []struct {
+		name                   string
+		user, pass, suser, spw string
+		wantOK                 bool
+	}{
+		{"all credentials", "gw", "master-pw", "sent", "sentinel-pw", true},
+		{"wrong sentinel password", "gw", "master-pw", "sent", "nope", false},
+		{"no sentinel credentials", "gw", "master-pw", "", "", false},
+		{"wrong master password", "gw", "nope", "sent", "sentinel-pw", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := redisConfig(config.RedisSentinel, s.Addrs...)
+			cfg.MasterName = s.MasterName
+			cfg.Username, cfg.Password = tc.user, config.Secret(tc.pass)
+			cfg.SentinelUsername, cfg.SentinelPassword = tc.suser, config.Secret(tc.spw)
+			store := sessions.NewRedisStore(newClient(t, cfg), "sent:", testOptions())
+			c, err := store.Create(ctx, sessions.NewSession{User: "alice"})
+			if !tc.wantOK {
+				if !errors.Is(err, sessions.ErrUnavailable) {
+					t.Fatalf("Create() error = %v, want ErrUnavailable", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Create() error = %v", err)
+			}
+			if _, err := store.Validate(ctx, "alice", c.Session.ID); err != nil {
+				t.Fatalf("Validate() error = %v", err)
+			}
+		})
+	}
+}
