@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -134,7 +135,11 @@ func TestLoadResolvesRelativePaths(t *testing.T) {
 func TestSecretsNeverPrinted(t *testing.T) {
 	t.Parallel()
 	c := mustLoad(t, "admin:\n  token_file: admin-token\ntokens:\n  keys:\n    - {id: k, alg: HS256, secret_file: hmac-secret}\n"+usersLine, nil)
-	out := fmt.Sprintf("%v %+v %s", c, c, c.Admin.Token)
+	js, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := fmt.Sprintf("%v %+v %#v %s %#v", c, c, c, c.Admin.Token, c.Admin.Token) + string(js)
 	for _, secret := range []string{strings.Repeat("a", 40), strings.Repeat("s", 32)} {
 		if strings.Contains(out, secret) {
 			t.Errorf("formatted config reveals a secret")
