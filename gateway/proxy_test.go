@@ -1,0 +1,286 @@
+package gateway
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portcullis-gw/portcullis/config"
+)
+
+// newUpgradeUpstream answers an Upgrade request with 101 and then echoes raw
+// bytes until the connection closes. upstreamClosed receives once it has.
+func newUpgradeUpstream(t *testing.T) (srv *httptest.Server, upstreamClosed chan struct{}) {
+	t.Helper()
+	upstreamClosed = make(chan struct{}, 1)
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			http.Error(w, "want upgrade", http.StatusBadRequest)
+			return
+		}
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+			"X-Seen-User: " + r.Header.Get("X-Auth-User") + "\r\n\r\n")
+		_ = brw.Flush()
+		_, _ = io.Copy(conn, brw) // echo
+		upstreamClosed <- struct{}{}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, upstreamClosed
+}
+
+func TestWebSocketUpgradeAndCloseUpgraded(t *testing.T) {
+	t.Parallel()
+	upSrv, upstreamClosed := newUpgradeUpstream(t)
+	rc := coreRoute("ws", "/ws", upSrv.URL, config.AuthRequired)
+	rc.Timeout = 200 * time.Millisecond // must not cut the upgraded connection
+	id := Identity{User: "alice", SessionID: "sid"}
+	env := newCoreEnvAs(t, coreConfig(rc), id)
+
+	conn, err := net.Dial("tcp", env.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	_, _ = io.WriteString(conn, "GET /ws HTTP/1.1\r\nHost: gw.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Auth-User: mallory\r\n\r\n")
+	br := bufio.NewReader(conn)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("read 101: %v", err)
+	}
+	if res.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status = %d, want 101", res.StatusCode)
+	}
+	if got := res.Header.Get("X-Seen-User"); got != "alice" {
+		t.Errorf("upstream saw X-Auth-User %q, want alice", got)
+	}
+	time.Sleep(300 * time.Millisecond) // longer than the route timeout
+	for _, msg := range []string{"hello", "world"} {
+		if _, err := io.WriteString(conn, msg); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+		buf := make([]byte, len(msg))
+		if _, err := io.ReadFull(br, buf); err != nil || string(buf) != msg {
+			t.Fatalf("echo = %q, %v; want %q", buf, err, msg)
+		}
+	}
+	if n := len(env.g.upgrades.snapshot()); n != 1 {
+		t.Fatalf("tracked upgraded connections = %d, want 1", n)
+	}
+
+	env.g.CloseUpgraded()
+	if _, err := br.ReadByte(); err == nil {
+		t.Fatal("connection still open after CloseUpgraded")
+	}
+	select {
+	case <-upstreamClosed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("upstream side not closed after CloseUpgraded")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(env.g.upgrades.snapshot()) != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := len(env.g.upgrades.snapshot()); n != 0 {
+		t.Errorf("tracked upgraded connections after close = %d, want 0", n)
+	}
+}
+
+func TestSSEFlushesImmediately(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, "data: first\n\n")
+		_ = http.NewResponseController(w).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		_, _ = io.WriteString(w, "data: second\n\n")
+	}))
+	t.Cleanup(up.Close)
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	env := newCoreEnv(t, coreConfig(coreRoute("sse", "/", up.URL, config.AuthPublic)))
+
+	res, err := http.Get(env.srv.URL + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	br := bufio.NewReader(res.Body)
+	line, err := br.ReadString('\n')
+	if err != nil || line != "data: first\n" {
+		t.Fatalf("first event = %q, %v; want it before the upstream finishes", line, err)
+	}
+	close(release)
+	rest, _ := io.ReadAll(br)
+	if !strings.Contains(string(rest), "data: second") {
+		t.Errorf("rest = %q, want the second event", rest)
+	}
+}
+
+func TestUpstreamErrors(t *testing.T) {
+	t.Parallel()
+	// A closed port: connection refused.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := ln.Addr().String()
+	ln.Close()
+
+	// A listener that accepts and never answers.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silent.Close() })
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+
+	// An upstream that sends headers at once, then a body slower than the timeout.
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		for i := range 5 {
+			_, _ = io.WriteString(w, strings.Repeat(string(rune('a'+i)), 10))
+			_ = http.NewResponseController(w).Flush()
+			time.Sleep(80 * time.Millisecond)
+		}
+	}))
+	t.Cleanup(slow.Close)
+
+	refused := coreRoute("refused", "/refused", "http://"+closedAddr, config.AuthPublic)
+	hang := coreRoute("hang", "/hang", "http://"+silent.Addr().String(), config.AuthPublic)
+	hang.Timeout = 150 * time.Millisecond
+	stream := coreRoute("stream", "/stream", slow.URL, config.AuthPublic)
+	stream.Timeout = 150 * time.Millisecond
+	env := newCoreEnv(t, coreConfig(refused, hang, stream))
+
+	tests := []struct {
+		path, kind string
+		status     int
+		code       string
+	}{
+		{"/refused", upstreamRefused, http.StatusBadGateway, "bad_gateway"},
+		{"/hang", upstreamTimeout, http.StatusGatewayTimeout, "gateway_timeout"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			res := coreDo(t, "GET", env.srv.URL+tc.path, nil)
+			if res.StatusCode != tc.status {
+				t.Fatalf("status = %d, want %d", res.StatusCode, tc.status)
+			}
+			if e := decodeError(t, res.body); e.Error != tc.code {
+				t.Errorf("error = %q, want %q", e.Error, tc.code)
+			}
+			route := strings.TrimPrefix(tc.path, "/")
+			if got, _ := metricValue(t, env.reg, metricUpstreamErrors, map[string]string{"route": route, "kind": tc.kind}); got != 1 {
+				t.Errorf("upstream_errors{%s,%s} = %v, want 1", route, tc.kind, got)
+			}
+		})
+	}
+	t.Run("slow body is not cut", func(t *testing.T) {
+		res := coreDo(t, "GET", env.srv.URL+"/stream", nil)
+		want := "aaaaaaaaaabbbbbbbbbbccccccccccddddddddddeeeeeeeeee"
+		if res.StatusCode != http.StatusOK || res.body != want {
+			t.Errorf("stream = %d %q, want 200 %q", res.StatusCode, res.body, want)
+		}
+	})
+}
+
+func TestPreserveHost(t *testing.T) {
+	t.Parallel()
+	up := newRecorder(t)
+	keep := coreRoute("keep", "/keep", up.srv.URL, config.AuthPublic)
+	swap := coreRoute("swap", "/swap", up.srv.URL, config.AuthPublic)
+	swap.PreserveHost = false
+	echoSwap := coreRoute("echo", "/echo", config.EchoUpstream, config.AuthPublic)
+	echoSwap.PreserveHost = false
+	env := newCoreEnv(t, coreConfig(keep, swap, echoSwap))
+	upHost := strings.TrimPrefix(up.srv.URL, "http://")
+
+	rawRequest(t, env.addr(), "GET /keep HTTP/1.1\r\nHost: App.Example.com:8443\r\n\r\n")
+	if got := up.last(t); got.Host != "App.Example.com:8443" || got.Header.Get("X-Forwarded-Host") != "App.Example.com:8443" {
+		t.Errorf("preserve_host true: upstream Host = %q, X-Forwarded-Host = %q", got.Host, got.Header.Get("X-Forwarded-Host"))
+	}
+	rawRequest(t, env.addr(), "GET /swap HTTP/1.1\r\nHost: app.example.com\r\n\r\n")
+	if got := up.last(t); got.Host != upHost || got.Header.Get("X-Forwarded-Host") != "app.example.com" {
+		t.Errorf("preserve_host false: upstream Host = %q (want %q), X-Forwarded-Host = %q", got.Host, upHost, got.Header.Get("X-Forwarded-Host"))
+	}
+	res := rawRequest(t, env.addr(), "GET /echo HTTP/1.1\r\nHost: app.example.com\r\n\r\n")
+	if e := decodeEcho(t, res.body); e.Host != echoHost {
+		t.Errorf("echo with preserve_host false: host = %q, want %q", e.Host, echoHost)
+	}
+}
+
+func TestUpstreamSetCookiePassesGatewayAddsNone(t *testing.T) {
+	t.Parallel()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/set" {
+			http.SetCookie(w, &http.Cookie{Name: "app", Value: "1"})
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(up.Close)
+	env := newCoreEnv(t, coreConfig(coreRoute("pub", "/", up.URL, config.AuthPublic)))
+	if res := coreDo(t, "GET", env.srv.URL+"/set", nil); strings.Join(res.Header.Values("Set-Cookie"), ";") != "app=1" {
+		t.Errorf("Set-Cookie = %q, want the upstream's only", res.Header.Values("Set-Cookie"))
+	}
+	if res := coreDo(t, "GET", env.srv.URL+"/none", http.Header{"Cookie": {"__Host-portcullis_at=x"}}); len(res.Header.Values("Set-Cookie")) != 0 {
+		t.Errorf("Set-Cookie = %q, want none", res.Header.Values("Set-Cookie"))
+	}
+}
+
+func TestClassifyUpstreamError(t *testing.T) {
+	t.Parallel()
+	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("no route to host")}
+	tests := []struct {
+		name string
+		err  error
+		kind string
+	}{
+		{"dial", dial, upstreamRefused},
+		{"dns", &net.DNSError{Err: "no such host", Name: "x", IsNotFound: true}, upstreamRefused},
+		{"timeout sentinel", errUpstreamTimeout, upstreamTimeout},
+		{"other", io.ErrUnexpectedEOF, upstreamOther},
+	}
+	for _, tc := range tests {
+		kind, gone := classifyUpstreamError(t.Context(), tc.err)
+		if kind != tc.kind || gone {
+			t.Errorf("%s: classifyUpstreamError(%v) = %q, %v; want %q, false", tc.name, tc.err, kind, gone, tc.kind)
+		}
+	}
+}
