@@ -203,3 +203,16 @@ func TestLoadEmptyDocument(t *testing.T) {
 		checkProblems(t, got, []string{"gateway.yaml: users.file: required"})
 	}
 }
+
+func TestLoadDeepNesting(t *testing.T) {
+	t.Parallel()
+	for _, doc := range []string{
+		"server: " + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + "\n",
+		"server: " + strings.Repeat("{a: ", 20000) + "1" + strings.Repeat("}", 20000) + "\n",
+		strings.Repeat("a:\n ", 5000) + "b\n",
+	} {
+		if _, got := loadDoc(t, doc+usersLine, nil); len(got) == 0 {
+			t.Errorf("deeply nested document (%d bytes) loaded without error", len(doc))
+		}
+	}
+}
