@@ -50,7 +50,7 @@ func (g *Gateway) rotate(ctx context.Context, a *authSnapshot, refreshToken stri
 	} else {
 		count.WithLabelValues(refreshSuccess).Inc()
 	}
-	return issued{access: at, accessExp: claims.ExpiresAt, refresh: res.RefreshToken, session: res.Session}, nil
+	return issued{access: at, accessIat: claims.IssuedAt, accessExp: claims.ExpiresAt, refresh: res.RefreshToken, session: res.Session}, nil
 }
 
 // refresh is POST <auth_prefix>/refresh: a JSON body token answers in the

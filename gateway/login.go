@@ -33,6 +33,7 @@ type tokenResponse struct {
 // issued is a freshly signed access token for a live session.
 type issued struct {
 	access    string
+	accessIat time.Time
 	accessExp time.Time
 	refresh   string
 	session   sessions.Session
@@ -42,7 +43,7 @@ func (i issued) response(now time.Time) tokenResponse {
 	return tokenResponse{
 		AccessToken:      i.access,
 		TokenType:        "Bearer",
-		ExpiresIn:        int64(i.accessExp.Sub(now) / time.Second),
+		ExpiresIn:        int64(i.accessExp.Sub(i.accessIat) / time.Second), // the TTL, as OAuth servers answer
 		RefreshToken:     i.refresh,
 		RefreshExpiresIn: max(int64(i.session.ExpiresAt.Sub(now)/time.Second), 0),
 		SessionID:        i.session.ID,
@@ -213,7 +214,7 @@ func (g *Gateway) startSession(ctx context.Context, a *authSnapshot, u users.Use
 		return issued{}, fmt.Errorf("issue access token: %w", err)
 	}
 	g.auth.m.logins.WithLabelValues(loginSuccess).Inc()
-	return issued{access: at, accessExp: claims.ExpiresAt, refresh: c.RefreshToken, session: c.Session}, nil
+	return issued{access: at, accessIat: claims.IssuedAt, accessExp: claims.ExpiresAt, refresh: c.RefreshToken, session: c.Session}, nil
 }
 
 // clientIPOf is the client address found by the core (X-Forwarded-For walk).
