@@ -355,28 +355,36 @@ func withPath(r *http.Request, path string) *http.Request {
 }
 
 // authenticateStep runs the auth seam for the matched route and puts the
-// identity in the context. Hard rule, enforced here whatever the seam does: a
-// required route is never forwarded without a user holding one of its roles.
+// identity in the context (SPEC §6 steps 4–6).
 func (g *Gateway) authenticateStep(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := recordFrom(r.Context())
-		id, err := g.authenticate(r, rec.route)
-		if err == nil && rec.route.auth == config.AuthRequired {
-			switch {
-			case id.User == "":
-				err = errUnauthenticated
-			case len(rec.route.roles) > 0 && !anyRole(id.Roles, rec.route.roles):
-				err = errForbidden
+	return g.authenticateStepWith(g.authenticate)(next)
+}
+
+// authenticateStepWith is authenticateStep around a given authenticator.
+// Hard rule, enforced here whatever the authenticator returns: a required
+// route is never forwarded without a user holding one of the route's roles.
+func (g *Gateway) authenticateStepWith(auth func(*http.Request, *route) (Identity, error)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rec := recordFrom(r.Context())
+			id, err := auth(r, rec.route)
+			if err == nil && rec.route.auth == config.AuthRequired {
+				switch {
+				case id.User == "":
+					err = errUnauthenticated
+				case len(rec.route.roles) > 0 && !anyRole(id.Roles, rec.route.roles):
+					err = errForbidden
+				}
 			}
-		}
-		if err != nil {
-			g.writeError(w, r, err)
-			return
-		}
-		ctx := withIdentity(r.Context(), id)
-		rec.identity, _ = IdentityFrom(ctx)
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
+			if err != nil {
+				g.writeError(w, r, err)
+				return
+			}
+			ctx := withIdentity(r.Context(), id)
+			rec.identity, _ = IdentityFrom(ctx)
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
 }
 
 // anyRole reports whether have and want share a role.

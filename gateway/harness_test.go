@@ -199,25 +199,22 @@ func decodeError(t *testing.T, body string) errorBody {
 	return e
 }
 
-// newCoreEnvAs is newCoreEnv with the auth seam replaced by a fixed identity:
-// the same chain as New builds, so every step but authentication is real.
+// newCoreEnvAs is newCoreEnv with the auth seam replaced by one that
+// always returns id: the same chain as New builds, so every step but the
+// seam itself (the core's hard rule included) is real.
 func newCoreEnvAs(t *testing.T, cfg *config.Config, id Identity) *coreEnv {
 	t.Helper()
 	env := newCoreEnv(t, cfg)
 	g := env.g
-	as := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx := withIdentity(r.Context(), id)
-			recordFrom(ctx).identity = id
-			next.ServeHTTP(w, r.WithContext(ctx))
-		})
-	}
+	as := g.authenticateStepWith(func(*http.Request, *route) (Identity, error) { return id, nil })
 	h := chain(http.HandlerFunc(g.serveProxy), g.recover, g.requestID, g.observe, g.stripSpoofable, g.route, as)
 	env.srv.Close()
 	env.srv = httptest.NewServer(h)
 	t.Cleanup(env.srv.Close)
 	return env
 }
+
+
 
 // metricValue returns the value of the counter or gauge series name{labels}
 // gathered from reg (the count for a histogram), and whether it exists.
@@ -256,4 +253,12 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels map
 		}
 	}
 	return 0, false
+}
+
+// newHTTPTestServer serves h on a real listener and returns its base URL.
+func newHTTPTestServer(t *testing.T, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }

@@ -1,0 +1,168 @@
+package gateway
+
+import (
+	"errors"
+	"net/http"
+	goruntime "runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portcullis-gw/portcullis/config"
+)
+
+func TestRequestMetricsLabels(t *testing.T) {
+	t.Parallel()
+	up := newRecorder(t)
+	env := newCoreEnv(t, coreConfig(
+		coreRoute("api", "/api", up.srv.URL, config.AuthPublic),
+		coreRoute("locked", "/locked", up.srv.URL, config.AuthRequired),
+	))
+	reqs := []string{
+		"GET /api/x HTTP/1.1\r\nHost: gw.test\r\n\r\n",
+		"GET /api/y HTTP/1.1\r\nHost: gw.test\r\n\r\n",
+		"POST /api/x HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 0\r\n\r\n",
+		"BREW /api/x HTTP/1.1\r\nHost: gw.test\r\n\r\n",
+		"GET /nowhere HTTP/1.1\r\nHost: gw.test\r\n\r\n",
+		"GET /x/%2e%2e/api HTTP/1.1\r\nHost: gw.test\r\n\r\n",
+		"GET /auth/anything HTTP/1.1\r\nHost: gw.test\r\n\r\n",
+		"GET /.well-known/jwks.json HTTP/1.1\r\nHost: gw.test\r\n\r\n",
+		"GET /locked HTTP/1.1\r\nHost: gw.test\r\n\r\n",
+	}
+	for _, r := range reqs {
+		rawRequest(t, env.addr(), r)
+	}
+	tests := []struct {
+		route, method, code string
+		want                float64
+	}{
+		{"api", "GET", "200", 2},
+		{"api", "POST", "200", 1},
+		{"api", "other", "200", 1},
+		{"_none", "GET", "404", 1},
+		{"_none", "GET", "400", 1},
+		{"locked", "GET", "401", 1},
+	}
+	for _, tc := range tests {
+		got, ok := metricValue(t, env.reg, metricRequests, map[string]string{"route": tc.route, "method": tc.method, "code": tc.code})
+		if !ok || got != tc.want {
+			t.Errorf("%s{route=%q,method=%q,code=%q} = %v (present %v), want %v", metricRequests, tc.route, tc.method, tc.code, got, ok, tc.want)
+		}
+	}
+	// Gateway endpoints are labelled _auth whatever they answer.
+	if got, _ := metricValue(t, env.reg, metricDuration, map[string]string{"route": "_auth"}); got != 2 {
+		t.Errorf("%s{route=_auth} count = %v, want 2", metricDuration, got)
+	}
+	if got, _ := metricValue(t, env.reg, metricDuration, map[string]string{"route": "api"}); got != 4 {
+		t.Errorf("%s{route=api} count = %v, want 4", metricDuration, got)
+	}
+	// Label values come from closed sets: no path, method or IP leaks in.
+	mfs, _ := env.reg.Gather()
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if v := lp.GetValue(); strings.Contains(v, "/") || v == "BREW" || strings.Contains(v, "127.0.0.1") {
+					t.Errorf("%s has label %s=%q", mf.GetName(), lp.GetName(), v)
+				}
+			}
+		}
+	}
+}
+
+func TestMethodLabel(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"GET": "GET", "HEAD": "HEAD", "POST": "POST", "PUT": "PUT", "PATCH": "PATCH", "DELETE": "DELETE",
+		"OPTIONS": "OPTIONS", "CONNECT": "other", "TRACE": "other", "get": "other", "PROPFIND": "other",
+	} {
+		if got := methodLabel(in); got != want {
+			t.Errorf("methodLabel(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestBuildInfoAndReloadMetrics(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_700_000_000, 0)
+	clock := func() time.Time { return now }
+	reg := prometheus.NewRegistry()
+	cfg := coreConfig(coreRoute("a", "/", config.EchoUpstream, config.AuthPublic))
+	g, err := New(Options{Config: cfg, Registry: reg, Build: BuildInfo{Version: "1.2.3", Commit: "deadbeef"}, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := metricValue(t, reg, metricBuildInfo, map[string]string{"version": "1.2.3", "commit": "deadbeef", "goversion": goruntime.Version()}); !ok || v != 1 {
+		t.Errorf("build_info = %v (present %v), want 1", v, ok)
+	}
+	if v, _ := metricValue(t, reg, metricLastReload, nil); v != 1_700_000_000 {
+		t.Errorf("last reload = %v, want the time of New", v)
+	}
+	for _, result := range []string{"success", "failure"} {
+		if v, ok := metricValue(t, reg, metricReloads, map[string]string{"result": result}); !ok || v != 0 {
+			t.Errorf("reloads{%s} = %v (present %v), want 0", result, v, ok)
+		}
+	}
+	now = now.Add(time.Hour)
+	g.ObserveReload(errors.New("bad config"))
+	if v, _ := metricValue(t, reg, metricLastReload, nil); v != 1_700_000_000 {
+		t.Errorf("last reload after a failure = %v, want unchanged", v)
+	}
+	g.ObserveReload(nil)
+	g.ObserveReload(nil)
+	for result, want := range map[string]float64{"success": 2, "failure": 1} {
+		if v, _ := metricValue(t, reg, metricReloads, map[string]string{"result": result}); v != want {
+			t.Errorf("reloads{%s} = %v, want %v", result, v, want)
+		}
+	}
+	if v, _ := metricValue(t, reg, metricLastReload, nil); v != 1_700_003_600 {
+		t.Errorf("last reload = %v, want 1700003600", v)
+	}
+	if v, ok := metricValue(t, reg, metricUpstreamErrors, map[string]string{"route": "a", "kind": "refused"}); !ok || v != 0 {
+		t.Errorf("upstream_errors{a,refused} = %v (present %v), want a zero series", v, ok)
+	}
+}
+
+func TestMetricsHandler(t *testing.T) {
+	t.Parallel()
+	env := newCoreEnv(t, coreConfig(coreRoute("a", "/", config.EchoUpstream, config.AuthPublic)))
+	rawRequest(t, env.addr(), "GET / HTTP/1.1\r\nHost: gw.test\r\n\r\n")
+	srv := newHTTPTestServer(t, env.g.MetricsHandler())
+	res := coreDo(t, "GET", srv+"/metrics", nil)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics = %d", res.StatusCode)
+	}
+	for _, want := range []string{
+		metricRequests + `{code="200",method="GET",route="a"} 1`,
+		metricDuration + "_bucket",
+		metricBuildInfo + `{commit="abc123",goversion=`,
+		metricReloads + `{result="failure"} 0`,
+		metricLastReload,
+		metricUpstreamErrors + `{kind="timeout",route="a"} 0`,
+		"go_goroutines",
+		"process_",
+	} {
+		if !strings.Contains(res.body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if res := coreDo(t, "GET", srv+"/healthz", nil); res.StatusCode != http.StatusOK {
+		t.Errorf("/healthz = %d, want 200", res.StatusCode)
+	}
+	if res := coreDo(t, "GET", srv+"/other", nil); res.StatusCode != http.StatusNotFound {
+		t.Errorf("/other = %d, want 404", res.StatusCode)
+	}
+}
+
+func TestGoCollectorsToleratedWhenRegisteredByMain(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	cfg := coreConfig(coreRoute("a", "/", config.EchoUpstream, config.AuthPublic))
+	if _, err := New(Options{Config: cfg, Registry: reg}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Options{Config: cfg, Registry: reg}); err == nil {
+		t.Error("second New on the same registry = nil error, want a duplicate-metric error")
+	}
+}
