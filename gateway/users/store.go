@@ -70,9 +70,9 @@ type fileState struct {
 	target   string // the path with every symlink resolved
 	dev, ino uint64
 	size     int64
-	mtime    time.Time
+	mtime    int64  // UnixNano; plain integers keep == exact
 	linkIno  uint64 // the named path itself (Lstat): replaced symlinks show here
-	linkTime time.Time
+	linkTime int64
 }
 
 func statFile(path string) (fileState, error) {
@@ -85,11 +85,11 @@ func statFile(path string) (fileState, error) {
 	if err != nil {
 		return st, err
 	}
-	st.target, st.size, st.mtime = target, fi.Size(), fi.ModTime()
+	st.target, st.size, st.mtime = target, fi.Size(), fi.ModTime().UnixNano()
 	st.dev, st.ino = inode(fi)
 	if li, err := os.Lstat(path); err == nil {
 		_, st.linkIno = inode(li)
-		st.linkTime = li.ModTime()
+		st.linkTime = li.ModTime().UnixNano()
 	}
 	return st, nil
 }
