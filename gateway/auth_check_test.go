@@ -1,0 +1,183 @@
+package gateway
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portcullis-gw/portcullis/config"
+	"github.com/portcullis-gw/portcullis/gateway/tokens"
+)
+
+var memoryStore = authStoreKinds[0]
+
+// TestProxiedCredentials: SPEC §6 steps 4–6 on required, optional and public routes.
+func TestProxiedCredentials(t *testing.T) {
+	e := newAuthEnv(t, memoryStore, aeOptions{})
+	jar := e.jar()
+	alice := e.loginJSON("alice", "alice-password")
+	bob := e.loginJSON("bob", "bob-password")
+	dave := e.loginJSON("dave", "dave-password")
+	expired := e.loginJSON("alice", "alice-password")
+	e.clock.Advance(11 * time.Minute)
+	alice = e.loginJSON("alice", "alice-password") // fresh after the clock move
+	bob = e.loginJSON("bob", "bob-password")
+	dave = e.loginJSON("dave", "dave-password")
+	ac := jar.accessName + "=" + alice.AccessToken
+
+	tests := []struct {
+		name     string
+		method   string
+		path     string
+		hdr      []string
+		want     int
+		wantUser string // upstream X-Auth-User when forwarded
+		wantCode string // JSON error code when not
+	}{
+		{"required no token", "GET", "/api/x", nil, 401, "", "missing_token"},
+		{"required bearer", "GET", "/api/x", bearer(alice.AccessToken), 200, "alice", ""},
+		{"required cookie", "GET", "/api/x", []string{"Cookie", ac}, 200, "alice", ""},
+		{"bearer lower case", "GET", "/api/x", []string{"Authorization", "bearer " + alice.AccessToken}, 200, "alice", ""},
+		{"invalid bearer beats valid cookie", "GET", "/api/x", append(bearer("nope.nope.nope"), "Cookie", ac), 401, "", "invalid_token"},
+		{"empty bearer beats valid cookie", "GET", "/api/x", []string{"Authorization", "Bearer", "Cookie", ac}, 401, "", "invalid_token"},
+		{"basic auth then cookie", "GET", "/api/x", []string{"Authorization", "Basic YTpi", "Cookie", ac}, 200, "alice", ""},
+		{"duplicate access cookie", "GET", "/api/x", []string{"Cookie", ac + "; " + ac}, 401, "", "invalid_token"},
+		{"duplicate access cookie two headers", "GET", "/api/x", []string{"Cookie", ac, "Cookie", ac}, 401, "", "invalid_token"},
+		{"expired token", "GET", "/api/x", bearer(expired.AccessToken), 401, "", "invalid_token"},
+		{"refresh token as bearer", "GET", "/api/x", bearer(alice.RefreshToken), 401, "", "invalid_token"},
+		{"roles any-of", "GET", "/api/x", bearer(bob.AccessToken), 200, "bob", ""},
+		{"no role", "GET", "/api/x", bearer(dave.AccessToken), 403, "", "forbidden"},
+		{"no roles needed", "GET", "/web", bearer(dave.AccessToken), 200, "dave", ""},
+		{"admin only", "GET", "/adminarea", bearer(bob.AccessToken), 403, "", "forbidden"},
+		{"admin ok", "GET", "/adminarea", bearer(alice.AccessToken), 200, "alice", ""},
+		{"optional anonymous", "GET", "/opt", nil, 200, "", ""},
+		{"optional invalid token is anonymous", "GET", "/opt", bearer("bad.bad.bad"), 200, "", ""},
+		{"optional expired is anonymous", "GET", "/opt", bearer(expired.AccessToken), 200, "", ""},
+		{"optional duplicate cookie is anonymous", "GET", "/opt", []string{"Cookie", ac + "; " + ac}, 200, "", ""},
+		{"optional valid", "GET", "/opt", bearer(alice.AccessToken), 200, "alice", ""},
+		{"optional spoofed identity", "GET", "/opt", []string{"X-Auth-User", "mallory", "X_Auth_User", "mallory"}, 200, "", ""},
+		{"required spoofed identity", "GET", "/api/x", append(bearer(bob.AccessToken), "X-Auth-User", "alice", "X-Auth-Roles", "admin"), 200, "bob", ""},
+		{"public ignores token", "GET", "/pub", bearer(alice.AccessToken), 200, "", ""},
+		{"public anonymous", "GET", "/pub", nil, 200, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := e.up.count()
+			res := e.do(tt.method, tt.path, "", tt.hdr...)
+			wantStatus(t, tt.method+" "+tt.path, res, tt.want)
+			if tt.want != 200 {
+				if e.up.count() != before {
+					t.Errorf("upstream was called on a %d", tt.want)
+				}
+				if c := res.errCode(t); c != tt.wantCode {
+					t.Errorf("error = %q, want %q", c, tt.wantCode)
+				}
+				return
+			}
+			h := e.up.last(t)
+			if got := h.Get("X-Auth-User"); got != tt.wantUser {
+				t.Errorf("X-Auth-User = %q, want %q", got, tt.wantUser)
+			}
+			if tt.wantUser == "" && (h.Get("X-Auth-Roles") != "" || h.Get("X-Auth-Session") != "") {
+				t.Errorf("anonymous request carried identity %q %q", h.Get("X-Auth-Roles"), h.Get("X-Auth-Session"))
+			}
+			if strings.Contains(h.Get("Cookie"), jar.accessName) {
+				t.Errorf("upstream got the access cookie")
+			}
+		})
+	}
+}
+
+// TestProxied401Challenges: WWW-Authenticate and the browser redirect.
+func TestProxied401Challenges(t *testing.T) {
+	e := newAuthEnv(t, memoryStore, aeOptions{})
+	res := e.do("GET", "/api/x", "")
+	wantStatus(t, "no token", res, 401)
+	if got := res.Header.Get("WWW-Authenticate"); got != `Bearer realm="portcullis"` {
+		t.Errorf("WWW-Authenticate = %q", got)
+	}
+	res = e.do("GET", "/api/x", "", bearer("a.b.c")...)
+	if got := res.Header.Get("WWW-Authenticate"); got != `Bearer realm="portcullis", error="invalid_token"` {
+		t.Errorf("WWW-Authenticate = %q", got)
+	}
+	res = e.do("GET", "/api/x?q=1", "", "Accept", "text/html")
+	wantStatus(t, "browser navigation", res, http.StatusFound)
+	if got := res.Header.Get("Location"); got != "/auth/login?rd=%2Fapi%2Fx%3Fq%3D1" {
+		t.Errorf("Location = %q", got)
+	}
+	res = e.do("GET", "/api/x", "", "Sec-Fetch-Mode", "navigate", "Cookie", e.jar().accessName+"=garbage")
+	wantStatus(t, "browser navigation with a bad cookie", res, http.StatusFound)
+	res = e.do("POST", "/api/x", "", "Accept", "text/html")
+	wantStatus(t, "POST is no navigation", res, http.StatusUnauthorized)
+}
+
+// TestProxiedCrossOrigin: cookie-authenticated unsafe requests from another
+// origin are refused unless the route opts out; bearer requests are exempt.
+func TestProxiedCrossOrigin(t *testing.T) {
+	e := newAuthEnv(t, memoryStore, aeOptions{edit: func(c *config.Config) {
+		c.Login.TrustedOrigins = []string{"https://trusted.example.com"}
+	}})
+	alice := e.loginJSON("alice", "alice-password")
+	ac := []string{"Cookie", e.jar().accessName + "=" + alice.AccessToken}
+	cross := []string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		hdr    []string
+		want   int
+	}{
+		{"cookie cross-site POST", "POST", "/api/x", append(append([]string{}, ac...), cross...), 403},
+		{"cookie cross-site DELETE", "DELETE", "/api/x", append(append([]string{}, ac...), cross...), 403},
+		{"cookie origin only", "POST", "/api/x", append(append([]string{}, ac...), "Origin", "https://evil.example"), 403},
+		{"cookie cross-site GET", "GET", "/api/x", append(append([]string{}, ac...), cross...), 200},
+		{"cookie same-origin POST", "POST", "/api/x", append(append([]string{}, ac...), "Sec-Fetch-Site", "same-origin"), 200},
+		{"cookie no browser headers", "POST", "/api/x", ac, 200},
+		{"cookie trusted origin", "POST", "/api/x", append(append([]string{}, ac...), "Origin", "https://trusted.example.com"), 200},
+		{"bearer cross-site POST", "POST", "/api/x", append(bearer(alice.AccessToken), cross...), 200},
+		{"csrf false route", "POST", "/nocsrf", append(append([]string{}, ac...), cross...), 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := e.do(tt.method, tt.path, "", tt.hdr...)
+			wantStatus(t, tt.name, res, tt.want)
+			if tt.want == 403 {
+				if c := res.errCode(t); c != "cross_origin" {
+					t.Errorf("error = %q, want cross_origin", c)
+				}
+			}
+		})
+	}
+}
+
+// TestAssertionHeader: with headers.assertion the upstream gets a signed
+// assertion whose audience is the route.
+func TestAssertionHeader(t *testing.T) {
+	ks, err := tokens.New(config.Tokens{Issuer: "portcullis", Audience: "portcullis", AccessTTL: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newAuthEnv(t, memoryStore, aeOptions{keys: ks, edit: func(c *config.Config) { c.Headers.Assertion = "X-Auth-Assertion" }})
+	alice := e.loginJSON("alice", "alice-password")
+	wantStatus(t, "GET /api", e.do("GET", "/api/x", "", bearer(alice.AccessToken)...), 200)
+	as := e.up.last(t).Get("X-Auth-Assertion")
+	parts := strings.Split(as, ".")
+	if len(parts) != 3 {
+		t.Fatalf("assertion = %q, want a JWT", as)
+	}
+	hb, _ := base64.RawURLEncoding.DecodeString(parts[0])
+	pb, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var hdr, claims map[string]any
+	_ = json.Unmarshal(hb, &hdr)
+	_ = json.Unmarshal(pb, &claims)
+	if hdr["typ"] != tokens.TypeAssertion || claims["aud"] != "api" || claims["sub"] != "alice" || claims["sid"] != alice.SessionID {
+		t.Errorf("assertion header %v claims %v", hdr, claims)
+	}
+	wantStatus(t, "GET /opt anonymous", e.do("GET", "/opt", ""), 200)
+	if got, ok := e.up.last(t)["X-Auth-Assertion"]; !ok || len(got) != 1 || got[0] != "" {
+		t.Errorf("anonymous assertion header = %q (present %v), want present and empty", got, ok)
+	}
+}
