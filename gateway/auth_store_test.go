@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
-
 )
 
 var redisStore = authStoreKinds[1]
@@ -183,4 +182,3 @@ func TestUsersReload(t *testing.T) {
 		wantStatus(t, "dave removed", e.do("GET", "/web", "", bearer(dave.AccessToken)...), 401)
 	})
 }
-
