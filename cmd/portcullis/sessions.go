@@ -1,13 +1,197 @@
 package main
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+
+	"github.com/portcullis-gw/portcullis/config"
+	"github.com/portcullis-gw/portcullis/sessions"
 )
 
-// runSessions implements `portcullis sessions list|revoke`. Owned by the
-// sessions work; this placeholder only reports that it is missing.
+const sessionsUsage = `Usage:
+  portcullis sessions list   -user U [-json] [-config F]
+  portcullis sessions revoke -user U (-id SID | -all) [-config F]
+
+Lists or revokes a user's sessions in the configured Redis store. A revoked
+session is refused on the next request by every replica.
+`
+
+// sessionsTimeout bounds one CLI call against the store.
+const sessionsTimeout = 10 * time.Second
+
+// runSessions implements `portcullis sessions list|revoke`: exit 0 on
+// success, 1 on failure (store unreachable, no such session, memory store),
+// 2 on a usage error.
 func runSessions(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "portcullis sessions: not implemented yet")
-	return 2
+	if len(args) == 0 || (args[0] != "list" && args[0] != "revoke") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
+			fmt.Fprint(stdout, sessionsUsage)
+			return 0
+		}
+		fmt.Fprint(stderr, sessionsUsage)
+		return 2
+	}
+	verb := args[0]
+	fs := newFlagSet("sessions "+verb, stderr)
+	path := configFlag(fs)
+	user := fs.String("user", "", "the user whose sessions to "+verb+" (required)")
+	var id *string
+	var all, asJSON *bool
+	if verb == "revoke" {
+		id = fs.String("id", "", "revoke this session id")
+		all = fs.Bool("all", false, "revoke all of the user's sessions")
+	} else {
+		asJSON = fs.Bool("json", false, "print JSON instead of a table")
+	}
+	if code := parseFlags(fs, args[1:]); code >= 0 {
+		return code
+	}
+	switch {
+	case *user == "":
+		fmt.Fprintf(stderr, "portcullis sessions %s: -user is required\n", verb)
+		return 2
+	case verb == "revoke" && (*id == "") == !*all:
+		fmt.Fprintln(stderr, "portcullis sessions revoke: give exactly one of -id SID and -all")
+		return 2
+	}
+
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if cfg.Sessions.Store != config.StoreRedis {
+		fmt.Fprintf(stderr, "portcullis sessions: %s uses sessions.store %q: the memory store lives inside the serving process; nothing to %s from here\n",
+			*path, cfg.Sessions.Store, verb)
+		return 1
+	}
+	store, err := cliStore(cfg.Sessions)
+	if err != nil {
+		fmt.Fprintf(stderr, "portcullis sessions: %v\n", err)
+		return 1
+	}
+	defer store.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), sessionsTimeout)
+	defer cancel()
+
+	switch {
+	case verb == "list":
+		err = listSessions(ctx, store, *user, *asJSON, stdout)
+	case *all:
+		err = revokeAll(ctx, store, *user, stdout)
+	default:
+		err = revokeOne(ctx, store, *user, *id, stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "portcullis sessions %s: %v\n", verb, err)
+		return 1
+	}
+	return 0
+}
+
+// cliStore opens the configured Redis store. The CLI never refreshes a
+// token, so the derive key (needed only to re-issue grace-window tokens) is
+// a throwaway: the signing keys need not be readable by whoever runs this.
+func cliStore(cfg config.Sessions) (*sessions.RedisStore, error) {
+	client, err := sessions.NewRedisClient(cfg.Redis)
+	if err != nil {
+		return nil, err
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	return sessions.NewRedisStore(client, cfg.Redis.KeyPrefix, sessions.Options{
+		MaxPerUser:       cfg.MaxPerUser,
+		IdleTimeout:      cfg.IdleTimeout,
+		AbsoluteLifetime: cfg.AbsoluteLifetime,
+		TouchInterval:    cfg.TouchInterval,
+		RefreshGrace:     cfg.RefreshGrace,
+		DeriveKey:        key,
+	}), nil
+}
+
+// sessionJSON is one line of `sessions list -json` (the shape of the admin
+// API's session objects).
+type sessionJSON struct {
+	ID         string    `json:"id"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	IP         string    `json:"ip"`
+	UserAgent  string    `json:"user_agent"`
+}
+
+func listSessions(ctx context.Context, store *sessions.RedisStore, user string, asJSON bool, w io.Writer) error {
+	list, err := store.List(ctx, user)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		out := struct {
+			User     string        `json:"user"`
+			Sessions []sessionJSON `json:"sessions"`
+		}{User: user, Sessions: []sessionJSON{}}
+		for _, s := range list {
+			out.Sessions = append(out.Sessions, sessionJSON{s.ID, s.CreatedAt, s.LastUsedAt, s.ExpiresAt, s.IP, s.UserAgent})
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	if len(list) == 0 {
+		fmt.Fprintf(w, "no sessions for %s\n", printable(user))
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tCREATED\tLAST USED\tEXPIRES\tIP\tUSER AGENT")
+	for _, s := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.CreatedAt.Format(time.RFC3339),
+			s.LastUsedAt.Format(time.RFC3339), s.ExpiresAt.Format(time.RFC3339), printable(s.IP), printable(s.UserAgent))
+	}
+	return tw.Flush()
+}
+
+func revokeOne(ctx context.Context, store *sessions.RedisStore, user, id string, w io.Writer) error {
+	err := store.Revoke(ctx, user, id)
+	if errors.Is(err, sessions.ErrNotFound) {
+		return fmt.Errorf("%s has no session %s", printable(user), printable(id))
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "revoked %s\n", id)
+	return nil
+}
+
+func revokeAll(ctx context.Context, store *sessions.RedisStore, user string, w io.Writer) error {
+	ids, err := store.RevokeUser(ctx, user)
+	if err != nil {
+		return err
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		fmt.Fprintf(w, "revoked %s\n", id)
+	}
+	fmt.Fprintf(w, "%d session(s) of %s revoked\n", len(ids), printable(user))
+	return nil
+}
+
+// printable escapes control and other non-printing characters: the user
+// agent (and, via the flags, anything else) is client-controlled text that
+// must not drive the operator's terminal, and a tab would break the table.
+func printable(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) || r == '\t' }) {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }

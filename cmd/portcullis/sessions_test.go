@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portcullis-gw/portcullis/config"
+	"github.com/portcullis-gw/portcullis/sessions"
+	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
+)
+
+// scConfig writes a minimal gateway.yaml for the sessions subcommand.
+func scConfig(t *testing.T, sessionsYAML string) string {
+	t.Helper()
+	dir := t.TempDir()
+	users := filepath.Join(dir, "users.yaml")
+	os.WriteFile(users, []byte("users:\n  alice:\n    password_hash: \"$2a$10$abcdefghijklmnopqrstuuJ0lFv5gDR1rJmFe3m6WsvTzLwB1xO2W\"\n"), 0o600)
+	body := "server:\n  listen: \"127.0.0.1:0\"\n" + sessionsYAML +
+		"tokens:\n  keys:\n    - id: k1\n      alg: HS256\n      secret: \"" + strings.Repeat("s", 32) + "\"\n" +
+		"users:\n  file: " + users + "\n" +
+		"routes:\n  - name: echo\n    path_prefix: /\n    upstream: \"echo:\"\n"
+	path := filepath.Join(dir, "gateway.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func scRun(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = runSessions(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestSessionsCommand(t *testing.T) {
+	t.Parallel()
+	srv := sessionstest.StartRedis(t, "--requirepass", "cli-pw")
+	path := scConfig(t, "sessions:\n  store: redis\n  redis:\n    addrs: [\""+srv.Addr+"\"]\n    password: cli-pw\n    key_prefix: \"cli:\"\n")
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("config.Load() = %v", err)
+	}
+	client, err := sessions.NewRedisClient(cfg.Sessions.Redis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := sessions.NewRedisStore(client, "cli:", sessions.Options{DeriveKey: sessionstest.DeriveKey})
+	t.Cleanup(func() { store.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var ids []string
+	for _, ua := range []string{"curl/8", "evil\x1b[2J\tagent"} {
+		c, err := store.Create(ctx, sessions.NewSession{User: "alice", IP: "192.0.2.1", UserAgent: ua})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.Session.ID)
+	}
+	bob, _ := store.Create(ctx, sessions.NewSession{User: "bob"})
+
+	t.Run("list", func(t *testing.T) {
+		code, out, errOut := scRun("list", "-config", path, "-user", "alice")
+		if code != 0 || !strings.Contains(out, ids[0]) || !strings.Contains(out, ids[1]) || strings.Contains(out, bob.Session.ID) {
+			t.Fatalf("sessions list = %d, %q, %q; want both of alice's sessions", code, out, errOut)
+		}
+		if strings.Contains(out, "\x1b") || !strings.Contains(out, `evil\x1b[2J\tagent`) {
+			t.Fatalf("sessions list printed a raw control character: %q", out)
+		}
+	})
+	t.Run("list json", func(t *testing.T) {
+		code, out, _ := scRun("list", "-config", path, "-user", "alice", "-json")
+		var got struct {
+			User     string `json:"user"`
+			Sessions []struct {
+				ID string `json:"id"`
+			} `json:"sessions"`
+		}
+		if err := json.Unmarshal([]byte(out), &got); code != 0 || err != nil || got.User != "alice" || len(got.Sessions) != 2 {
+			t.Fatalf("sessions list -json = %d, %q (%v)", code, out, err)
+		}
+	})
+	t.Run("list empty", func(t *testing.T) {
+		if code, out, _ := scRun("list", "-config", path, "-user", "nobody"); code != 0 || !strings.Contains(out, "no sessions") {
+			t.Fatalf("sessions list (nobody) = %d, %q", code, out)
+		}
+	})
+	t.Run("revoke another user's id", func(t *testing.T) {
+		code, _, errOut := scRun("revoke", "-config", path, "-user", "bob", "-id", ids[0])
+		if code != 1 || !strings.Contains(errOut, "no session") {
+			t.Fatalf("sessions revoke (wrong user) = %d, %q; want 1", code, errOut)
+		}
+		if _, err := store.Validate(ctx, "alice", ids[0]); err != nil {
+			t.Fatalf("alice's session gone after a refused revoke: %v", err)
+		}
+	})
+	t.Run("revoke one", func(t *testing.T) {
+		code, out, errOut := scRun("revoke", "-config", path, "-user", "alice", "-id", ids[0])
+		if code != 0 || !strings.Contains(out, ids[0]) {
+			t.Fatalf("sessions revoke -id = %d, %q, %q", code, out, errOut)
+		}
+		if _, err := store.Validate(ctx, "alice", ids[0]); err == nil {
+			t.Fatalf("session still valid after revoke")
+		}
+	})
+	t.Run("revoke all", func(t *testing.T) {
+		code, out, errOut := scRun("revoke", "-config", path, "-user", "alice", "-all")
+		if code != 0 || !strings.Contains(out, ids[1]) || !strings.Contains(out, "1 session(s)") {
+			t.Fatalf("sessions revoke -all = %d, %q, %q", code, out, errOut)
+		}
+		if _, err := store.Validate(ctx, "bob", bob.Session.ID); err != nil {
+			t.Fatalf("bob's session gone after revoking alice's: %v", err)
+		}
+	})
+	t.Run("store unreachable", func(t *testing.T) {
+		srv.Pause()
+		defer srv.Resume()
+		start := time.Now()
+		code, _, errOut := scRun("list", "-config", path, "-user", "alice")
+		if code != 1 || !strings.Contains(errOut, "unavailable") {
+			t.Fatalf("sessions list with Redis paused = %d, %q; want 1 and 'unavailable'", code, errOut)
+		}
+		if took := time.Since(start); took > sessionsTimeout+time.Second {
+			t.Fatalf("took %v", took)
+		}
+	})
+}
+
+// TestSessionsCommandConfigEnv: without -config, PORTCULLIS_CONFIG names
+// the file (here a memory-store config, recognisable by its refusal).
+func TestSessionsCommandConfigEnv(t *testing.T) {
+	t.Setenv(configEnv, scConfig(t, "sessions:\n  store: memory\n"))
+	if code, _, errOut := scRun("list", "-user", "alice"); code != 1 || !strings.Contains(errOut, "memory store") {
+		t.Fatalf("sessions list with $%s = %d, %q; want the memory-store refusal", configEnv, code, errOut)
+	}
+}
+
+func TestSessionsCommandRefuses(t *testing.T) {
+	t.Parallel()
+	memory := scConfig(t, "sessions:\n  store: memory\n")
+	cases := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{"no verb", nil, 2, "Usage"},
+		{"unknown verb", []string{"purge"}, 2, "Usage"},
+		{"no user", []string{"list", "-config", memory}, 2, "-user is required"},
+		{"revoke without target", []string{"revoke", "-config", memory, "-user", "alice"}, 2, "exactly one"},
+		{"revoke with both", []string{"revoke", "-config", memory, "-user", "alice", "-id", "x", "-all"}, 2, "exactly one"},
+		{"unknown flag", []string{"list", "-config", memory, "-user", "alice", "-bogus"}, 2, "bogus"},
+		{"memory store", []string{"list", "-config", memory, "-user", "alice"}, 1, "memory store lives inside the serving process"},
+		{"missing config", []string{"list", "-config", filepath.Join(t.TempDir(), "nope.yaml"), "-user", "alice"}, 1, "nope.yaml"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := scRun(tc.args...)
+			if code != tc.wantCode || !strings.Contains(errOut, tc.wantErr) {
+				t.Fatalf("runSessions(%q) = %d, %q; want %d and %q", tc.args, code, errOut, tc.wantCode, tc.wantErr)
+			}
+		})
+	}
+}
