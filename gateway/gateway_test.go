@@ -54,3 +54,71 @@ func TestEchoUpstream(t *testing.T) {
 		t.Errorf("X-Auth-User = %q (%d values), want one empty value", got, len(e.Headers.Values("X-Auth-User")))
 	}
 }
+
+func TestReload(t *testing.T) {
+	t.Parallel()
+	up := newRecorder(t)
+	env := newCoreEnv(t, coreConfig(coreRoute("old", "/old", up.srv.URL, config.AuthPublic)))
+	get := func(path string, hdr http.Header) rawResponse { return coreDo(t, "GET", env.srv.URL+path, hdr) }
+	if res := get("/old", nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("before reload: /old = %d, want 200", res.StatusCode)
+	}
+
+	bad := coreConfig(coreRoute("new", "/new", "ftp://nope", config.AuthPublic))
+	if err := env.g.Reload(bad); err == nil {
+		t.Fatal("Reload(bad upstream) = nil, want error")
+	}
+	if res := get("/old", nil); res.StatusCode != http.StatusOK {
+		t.Errorf("after a failed reload: /old = %d, want 200 (old config keeps serving)", res.StatusCode)
+	}
+
+	next := coreConfig(coreRoute("new", "/new", up.srv.URL, config.AuthPublic))
+	next.Headers.User = "X-Remote-Identity"
+	if err := env.g.Reload(next); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	if res := get("/old", nil); res.StatusCode != http.StatusNotFound {
+		t.Errorf("after reload: /old = %d, want 404", res.StatusCode)
+	}
+	res := get("/new", http.Header{"X_Remote_Identity": {"mallory"}})
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("after reload: /new = %d, want 200", res.StatusCode)
+	}
+	h := up.last(t).Header
+	if v := h.Values("X-Remote-Identity"); len(v) != 1 || v[0] != "" {
+		t.Errorf("renamed identity header = %q, want one empty value", v)
+	}
+	for name := range h {
+		if normHeader(name) == "x-remote-identity" && name != "X-Remote-Identity" {
+			t.Errorf("spoofed %s reached the upstream", name)
+		}
+	}
+}
+
+func TestNewRequiresConfig(t *testing.T) {
+	t.Parallel()
+	if _, err := New(Options{}); err == nil {
+		t.Error("New(no config) = nil error, want error")
+	}
+	if _, err := New(Options{Config: coreConfig(coreRoute("x", "/", "gopher://x", config.AuthPublic))}); err == nil {
+		t.Error("New(bad upstream) = nil error, want error")
+	}
+}
+
+func TestIdentityIsImmutable(t *testing.T) {
+	t.Parallel()
+	roles := []string{"a", "b"}
+	ctx := withIdentity(t.Context(), Identity{User: "u", Roles: roles})
+	roles[0] = "changed"
+	id, ok := IdentityFrom(ctx)
+	if !ok || id.Roles[0] != "a" {
+		t.Fatalf("IdentityFrom = %+v, %v; want roles unaffected by the caller's slice", id, ok)
+	}
+	id.Roles[1] = "changed"
+	if again, _ := IdentityFrom(ctx); again.Roles[1] != "b" {
+		t.Errorf("IdentityFrom roles = %q, want unaffected by an earlier reader", again.Roles)
+	}
+	if _, ok := IdentityFrom(t.Context()); ok {
+		t.Error("IdentityFrom(empty context) ok = true, want false")
+	}
+}

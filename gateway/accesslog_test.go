@@ -1,0 +1,98 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portcullis-gw/portcullis/config"
+)
+
+func TestAccessLogHasNoSecrets(t *testing.T) {
+	t.Parallel()
+	up := newRecorder(t)
+	id := Identity{User: "alice", Roles: []string{"staff"}, SessionID: "sid-42", Assertion: "ASSERTIONSECRET"}
+	cfg := coreConfig(coreRoute("app", "/app", up.srv.URL, config.AuthRequired))
+	env := newCoreEnvAs(t, cfg, id)
+	res := rawRequest(t, env.addr(), "GET /app/x/../page?token=QUERYSECRET&x=1 HTTP/1.1\r\nHost: gw.test\r\n"+
+		"Cookie: "+cfg.Cookies.AccessName+"=COOKIESECRET; other=OTHERCOOKIE\r\n"+
+		"Authorization: Bearer BEARERSECRET\r\n\r\n")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("status = %d, want 200", res.StatusCode)
+	}
+	logs := env.logs.String()
+	for _, secret := range []string{"QUERYSECRET", "COOKIESECRET", "OTHERCOOKIE", "BEARERSECRET", "ASSERTIONSECRET", "token="} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("log contains %q:\n%s", secret, logs)
+		}
+	}
+	for _, want := range []string{
+		"msg=request", "method=GET", "path=/app/page", "route=app", "status=200", "duration=",
+		"client_ip=127.0.0.1", "request_id=" + res.Header.Get("X-Request-ID"), "user=alice", "session_id=sid-42",
+		"upstream=" + up.srv.URL,
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
+	}
+}
+
+func TestAccessLogFieldsJSONAndOff(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	cfg := coreConfig(coreRoute("echo", "/", config.EchoUpstream, config.AuthPublic))
+	g, err := New(Options{Config: cfg, Registry: prometheus.NewRegistry(),
+		Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := newHTTPTestServer(t, g)
+	coreDo(t, "GET", base+"/p?q=SECRET", nil)
+	var line map[string]any
+	if err := json.Unmarshal(bytes.TrimSpace([]byte(buf.String())), &line); err != nil {
+		t.Fatalf("log line %q: %v", buf.String(), err)
+	}
+	for _, k := range []string{"method", "path", "route", "status", "duration", "client_ip", "request_id", "user", "session_id", "upstream"} {
+		if _, ok := line[k]; !ok {
+			t.Errorf("access log lacks %q: %v", k, line)
+		}
+	}
+	if line["path"] != "/p" || line["upstream"] != "echo:" || line["route"] != "echo" {
+		t.Errorf("access log = %v", line)
+	}
+
+	var off syncBuffer
+	cfg = coreConfig(coreRoute("echo", "/", config.EchoUpstream, config.AuthPublic))
+	cfg.Log.AccessLog = false
+	g, err = New(Options{Config: cfg, Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewJSONHandler(&off, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	coreDo(t, "GET", newHTTPTestServer(t, g)+"/p", nil)
+	if off.String() != "" {
+		t.Errorf("log.access_log false still logged: %s", off.String())
+	}
+}
+
+func TestPanicIsLoggedAnd500(t *testing.T) {
+	t.Parallel()
+	env := newCoreEnv(t, coreConfig(coreRoute("echo", "/", config.EchoUpstream, config.AuthPublic)))
+	g := env.g
+	boom := chain(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }),
+		g.recover, g.requestID, g.observe)
+	res := coreDo(t, "GET", newHTTPTestServer(t, boom)+"/x", nil)
+	if res.StatusCode != http.StatusInternalServerError {
+		t.Errorf("status = %d, want 500", res.StatusCode)
+	}
+	if v, _ := metricValue(t, env.reg, metricRequests, map[string]string{"route": "_none", "method": "GET", "code": "500"}); v != 1 {
+		t.Errorf("requests{_none,GET,500} = %v, want 1", v)
+	}
+	if !strings.Contains(env.logs.String(), "panic serving request") {
+		t.Errorf("panic not logged: %s", env.logs.String())
+	}
+}
