@@ -1,0 +1,118 @@
+// Command portcullis is the authenticating reverse proxy's binary: it parses
+// the command line, loads the config and wires the packages together. It holds
+// no business logic; see SPEC §2 for the subcommands.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/portcullis-gw/portcullis/config"
+)
+
+// configEnv names the environment variable that overrides the default -config.
+const configEnv = "PORTCULLIS_CONFIG"
+
+const usageText = `Usage: portcullis [command] [flags]
+
+Commands:
+  serve          run the gateway (the default when no command is given)
+  check          validate config, users file and keys; print every problem
+  hash-password  read a password from stdin, print an argon2id (or -bcrypt) hash
+  sessions       list or revoke a user's sessions in the configured store
+  version        print version, commit and Go version
+
+Every command that reads the config takes -config FILE
+(default ./gateway.yaml, or $PORTCULLIS_CONFIG when set).
+Run 'portcullis <command> -h' for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run dispatches to a subcommand and returns the process exit code:
+// 0 success, 1 failure, 2 usage error.
+func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return runServe(args, stderr)
+	case "check":
+		return runCheck(args, stdout, stderr)
+	case "hash-password":
+		return runHashPassword(args, stdin, stdout, stderr)
+	case "sessions":
+		return runSessions(args, stdout, stderr)
+	case "version":
+		return runVersion(args, stdout, stderr)
+	case "help":
+		fmt.Fprint(stdout, usageText)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "portcullis: unknown command %q\n\n%s", cmd, usageText)
+		return 2
+	}
+}
+
+// newFlagSet returns a flag set for one subcommand that reports errors and
+// usage on stderr instead of exiting, so run can return exit code 2.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("portcullis "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// configFlag registers -config on fs with the default from the environment.
+func configFlag(fs *flag.FlagSet) *string {
+	def := "gateway.yaml"
+	if v := os.Getenv(configEnv); v != "" {
+		def = v
+	}
+	return fs.String("config", def, "config file (env "+configEnv+")")
+}
+
+// parseFlags parses args into fs and rejects positional arguments. It returns
+// the exit code to use when parsing failed, or -1 to go on.
+func parseFlags(fs *flag.FlagSet, args []string) int {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	return -1
+}
+
+// newLogger builds the process's only logger. The level lives in a LevelVar
+// so that SIGHUP can change it without rebuilding handlers.
+func newLogger(w io.Writer, cfg config.Log, level *slog.LevelVar) *slog.Logger {
+	level.Set(parseLevel(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// parseLevel maps log.level to a slog level; config validation has already
+// refused unknown names, so the fallback is only a safety net.
+func parseLevel(s string) slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}

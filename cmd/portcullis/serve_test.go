@@ -1,0 +1,300 @@
+package main
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestServe(t *testing.T) {
+	t.Parallel()
+	proxyAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	cfg := writeFile(t, t.TempDir(), "gateway.yaml", testConfig(t, proxyAddr, metricsAddr, publicRoute))
+	g := startGateway(t, cfg, proxyAddr, metricsAddr)
+
+	t.Run("echo route", func(t *testing.T) {
+		code, body := g.get(g.proxy + "/public/hello?x=1")
+		if code != http.StatusOK {
+			t.Fatalf("GET /public/hello = %d %s, want 200", code, body)
+		}
+		var echo struct {
+			Method string `json:"method"`
+			Path   string `json:"path"`
+		}
+		if err := json.Unmarshal([]byte(body), &echo); err != nil {
+			t.Fatalf("echo body %q: %v", body, err)
+		}
+		if echo.Method != http.MethodGet || echo.Path != "/public/hello" {
+			t.Errorf("echo = %+v, want GET /public/hello", echo)
+		}
+	})
+	t.Run("required route without token", func(t *testing.T) {
+		if code, body := g.get(g.proxy + "/private"); code != http.StatusUnauthorized {
+			t.Errorf("GET /private = %d %s, want 401", code, body)
+		}
+	})
+	t.Run("healthz", func(t *testing.T) {
+		if code, body := g.get(g.metrics + "/healthz"); code != http.StatusOK {
+			t.Errorf("GET /healthz = %d %s, want 200", code, body)
+		}
+	})
+	t.Run("readyz", func(t *testing.T) {
+		g.waitFor(5*time.Second, "readyz 200", func() bool {
+			code, _ := g.get(g.metrics + "/readyz")
+			return code == http.StatusOK
+		})
+	})
+	t.Run("metrics", func(t *testing.T) {
+		_, body := g.get(g.metrics + "/metrics")
+		for _, want := range []string{
+			`portcullis_build_info{`,
+			`version="` + testVersion + `"`,
+			`commit="` + testCommit + `"`,
+			`portcullis_http_requests_total{code="200",method="GET",route="public"}`,
+			`go_goroutines `,
+			`process_start_time_seconds `,
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("/metrics lacks %q", want)
+			}
+		}
+	})
+	t.Run("proxy listener does not serve metrics", func(t *testing.T) {
+		if code, body := g.get(g.proxy + "/metrics"); code == http.StatusOK && strings.Contains(body, "portcullis_build_info") {
+			t.Errorf("GET proxy /metrics exposed metrics")
+		}
+	})
+	t.Run("startup warnings", func(t *testing.T) {
+		log := g.log.String()
+		for _, want := range []string{"DEMO USERS IN USE", "ephemeral", "cookies.secure is false"} {
+			if !strings.Contains(log, want) {
+				t.Errorf("start-up log lacks %q", want)
+			}
+		}
+	})
+	t.Run("admin listener off without token", func(t *testing.T) {
+		if strings.Contains(g.log.String(), "listener=admin") {
+			t.Errorf("admin listener started without admin.token")
+		}
+	})
+}
+
+func TestServeAdminListener(t *testing.T) {
+	t.Parallel()
+	proxyAddr, metricsAddr, adminAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	token := strings.Repeat("t", 40)
+	extra := "admin:\n  listen: \"" + adminAddr + "\"\n  token: \"" + token + "\"\n" + publicRoute
+	cfg := writeFile(t, t.TempDir(), "gateway.yaml", testConfig(t, proxyAddr, metricsAddr, extra))
+	g := startGateway(t, cfg, proxyAddr, metricsAddr)
+
+	if code, body := g.get("http://" + adminAddr + "/admin/users/alice/sessions"); code != http.StatusUnauthorized {
+		t.Errorf("admin without token = %d %s, want 401", code, body)
+	}
+	code, body := doRequest(http.MethodGet, "http://"+adminAddr+"/admin/users/alice/sessions",
+		http.Header{"Authorization": {"Bearer " + token}}, "")
+	if code != http.StatusOK {
+		t.Errorf("admin with token = %d %s, want 200", code, body)
+	}
+	if strings.Contains(g.log.String(), token) {
+		t.Errorf("the admin token appears in the log")
+	}
+}
+
+func TestServeRefusesBadStart(t *testing.T) {
+	t.Parallel()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { busy.Close() })
+	tests := []struct {
+		name string
+		cfg  func(proxyAddr, metricsAddr string) string
+		want string
+	}{
+		{"invalid config", func(p, m string) string { return "server:\n  listen: [x\n" }, "invalid config"},
+		{"port in use", func(p, m string) string { return testConfig(t, p, busy.Addr().String(), publicRoute) }, "metrics listener"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p, m := freeAddr(t), freeAddr(t)
+			path := writeFile(t, t.TempDir(), "gateway.yaml", tt.cfg(p, m))
+			code, out, errOut := runBin(t, nil, "serve", "-config", path)
+			if code != 1 || !strings.Contains(out+errOut, tt.want) {
+				t.Errorf("serve exit = %d, output %q; want 1 mentioning %q", code, out+errOut, tt.want)
+			}
+		})
+	}
+}
+
+func TestReload(t *testing.T) {
+	t.Parallel()
+	proxyAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	dir := t.TempDir()
+	base := testConfig(t, proxyAddr, metricsAddr, publicRoute)
+	cfg := writeFile(t, dir, "gateway.yaml", base)
+	g := startGateway(t, cfg, proxyAddr, metricsAddr)
+	const failures = `portcullis_config_reloads_total{result="failure"}`
+	const successes = `portcullis_config_reloads_total{result="success"}`
+
+	// Sub-tests share one process and run in order.
+	t.Run("good", func(t *testing.T) {
+		if code, _ := g.get(g.proxy + "/extra/x"); code != http.StatusUnauthorized {
+			t.Fatalf("before reload GET /extra/x = %d, want 401 (the demo route)", code)
+		}
+		next := strings.Replace(base, "log:\n  level: debug", "log:\n  level: info", 1) +
+			"  - name: extra\n    path_prefix: /extra\n    upstream: \"echo:\"\n    auth: public\n"
+		writeFile(t, dir, "gateway.yaml", next)
+		g.signal(syscall.SIGHUP)
+		g.waitFor(5*time.Second, "the new route", func() bool {
+			code, _ := g.get(g.proxy + "/extra/x")
+			return code == http.StatusOK
+		})
+		g.waitFor(5*time.Second, "reload success counted", func() bool { return g.metric(successes) == "1" })
+	})
+	t.Run("bad syntax keeps the old config", func(t *testing.T) {
+		writeFile(t, dir, "gateway.yaml", "server:\n  listen: [oops\n")
+		g.signal(syscall.SIGHUP)
+		g.waitFor(5*time.Second, "reload failure counted", func() bool { return g.metric(failures) == "1" })
+		if code, _ := g.get(g.proxy + "/extra/x"); code != http.StatusOK {
+			t.Errorf("after a failed reload GET /extra/x = %d, want 200 (old config)", code)
+		}
+		if !strings.Contains(g.log.String(), "reload refused") {
+			t.Errorf("log lacks the refused reload")
+		}
+	})
+	t.Run("restart-only keys are refused", func(t *testing.T) {
+		tests := []struct {
+			name, next, key string
+		}{
+			{"sessions", strings.Replace(base, "store: memory\n", "store: memory\n  max_per_user: 9\n", 1), "sessions.max_per_user"},
+			{"listener", strings.Replace(base, "listen: \""+proxyAddr+"\"", "listen: \""+freeAddr(t)+"\"", 1), "server.listen"},
+		}
+		for i, tt := range tests {
+			writeFile(t, dir, "gateway.yaml", tt.next)
+			g.signal(syscall.SIGHUP)
+			want := strconv.Itoa(2 + i)
+			g.waitFor(5*time.Second, tt.name+" reload failure counted", func() bool { return g.metric(failures) == want })
+			log := g.log.String()
+			if !strings.Contains(log, tt.key) || !strings.Contains(log, "restart required") {
+				t.Errorf("%s: log lacks %q with restart required", tt.name, tt.key)
+			}
+			if code, _ := g.get(g.proxy + "/public/x"); code != http.StatusOK {
+				t.Errorf("%s: after a refused reload GET /public/x = %d, want 200", tt.name, code)
+			}
+		}
+	})
+	t.Run("log level follows the config", func(t *testing.T) {
+		if !strings.Contains(g.log.String(), "log_level=INFO") {
+			t.Errorf("log lacks the new level after reload")
+		}
+	})
+}
+
+func TestShutdownDrains(t *testing.T) {
+	t.Parallel()
+	arrived := make(chan struct{})
+	release := make(chan struct{})
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-release
+		w.Write([]byte("slow done"))
+	}))
+	t.Cleanup(upstream.Close)
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+
+	proxyAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	routes := "routes:\n  - name: slow\n    path_prefix: /slow\n    upstream: \"" + upstream.URL + "\"\n    auth: public\n"
+	body := strings.Replace(testConfig(t, proxyAddr, metricsAddr, routes), "shutdown_delay: 300ms", "shutdown_delay: 1s", 1)
+	cfg := writeFile(t, t.TempDir(), "gateway.yaml", body)
+	g := startGateway(t, cfg, proxyAddr, metricsAddr)
+	g.waitFor(5*time.Second, "readyz 200", func() bool { code, _ := g.get(g.metrics + "/readyz"); return code == http.StatusOK })
+
+	type result struct {
+		code int
+		body string
+	}
+	inflight := make(chan result, 1)
+	go func() {
+		code, body := g.get(g.proxy + "/slow")
+		inflight <- result{code, body}
+	}()
+	select {
+	case <-arrived:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the slow request never reached the upstream")
+	}
+
+	g.signal(syscall.SIGTERM)
+	g.waitFor(900*time.Millisecond, "readyz 503 during shutdown_delay", func() bool {
+		code, _ := g.get(g.metrics + "/readyz")
+		return code == http.StatusServiceUnavailable
+	})
+	// Still accepting during shutdown_delay: load balancers may lag.
+	if code, _ := g.get(g.proxy + "/slow-not-a-route"); code == 0 {
+		t.Errorf("proxy listener closed during shutdown_delay")
+	}
+	time.Sleep(1200 * time.Millisecond) // past shutdown_delay: listener closed, drain in progress
+	if code, _ := g.get(g.proxy + "/slow"); code != 0 {
+		t.Errorf("new request after shutdown_delay answered %d, want a refused connection", code)
+	}
+	close(release)
+
+	select {
+	case r := <-inflight:
+		if r.code != http.StatusOK || r.body != "slow done" {
+			t.Errorf("in-flight request = %d %q, want 200 \"slow done\"", r.code, r.body)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("in-flight request did not complete")
+	}
+	if code := g.wait(10 * time.Second); code != 0 {
+		t.Errorf("exit code after SIGTERM = %d, want 0", code)
+	}
+	if log := g.log.String(); !strings.Contains(log, "drained in-flight requests") {
+		t.Errorf("log lacks the drain")
+	}
+}
+
+func TestIsDemoUsersFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tests := []struct {
+		name, file, body string
+		want             bool
+	}{
+		{"by name", "demo-users.yaml", "users: {}\n", true},
+		{"by marker", "users.yaml", "# portcullis:demo-users\nusers: {}\n", true},
+		{"real file", "users.yaml", "users:\n  carol: {}\n", false},
+		{"missing", "absent.yaml", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sub := t.TempDir()
+			path := sub + "/" + tt.file
+			if tt.body != "" {
+				if err := os.WriteFile(path, []byte(tt.body), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := isDemoUsersFile(path); got != tt.want {
+				t.Errorf("isDemoUsersFile(%q) = %v, want %v", tt.file, got, tt.want)
+			}
+		})
+	}
+	_ = dir
+}
