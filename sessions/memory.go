@@ -197,7 +197,7 @@ func (m *MemoryStore) Refresh(ctx context.Context, refreshToken string) (Refresh
 		if now-r.rotated < m.opts.RefreshGrace.Milliseconds() {
 			again := deriveSecret(m.opts.DeriveKey, secret, r.nonce)
 			if h := hashSecret(again); !equalHash(h[:], r.cur[:]) {
-				return Refreshed{}, errInvalidGrant("refresh") // unreachable with one key
+				return Refreshed{}, errInvalidGrant("refresh") // unreachable: one process, one key
 			}
 			return Refreshed{Session: m.view(r), RefreshToken: formatRefreshToken(id, again), Grace: true}, nil
 		}

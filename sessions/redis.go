@@ -165,9 +165,14 @@ func (s *RedisStore) Refresh(ctx context.Context, refreshToken string) (Refreshe
 	case status == statusOK && len(f) == 6:
 		sess, err := s.record(id, f[0], f[1], f[2], f[3], f[4], f[5])
 		return Refreshed{Session: sess, RefreshToken: formatRefreshToken(id, next)}, err
-	case status == statusGrace && len(f) == 7:
-		sess, err := s.record(id, f[0], f[1], f[2], f[3], f[4], f[5])
+	case status == statusGrace && len(f) == 8:
 		again := deriveSecret(s.opts.DeriveKey, secret, []byte(f[6]))
+		if h := hashSecret(again); !equalHash(h[:], []byte(f[7])) {
+			// Only when replicas disagree on DeriveKey: the re-derived
+			// token would not be the current one, so do not hand it out.
+			return Refreshed{}, errInvalidGrant("refresh")
+		}
+		sess, err := s.record(id, f[0], f[1], f[2], f[3], f[4], f[5])
 		return Refreshed{Session: sess, RefreshToken: formatRefreshToken(id, again), Grace: true}, err
 	case status == statusGone:
 		return Refreshed{}, errGone("refresh")

@@ -7,7 +7,8 @@
 -- ARGV[9] session id
 -- returns: {0}  gone: missing or expired (an expired one is deleted)
 --          {1, user, created, last_used, ip, ua, fp}         rotated; the new secret is current
---          {2, user, created, last_used, ip, ua, fp, nonce}  previous secret within grace; no change
+--          {2, user, created, last_used, ip, ua, fp, nonce, current}  previous secret within
+--               grace: nonce of the rotation and SHA-256 of the secret it issued; no change
 --          {3}  previous secret after grace: reuse, the session is deleted
 --          {4}  any other secret: no change
 local f = redis.call('HMGET', KEYS[1], 'u', 'c', 'l', 'ip', 'ua', 'fp', 'h', 'p', 'n', 'r')
@@ -30,7 +31,7 @@ if f[7] == ARGV[2] then
 end
 if f[8] and f[8] == ARGV[2] then
   if now - tonumber(f[10]) < tonumber(ARGV[5]) then
-    return {2, f[1], f[2], f[3], f[4], f[5], f[6], f[9]}
+    return {2, f[1], f[2], f[3], f[4], f[5], f[6], f[9], f[7]}
   end
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', index, ARGV[9])
