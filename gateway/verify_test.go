@@ -1,0 +1,151 @@
+package gateway
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/portcullis-gw/portcullis/config"
+)
+
+// TestVerify: forward-auth (SPEC §5).
+func TestVerify(t *testing.T) {
+	e := newAuthEnv(t, memoryStore, aeOptions{edit: trustLoopback})
+	jar := e.jar()
+	alice := e.loginJSON("alice", "alice-password")
+	dave := e.loginJSON("dave", "dave-password")
+	ac := jar.accessName + "=" + alice.AccessToken
+	uri := func(u string) []string { return []string{"X-Forwarded-Uri", u} }
+	with := func(parts ...[]string) []string {
+		var out []string
+		for _, p := range parts {
+			out = append(out, p...)
+		}
+		return out
+	}
+	tests := []struct {
+		name     string
+		hdr      []string
+		want     int
+		wantUser string
+	}{
+		{"cookie ok", with(uri("/api/x?q=1"), []string{"Cookie", ac}), 200, "alice"},
+		{"bearer ok", with(uri("/api/x"), bearer(alice.AccessToken)), 200, "alice"},
+		{"original uri", with([]string{"X-Original-URI", "/api/x"}, bearer(alice.AccessToken)), 200, "alice"},
+		{"both uri headers", with(uri("/api/x"), []string{"X-Original-URI", "/api/x"}, bearer(alice.AccessToken)), 403, ""},
+		{"no uri", bearer(alice.AccessToken), 403, ""},
+		{"two forwarded uris", with(uri("/api/x"), uri("/api/y"), bearer(alice.AccessToken)), 403, ""},
+		{"unparseable uri", with(uri("/api/%2e%2e/x"), bearer(alice.AccessToken)), 403, ""},
+		{"climbing uri", with(uri("/../etc"), bearer(alice.AccessToken)), 403, ""},
+		{"absolute uri", with(uri("http://x/api"), bearer(alice.AccessToken)), 403, ""},
+		{"no token", uri("/api/x"), 401, ""},
+		{"no token html", with(uri("/api/x"), []string{"Accept", "text/html", "Sec-Fetch-Mode", "navigate"}), 401, ""},
+		{"bad token", with(uri("/api/x"), bearer("x.y.z")), 401, ""},
+		{"roles", with(uri("/api/x"), bearer(dave.AccessToken)), 403, ""},
+		{"roles by route", with(uri("/web"), bearer(dave.AccessToken)), 200, "dave"},
+		{"dot segments resolved", with(uri("/web/../api/x"), bearer(dave.AccessToken)), 403, ""},
+		{"double slash", with(uri("//adminarea"), bearer(dave.AccessToken)), 403, ""},
+		{"public needs a session", uri("/pub"), 401, ""},
+		{"public with session", with(uri("/pub"), bearer(dave.AccessToken)), 200, "dave"},
+		{"method", with(uri("/api/x"), []string{"X-Forwarded-Method", "POST"}, bearer(alice.AccessToken)), 200, "alice"},
+		{"cross-site cookie POST", with(uri("/api/x"), []string{"X-Forwarded-Method", "POST", "Cookie", ac, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}), 403, ""},
+		{"cross-site bearer POST", with(uri("/api/x"), []string{"X-Forwarded-Method", "POST", "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}, bearer(alice.AccessToken)), 200, "alice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := e.do("GET", "/auth/verify", "", tt.hdr...)
+			wantStatus(t, "verify", res, tt.want)
+			if res.Header.Get("Location") != "" {
+				t.Errorf("verify redirected")
+			}
+			if tt.want != 200 {
+				if res.Header.Get("X-Auth-User") != "" {
+					t.Errorf("refusal carries X-Auth-User")
+				}
+				return
+			}
+			if got := res.Header.Get("X-Auth-User"); got != tt.wantUser {
+				t.Errorf("X-Auth-User = %q, want %q", got, tt.wantUser)
+			}
+			for _, h := range []string{"X-Auth-User", "X-Auth-Roles", "X-Auth-Session"} {
+				if _, ok := res.Header[h]; !ok {
+					t.Errorf("verify lacks %s", h)
+				}
+			}
+		})
+	}
+	res := e.do("GET", "/auth/verify", "", with(uri("/web"), bearer(dave.AccessToken))...)
+	if v, ok := res.Header["X-Auth-Roles"]; !ok || len(v) != 1 || v[0] != "" {
+		t.Errorf("X-Auth-Roles for a user without roles = %q (present %v), want empty", v, ok)
+	}
+	res = e.do("GET", "/auth/verify", "", with(uri("/api/x"), bearer(alice.AccessToken))...)
+	if res.Header.Get("X-Auth-Roles") != "admin,staff" || res.Header.Get("X-Auth-Session") != alice.SessionID {
+		t.Errorf("verify identity = %q %q", res.Header.Get("X-Auth-Roles"), res.Header.Get("X-Auth-Session"))
+	}
+}
+
+// TestVerifyHostAndNoRoute: the host comes from X-Forwarded-Host; no route → 403;
+// an untrusted peer → 403.
+func TestVerifyHostAndNoRoute(t *testing.T) {
+	e := newAuthEnv(t, memoryStore, aeOptions{edit: func(c *config.Config) {
+		trustLoopback(c)
+		r := config.DefaultRoute()
+		r.Name, r.Host, r.PathPrefix, r.Upstream, r.Roles = "hosted", "app.example.com", "/", "echo:", []string{"admin"}
+		c.Routes = []config.Route{r}
+	}})
+	bob := e.loginJSON("bob", "bob-password")
+	alice := e.loginJSON("alice", "alice-password")
+	wantStatus(t, "no route", e.do("GET", "/auth/verify", "", append(bearer(alice.AccessToken), "X-Forwarded-Uri", "/x")...), 403)
+	wantStatus(t, "host route", e.do("GET", "/auth/verify", "", append(bearer(alice.AccessToken), "X-Forwarded-Uri", "/x", "X-Forwarded-Host", "APP.example.com")...), 200)
+	wantStatus(t, "host route roles", e.do("GET", "/auth/verify", "", append(bearer(bob.AccessToken), "X-Forwarded-Uri", "/x", "X-Forwarded-Host", "app.example.com")...), 403)
+
+	untrusted := newAuthEnv(t, memoryStore, aeOptions{})
+	a := untrusted.loginJSON("alice", "alice-password")
+	res := untrusted.do("GET", "/auth/verify", "", append(bearer(a.AccessToken), "X-Forwarded-Uri", "/api/x")...)
+	wantStatus(t, "untrusted peer", res, 403)
+}
+
+// TestAdminAPI: the admin listener's session endpoints.
+func TestAdminAPI(t *testing.T) {
+	forEachStore(t, func(t *testing.T, sk storeKind) {
+		const token = "admin-token-0123456789-0123456789-abcdef"
+		e := newAuthEnv(t, sk, aeOptions{edit: func(c *config.Config) { c.Admin.Token = token }})
+		admin := httptest.NewServer(e.g.AdminHandler())
+		t.Cleanup(admin.Close)
+		auth := []string{"Authorization", "Bearer " + token}
+		a := e.loginJSON("alice", "alice-password")
+		b := e.loginJSON("alice", "alice-password")
+		bob := e.loginJSON("bob", "bob-password")
+
+		res := aeDo(t, admin.URL, "GET", "/admin/users/alice/sessions", "", auth...)
+		wantStatus(t, "admin list", res, 200)
+		var list struct {
+			Sessions []map[string]any `json:"sessions"`
+		}
+		res.json(t, &list)
+		if len(list.Sessions) != 2 {
+			t.Fatalf("admin list = %s", res.body)
+		}
+		if _, ok := list.Sessions[0]["current"]; ok {
+			t.Errorf("admin list has current")
+		}
+		wantStatus(t, "admin list no token", aeDo(t, admin.URL, "GET", "/admin/users/alice/sessions", ""), 401)
+		wantStatus(t, "admin list wrong token", aeDo(t, admin.URL, "GET", "/admin/users/alice/sessions", "", "Authorization", "Bearer "+strings.Repeat("x", 40)), 401)
+		res = aeDo(t, admin.URL, "GET", "/admin/users/nobody/sessions", "", auth...)
+		wantStatus(t, "admin list unknown user", res, 200)
+
+		wantStatus(t, "admin delete one", aeDo(t, admin.URL, "DELETE", "/admin/users/alice/sessions/"+a.SessionID, "", auth...), 204)
+		wantStatus(t, "a revoked", e.do("GET", "/api/x", "", bearer(a.AccessToken)...), 401)
+		wantStatus(t, "admin delete one again", aeDo(t, admin.URL, "DELETE", "/admin/users/alice/sessions/"+a.SessionID, "", auth...), 404)
+		wantStatus(t, "admin delete wrong user", aeDo(t, admin.URL, "DELETE", "/admin/users/alice/sessions/"+bob.SessionID, "", auth...), 404)
+		wantStatus(t, "bob untouched", e.do("GET", "/api/x", "", bearer(bob.AccessToken)...), 200)
+		wantStatus(t, "admin delete all", aeDo(t, admin.URL, "DELETE", "/admin/users/alice/sessions", "", auth...), 204)
+		wantStatus(t, "b revoked", e.do("GET", "/api/x", "", bearer(b.AccessToken)...), 401)
+		wantStatus(t, "admin wrong method", aeDo(t, admin.URL, "POST", "/admin/users/alice/sessions", "", auth...), 405)
+		wantStatus(t, "admin unknown path", aeDo(t, admin.URL, "GET", "/admin/nope", "", auth...), 404)
+		if got := aeMetric(t, e.g.auth.m.revoked.WithLabelValues(revokedAdmin)); got != 2 {
+			t.Errorf("sessions_revoked_total{admin} = %v, want 2", got)
+		}
+	})
+}
+
