@@ -115,5 +115,6 @@ func (g *Gateway) keysFor(cfg *config.Config) (*tokens.Keyset, error) {
 	return ks, nil
 }
 
-// runAuth is the authentication code's background work, run until ctx ends.
-func (g *Gateway) runAuth(ctx context.Context) { <-ctx.Done() }
+// runAuth is the authentication code's background work, run until ctx ends:
+// the periodic session re-check of upgraded connections.
+func (g *Gateway) runAuth(ctx context.Context) { g.runUpgradeRechecks(ctx) }
