@@ -148,4 +148,3 @@ func TestAdminAPI(t *testing.T) {
 		}
 	})
 }
-
