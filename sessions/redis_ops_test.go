@@ -347,7 +347,13 @@ func TestRedisUnavailable(t *testing.T) {
 func TestRedisAuthAndDB(t *testing.T) {
 	t.Parallel()
 	srv := sessionstest.StartRedis(t,
-		"--user", "default", "off", "--user", "gw", "on", ">s3cret-pw", "~portcullis:*", "+@all")
+		"--user", "default", "off", "--user", "gw", "on", ">s3cret-pw", "~portcullis:*", "resetchannels",
+		// The least the store needs (docs/sessions.md): connection set-up, the
+		// script calls, and the commands the scripts run.
+		"-@all", "+hello", "+auth", "+client|setname", "+select", "+ping", "+eval", "+evalsha",
+		"+hmget", "+hset", "+del", "+pexpire", "+pttl", "+zadd", "+zrem", "+zrange", "+zpopmin", "+zcard",
+		"+zcount", "+zrangebyscore", "+zremrangebyscore", "+zremrangebyrank",
+		"--user", "default-off-admin", "on", ">s3cret-admin", "~*", "+@all")
 	ctx := testCtx(t)
 	cfg := redisConfig(config.RedisStandalone, srv.Addr)
 	cfg.Username, cfg.Password, cfg.DB = "gw", "s3cret-pw", 3
@@ -377,6 +383,9 @@ func TestRedisAuthAndDB(t *testing.T) {
 			}
 		})
 	}
+	t.Run("conformance as the least-privilege user", func(t *testing.T) {
+		sessionstest.RunConformance(t, prefixedFactory(newClient(t, cfg), "portcullis:acl"))
+	})
 	t.Run("key outside the ACL key pattern", func(t *testing.T) {
 		s := sessions.NewRedisStore(newClient(t, cfg), "other:", testOptions())
 		_, err := s.Create(ctx, sessions.NewSession{User: "alice"})
@@ -395,7 +404,7 @@ func keyspace(t *testing.T, addr string) string {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
-	c.Write([]byte("AUTH gw s3cret-pw\r\nINFO keyspace\r\n"))
+	c.Write([]byte("AUTH default-off-admin s3cret-admin\r\nINFO keyspace\r\n"))
 	buf := make([]byte, 4096)
 	var out []byte
 	for !strings.Contains(string(out), "# Keyspace") || !strings.HasSuffix(string(out), "\r\n\r\n") {

@@ -34,9 +34,14 @@ func newClient(t testing.TB, cfg config.Redis) redis.UniversalClient {
 
 // storeFactory makes stores sharing client, each under its own key prefix.
 func storeFactory(client redis.UniversalClient) sessionstest.NewStoreFunc {
+	return prefixedFactory(client, "pt")
+}
+
+// prefixedFactory is storeFactory with key prefixes base1:, base2:, …
+func prefixedFactory(client redis.UniversalClient, base string) sessionstest.NewStoreFunc {
 	var n atomic.Int64
 	return func(t *testing.T, opts sessions.Options) sessionstest.Store {
-		return sessions.NewRedisStore(client, fmt.Sprintf("pt%d:", n.Add(1)), opts)
+		return sessions.NewRedisStore(client, fmt.Sprintf("%s%d:", base, n.Add(1)), opts)
 	}
 }
 
