@@ -105,8 +105,9 @@ run() {
 	local out="$results/$name.txt"
 	echo "wrk: $name" >&2
 	{
-		echo "# $name — $(date -u +%FT%TZ), commit $commit, $(nproc) CPUs, $(go version | cut -d' ' -f3)"
-		echo "# wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency $*"
+		echo "# $name — $(date -u +%FT%TZ), commit $commit, $(nproc) CPUs, $(go version | cut -d' ' -f3), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+		# The bearer token is a credential: never written to the results.
+		echo "# wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency ${*//$token/<token>}"
 		timeout "$((secs + 30))" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@"
 	} >"$out"
 	grep -E 'Requests/sec|Non-2xx' "$out" >&2 || true
