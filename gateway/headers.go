@@ -84,16 +84,32 @@ func isForwardingHeader(norm string) bool {
 // writes the canonical form; X_Forwarded_For would reach a CGI upstream as a
 // second X-Forwarded-For that nobody vouched for).
 func stripInbound(h http.Header, spoofable map[string]struct{}, trustedPeer bool) {
+	var buf [64]byte
 	for name := range h {
-		n := normHeader(name)
-		if _, ok := spoofable[n]; ok {
+		n := appendNormHeader(buf[:0], name) // no allocation for the usual name lengths
+		if _, ok := spoofable[string(n)]; ok {
 			delete(h, name)
 			continue
 		}
-		if isForwardingHeader(n) && (!trustedPeer || strings.Contains(name, "_")) {
+		if isForwardingHeader(string(n)) && (!trustedPeer || strings.Contains(name, "_")) {
 			delete(h, name)
 		}
 	}
+}
+
+// appendNormHeader appends normHeader(name) to b.
+func appendNormHeader(b []byte, name string) []byte {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '_':
+			c = '-'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 // stripGatewayCookies removes the gateway's own cookies from every Cookie

@@ -346,3 +346,31 @@ func TestRequestIDHeader(t *testing.T) {
 		})
 	}
 }
+
+func TestNormHeader(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"X-Auth-User": "x-auth-user", "X_AUTH_USER": "x-auth-user", "x_auth-user": "x-auth-user", "": "",
+	} {
+		if got := normHeader(in); got != want {
+			t.Errorf("normHeader(%q) = %q, want %q", in, got, want)
+		}
+		if got := string(appendNormHeader(nil, in)); got != want {
+			t.Errorf("appendNormHeader(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func BenchmarkStripInbound(b *testing.B) {
+	ih := newIdentityHeaders(config.Default().Headers)
+	set := spoofableSet(ih, nil)
+	base := http.Header{
+		"Host": {"x"}, "User-Agent": {"bench"}, "Accept": {"*/*"}, "Accept-Encoding": {"gzip"},
+		"Cookie": {"a=1"}, "X-Forwarded-For": {"1.2.3.4"}, "X-Auth-User": {"spoof"}, "Content-Type": {"text/plain"},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		h := base.Clone()
+		stripInbound(h, set, false)
+	}
+}

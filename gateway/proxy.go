@@ -43,8 +43,18 @@ func (g *Gateway) newReverseProxy() *httputil.ReverseProxy {
 		ErrorLog:       slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 		ModifyResponse: g.modifyResponse,
 		ErrorHandler:   g.proxyError,
+		BufferPool:     copyBuffers,
 	}
 }
+
+// copyBuffers recycles the 32 KiB buffers ReverseProxy copies bodies with
+// (without a pool it allocates one per response).
+var copyBuffers = &bufferPool{pool: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+
+type bufferPool struct{ pool sync.Pool }
+
+func (p *bufferPool) Get() []byte  { return *p.pool.Get().(*[]byte) }
+func (p *bufferPool) Put(b []byte) { p.pool.Put(&b) }
 
 // routeTransport sends each request through its route's transport.
 type routeTransport struct{}

@@ -284,3 +284,22 @@ func TestClassifyUpstreamError(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkServeHTTPEcho measures the whole in-process chain (no sockets) on
+// a public route to the echo upstream.
+func BenchmarkServeHTTPEcho(b *testing.B) {
+	g, err := New(Options{Config: coreConfig(coreRoute("echo", "/", config.EchoUpstream, config.AuthPublic))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		r := httptest.NewRequest("GET", "/api/items?x=1", nil)
+		r.Header.Set("X-Auth-User", "spoof")
+		w := httptest.NewRecorder()
+		g.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+}
