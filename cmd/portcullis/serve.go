@@ -43,6 +43,11 @@ func runServe(args []string, stderr io.Writer) int {
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
+	// Catch signals before anything slow: a SIGHUP during start-up must not
+	// kill the process (its default action), and a SIGTERM is acted on as
+	// soon as the servers run.
+	sig := newSignals()
+	defer sig.stop()
 	cfg, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintf(stderr, "portcullis: invalid config:\n%v\n", err)
@@ -56,7 +61,7 @@ func runServe(args []string, stderr io.Writer) int {
 		logger.Error("start-up failed", "err", err)
 		return 1
 	}
-	return p.run(newSignals())
+	return p.run(sig)
 }
 
 // sessionStore is what the process needs from a store beyond the gateway's use.
@@ -236,7 +241,6 @@ func (p *process) listen() ([]listener, error) {
 // run serves until a terminating signal or a listener failure, and returns
 // the exit code.
 func (p *process) run(sig *signals) int {
-	defer sig.stop()
 	lns, err := p.listen()
 	if err != nil {
 		p.logger.Error("start-up failed", "err", err)
