@@ -12,7 +12,7 @@ var redisStore = authStoreKinds[1]
 // and every authenticated proxied request into 503 + Retry-After — never a
 // 401 or invalid_grant — and the gateway recovers on resume without restart.
 func TestStoreOutage(t *testing.T) {
-	e := newAuthEnv(t, redisStore, aeOptions{})
+	e := newAuthEnv(t, redisStore, aeOptions{edit: trustLoopback})
 	jar := e.jar()
 	alice := e.loginJSON("alice", "alice-password")
 	b := &browser{}
@@ -44,6 +44,7 @@ func TestStoreOutage(t *testing.T) {
 		{"logout", "POST", "/auth/logout", "", bearer(alice.AccessToken)},
 		{"logout-all", "POST", "/auth/logout-all", "", bearer(alice.AccessToken)},
 		{"delete session", "DELETE", "/auth/sessions/" + alice.SessionID, "", bearer(alice.AccessToken)},
+		{"verify", "GET", "/auth/verify", "", append(bearer(alice.AccessToken), "X-Forwarded-Uri", "/api/x")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -180,5 +181,36 @@ func TestUsersReload(t *testing.T) {
 		dave := e.loginJSON("dave", "dave-password")
 		reload(func(name string, u *aeUser) bool { return name != "dave" })
 		wantStatus(t, "dave removed", e.do("GET", "/web", "", bearer(dave.AccessToken)...), 401)
+	})
+}
+
+// TestConcurrentRefresh: many clients refreshing with the same token at once
+// (tabs, retries) all succeed and all get the one token the winning rotation
+// issued.
+func TestConcurrentRefresh(t *testing.T) {
+	forEachStore(t, func(t *testing.T, sk storeKind) {
+		e := newAuthEnv(t, sk, aeOptions{})
+		a := e.loginJSON("bob", "bob-password")
+		const n = 8
+		got := make(chan aeResp, n)
+		for range n {
+			go func() {
+				got <- aeDo(t, e.srv.URL, "POST", "/auth/refresh", `{"refresh_token":"`+a.RefreshToken+`"}`, "Content-Type", "application/json")
+			}()
+		}
+		tokens := map[string]bool{}
+		for range n {
+			res := <-got
+			wantStatus(t, "concurrent refresh", res, 200)
+			var tr tokenResponse
+			res.json(t, &tr)
+			tokens[tr.RefreshToken] = true
+		}
+		if len(tokens) != 1 {
+			t.Errorf("concurrent refreshes answered %d different refresh tokens, want 1", len(tokens))
+		}
+		if s, g := aeMetric(t, e.g.auth.m.refreshes.WithLabelValues(refreshSuccess)), aeMetric(t, e.g.auth.m.refreshes.WithLabelValues(refreshGrace)); s != 1 || g != n-1 {
+			t.Errorf("refreshes success %v grace %v, want 1 and %d", s, g, n-1)
+		}
 	})
 }
