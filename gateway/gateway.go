@@ -329,7 +329,7 @@ func (g *Gateway) route(next http.Handler) http.Handler {
 			return
 		}
 		rec.path, rec.escaped = p, esc
-		r = withPath(r, p)
+		r = withPath(r, p, esc)
 		if rec.snap.isGatewayEndpoint(p) {
 			rec.routeLabel = routeAuth
 			g.authHandler.ServeHTTP(w, r)
@@ -346,9 +346,9 @@ func (g *Gateway) route(next http.Handler) http.Handler {
 }
 
 // withPath returns a shallow copy of r whose URL carries the normalised path.
-func withPath(r *http.Request, path string) *http.Request {
+func withPath(r *http.Request, path, escaped string) *http.Request {
 	u := *r.URL
-	u.Path, u.RawPath = path, "" // escaped is exactly Path's default encoding
+	u.Path, u.RawPath = path, escaped
 	r2 := r.WithContext(r.Context())
 	r2.URL = &u
 	return r2

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 )
 
@@ -82,8 +81,47 @@ func normalizePath(raw string) (path, escaped string, err error) {
 	return path, escapePath(path), nil
 }
 
-// escapePath escapes a decoded path once, as url.URL does for Path.
-func escapePath(p string) string { return (&url.URL{Path: p}).EscapedPath() }
+// escapePath escapes a decoded path once, minimally: unreserved characters,
+// sub-delims, ":", "@" and "/" stay as they are (url.URL would also escape
+// "!*'()", changing what the client wrote); everything else — "%", "?", "#",
+// space, non-ASCII, and the characters RFC 3986 forbids in a path — becomes
+// %XX. The result is a valid url.URL.RawPath for p.
+func escapePath(p string) string {
+	n := 0
+	for i := 0; i < len(p); i++ {
+		if !pathSafe(p[i]) {
+			n++
+		}
+	}
+	if n == 0 {
+		return p
+	}
+	const hexDigits = "0123456789ABCDEF"
+	b := make([]byte, 0, len(p)+2*n)
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if pathSafe(c) {
+			b = append(b, c)
+			continue
+		}
+		b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
+	}
+	return string(b)
+}
+
+// pathSafe reports whether c may appear unescaped in a path (RFC 3986 pchar
+// or "/").
+func pathSafe(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	switch c {
+	case '-', '.', '_', '~', '!', '$', '&', '\'', '(', ')', '*', '+', ',', ';', '=', ':', '@', '/':
+		return true
+	}
+	return false
+}
 
 // decodePath percent-decodes raw, refusing the escapes and bytes listed at
 // normalizePath. After decoding, every "/" and "." is one the client wrote

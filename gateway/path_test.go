@@ -35,6 +35,11 @@ func TestNormalizePath(t *testing.T) {
 		{"/a/..b", "/a/..b", "/a/..b"},
 		{"/.well-known/x", "/.well-known/x", "/.well-known/x"},
 		{"/a%253Fb", "/a%3Fb", "/a%253Fb"}, // double-encoded "?" is harmless
+		{"/a!b(c)*d'e", "/a!b(c)*d'e", "/a!b(c)*d'e"},
+		{"/a%21b", "/a!b", "/a!b"},
+		{"/$&+,;=:@", "/$&+,;=:@", "/$&+,;=:@"},
+		{"/a%23b%22c%3Cd%7B%7C%5E%60%20", "/a#b\"c<d{|^` ", "/a%23b%22c%3Cd%7B%7C%5E%60%20"},
+		{"/a[1]", "/a[1]", "/a%5B1%5D"},
 
 		// rejected
 		{"", "", ""},
@@ -187,6 +192,7 @@ func TestRawRequestPaths(t *testing.T) {
 		{"/a//b///c?q=1&r=%2F", http.StatusOK, "/a/b/c?q=1&r=%2F"},
 		{"/a%20b/caf%c3%a9", http.StatusOK, "/a%20b/caf%C3%A9"},
 		{"/a%25b", http.StatusOK, "/a%25b"},
+		{"/odata/items(1)!x*y", http.StatusOK, "/odata/items(1)!x*y"},
 		{"/x?/../secret", http.StatusOK, "/x?/../secret"}, // the query never takes part in matching
 		{"http://evil.example/a/../b", http.StatusOK, "/b"},
 	}

@@ -91,10 +91,12 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	rt := rec.route
 	out := pr.Out
 
+	path := forwardPath(rec.path, rt)
 	out.URL = &url.URL{
 		Scheme:   rt.upstream.Scheme,
 		Host:     rt.upstream.Host,
-		Path:     forwardPath(rec.path, rt),
+		Path:     path,
+		RawPath:  escapePath(path), // the matched path, re-escaped once
 		RawQuery: pr.In.URL.RawQuery, // forwarded unchanged
 	}
 	if rt.preserveHost {
