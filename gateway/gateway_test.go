@@ -1,8 +1,12 @@
 package gateway
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/portcullis-gw/portcullis/config"
 )
@@ -120,5 +124,60 @@ func TestIdentityIsImmutable(t *testing.T) {
 	}
 	if _, ok := IdentityFrom(t.Context()); ok {
 		t.Error("IdentityFrom(empty context) ok = true, want false")
+	}
+}
+
+// TestReloadUnderLoad swaps configs while requests run (meaningful under
+// -race): every request sees one whole snapshot, old or new.
+func TestReloadUnderLoad(t *testing.T) {
+	t.Parallel()
+	a := coreConfig(coreRoute("a", "/", config.EchoUpstream, config.AuthPublic))
+	b := coreConfig(coreRoute("b", "/", config.EchoUpstream, config.AuthPublic))
+	b.Headers.User = "X-Other-User"
+	env := newCoreEnv(t, a)
+	done := make(chan struct{})
+	errs := make(chan string, 8)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				// No t.Fatal off the test goroutine: report through errs.
+				res, err := http.Get(env.srv.URL + "/x")
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				var e echoReply
+				err = json.NewDecoder(res.Body).Decode(&e)
+				res.Body.Close()
+				_, hasA := e.Headers["X-Auth-User"]
+				_, hasB := e.Headers["X-Other-User"]
+				if err != nil || res.StatusCode != http.StatusOK || hasA == hasB {
+					errs <- fmt.Sprintf("status %d, %v, headers %v", res.StatusCode, err, e.Headers)
+					return
+				}
+			}
+		})
+	}
+	for i := range 50 {
+		cfg := a
+		if i%2 == 0 {
+			cfg = b
+		}
+		if err := env.g.Reload(cfg); err != nil {
+			t.Fatalf("Reload: %v", err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(done)
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
