@@ -38,6 +38,19 @@
 // Every error becomes a response in one place, writeError (errors.go), which
 // is also the ReverseProxy ErrorHandler.
 //
+// # Per-request state
+//
+// The first step allocates a *record (gateway.go) and puts it in the
+// context (recordFrom): the config snapshot, request id, peer and client
+// addresses, normalised path, matched route, and — written back by later
+// steps for the observe step — status, bytes and the verified identity. It is
+// owned by the request's goroutine. The Identity itself travels as an
+// immutable context value read with IdentityFrom.
+//
+// Upgraded (WebSocket) connections are tracked with the identity and route
+// that opened them (g.upgrades), so they can be closed at shutdown
+// (CloseUpgraded) or when their session ends.
+//
 // # Configuration snapshots
 //
 // Everything a reload may change lives in one immutable snapshot behind an
