@@ -4,9 +4,9 @@
 //
 // # Request flow (proxy listener)
 //
-// Middleware is composed once in New, in the order it runs:
-//
-//	recover → request ID → observe → strip spoofable headers → route → authenticate → proxy
+// Middleware is composed once in New, in the order it runs: recover →
+// request ID → observe → strip spoofable headers → route → authenticate →
+// proxy.
 //
 //   - recover allocates the per-request record (with the config snapshot
 //     the whole request uses) and turns a panic into a 500, or aborts the

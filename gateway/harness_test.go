@@ -214,8 +214,6 @@ func newCoreEnvAs(t *testing.T, cfg *config.Config, id Identity) *coreEnv {
 	return env
 }
 
-
-
 // metricValue returns the value of the counter or gauge series name{labels}
 // gathered from reg (the count for a histogram), and whether it exists.
 func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) (float64, bool) {

@@ -96,7 +96,7 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		Scheme:   rt.upstream.Scheme,
 		Host:     rt.upstream.Host,
 		Path:     path,
-		RawPath:  escapePath(path), // the matched path, re-escaped once
+		RawPath:  escapePath(path),   // the matched path, re-escaped once
 		RawQuery: pr.In.URL.RawQuery, // forwarded unchanged
 	}
 	if rt.preserveHost {
