@@ -33,11 +33,12 @@ type verified struct {
 
 // authenticateRoute is SPEC §6 steps 4–6 for a proxied request.
 func (g *Gateway) authenticateRoute(r *http.Request, rt *route) (Identity, error) {
-	start := g.now()
 	if rt.auth == config.AuthPublic {
-		g.auth.m.decide(decisionAllow, reasonPublic, start, start)
+		// Counted, not timed: nothing was checked.
+		g.auth.m.decisions.WithLabelValues(decisionAllow, reasonPublic).Inc()
 		return Identity{}, nil
 	}
+	start := g.now()
 	snap := recordFrom(r.Context()).snap
 	a := &snap.auth
 	cred := extractCredential(r, a.cookies.accessName)

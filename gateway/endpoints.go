@@ -33,7 +33,8 @@ func (g *Gateway) serveAuthEndpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-	h, allow := g.authHandlerFor(strings.TrimPrefix(r.URL.Path, a.prefix), r.Method)
+	rest := strings.TrimPrefix(r.URL.Path, a.prefix)
+	h, allow := g.authHandlerFor(rest, r.Method)
 	if h == nil {
 		if allow != "" {
 			w.Header().Set("Allow", allow)
@@ -45,8 +46,10 @@ func (g *Gateway) serveAuthEndpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	// Every unsafe request to a gateway endpoint, login included, passes the
 	// cross-origin check; bearer requests are exempt (a browser never attaches
-	// an Authorization header on its own).
-	if !hasBearer(r) {
+	// an Authorization header on its own). /verify changes nothing and runs
+	// the check itself on the forwarded method and host: the subrequest's own
+	// method and Host are the fronting proxy's, not the browser's.
+	if !hasBearer(r) && rest != pathVerify {
 		if err := checkOrigin(a.origins, r); err != nil {
 			g.writeError(w, r, err)
 			return

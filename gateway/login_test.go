@@ -251,3 +251,23 @@ func TestCookieConfig(t *testing.T) {
 		t.Errorf("access %q refresh %q", at.Raw, rt.Raw)
 	}
 }
+
+// TestCustomAuthPrefix: endpoints, cookie path and redirects follow
+// server.auth_prefix.
+func TestCustomAuthPrefix(t *testing.T) {
+	e := newAuthEnv(t, memoryStore, aeOptions{edit: func(c *config.Config) { c.Server.AuthPrefix = "/sso" }})
+	form := url.Values{"username": {"bob"}, "password": {"bob-password"}, "rd": {"/x"}}.Encode()
+	res := e.do("POST", "/sso/login", form, "Content-Type", "application/x-www-form-urlencoded")
+	wantStatus(t, "login under /sso", res, http.StatusSeeOther)
+	if c := res.cookie(e.jar().refreshName); c == nil || c.Path != "/sso/" {
+		t.Errorf("refresh cookie = %v, want Path=/sso/", c)
+	}
+	res = e.do("GET", "/api/x", "", "Accept", "text/html")
+	if loc := res.Header.Get("Location"); !strings.HasPrefix(loc, "/sso/login?rd=") {
+		t.Errorf("Location = %q", loc)
+	}
+	res = e.do("GET", "/sso/login", "")
+	if !strings.Contains(res.body, `action="/sso/login"`) {
+		t.Errorf("form action does not follow the prefix")
+	}
+}

@@ -148,3 +148,18 @@ func TestAdminAPI(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifySubrequestMethod: a POST subrequest whose own Host differs from
+// the browser's is judged on the forwarded method and host, not refused by
+// the endpoint-level origin check.
+func TestVerifySubrequestMethod(t *testing.T) {
+	e := newAuthEnv(t, memoryStore, aeOptions{edit: trustLoopback})
+	a := e.loginJSON("alice", "alice-password")
+	ac := e.jar().accessName + "=" + a.AccessToken
+	res := e.do("POST", "/auth/verify", "", "Cookie", ac, "X-Forwarded-Uri", "/api/x", "X-Forwarded-Method", "POST",
+		"X-Forwarded-Host", "app.example.com", "Origin", "https://app.example.com")
+	wantStatus(t, "same-origin POST via subrequest", res, 200)
+	res = e.do("POST", "/auth/verify", "", "Cookie", ac, "X-Forwarded-Uri", "/api/x", "X-Forwarded-Method", "POST",
+		"X-Forwarded-Host", "app.example.com", "Origin", "https://evil.example")
+	wantStatus(t, "cross-origin POST via subrequest", res, 403)
+}
