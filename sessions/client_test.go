@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/portcullis-gw/portcullis/config"
 	"github.com/portcullis-gw/portcullis/sessions"
@@ -121,5 +122,47 @@ func TestRedisSentinelAuth(t *testing.T) {
 				t.Fatalf("Validate() error = %v", err)
 			}
 		})
+	}
+}
+
+// TestRedisSentinelFailover: after Sentinel promotes the replica, the store
+// follows the new master; sessions replicated before the failover survive,
+// and the transition is ErrUnavailable (503), never ErrNotFound (401).
+func TestRedisSentinelFailover(t *testing.T) {
+	t.Parallel()
+	s := sessionstest.StartSentinelConfig(t, sessionstest.SentinelConfig{Replica: true})
+	cfg := redisConfig(config.RedisSentinel, s.Addrs...)
+	cfg.MasterName = s.MasterName
+	store := sessions.NewRedisStore(newClient(t, cfg), "fo:", testOptions())
+	ctx := testCtx(t)
+	c, err := store.Create(ctx, sessions.NewSession{User: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := sessionstest.Command(s.Master.Addr, "WAIT", "1", "5000"); err != nil || n != "1" {
+		t.Fatalf("WAIT 1 = %q, %v; the replica did not get the session", n, err)
+	}
+	s.Failover(t)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, err := store.Refresh(ctx, c.RefreshToken) // a write: must reach the new master
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, sessions.ErrUnavailable) {
+			t.Fatalf("Refresh() during failover error = %v, want nil or ErrUnavailable", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("store did not follow the failover: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := store.Validate(ctx, "alice", c.Session.ID); err != nil {
+		t.Fatalf("Validate() after failover error = %v", err)
+	}
+	// The rotation landed on the new master (the old one was demoted).
+	key := "fo:{" + sessions.UserTag("alice") + "}:s:" + c.Session.ID
+	if got, err := sessionstest.Command(s.Replica.Addr, "HEXISTS", key, "p"); err != nil || got != "1" {
+		t.Fatalf("HEXISTS %s p on the new master = %q, %v; want 1 (rotated there)", key, got, err)
 	}
 }

@@ -125,12 +125,12 @@ func (m *MemoryStore) Create(ctx context.Context, s NewSession) (Created, error)
 		}
 	}
 	var evicted []string
-	if max := m.opts.MaxPerUser; max > 0 && len(mine) >= max {
+	if limit := m.opts.MaxPerUser; limit > 0 && len(mine) >= limit {
 		// Least recently used first; ties by id, as Redis' ZPOPMIN does.
 		slices.SortFunc(mine, func(a, b *memSession) int {
 			return cmp.Or(cmp.Compare(a.lastUsed, b.lastUsed), cmp.Compare(a.id, b.id))
 		})
-		for _, r := range mine[:len(mine)-max+1] {
+		for _, r := range mine[:len(mine)-limit+1] {
 			m.remove(r)
 			evicted = append(evicted, r.id)
 		}

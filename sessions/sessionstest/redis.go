@@ -45,6 +45,7 @@ func binary(t testing.TB, name string) string {
 	}
 	if os.Getenv(RequireEnv) != "" {
 		t.Fatalf("%s not found and %s is set: %v", name, RequireEnv, err)
+		return ""
 	}
 	t.Skipf("%s not found (set %s to make this a failure): %v", name, RequireEnv, err)
 	return ""
@@ -185,12 +186,16 @@ func Command(addr string, args ...string) (string, error) {
 // CommandAuth is Command on a connection that first authenticates with
 // AUTH [user] password (skipped when password is empty).
 func CommandAuth(addr, user, password string, args ...string) (string, error) {
+	return command(addr, 5*time.Second, user, password, args...)
+}
+
+func command(addr string, timeout time.Duration, user, password string, args ...string) (string, error) {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return "", err
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.SetDeadline(time.Now().Add(timeout))
 	br := bufio.NewReader(c)
 	if password != "" {
 		auth := []string{"AUTH", password}
@@ -314,7 +319,10 @@ type Sentinel struct {
 	Addrs      []string // sentinel addresses
 	MasterName string
 	Master     *Redis
+	Replica    *Redis // nil unless SentinelConfig.Replica
 	Sentinel   *Redis
+
+	cfg SentinelConfig
 }
 
 // SentinelConfig adds authentication to StartSentinelConfig.
@@ -327,6 +335,9 @@ type SentinelConfig struct {
 	// Username an ACL user is created and the default user disabled; with
 	// only Password, requirepass.
 	Username, Password string
+	// Replica adds a replica of the master, known to the sentinel, so that
+	// tests can force a failover (Sentinel.Failover).
+	Replica bool
 }
 
 // StartSentinel starts a master and one `redis-server sentinel.conf
@@ -341,6 +352,17 @@ func StartSentinelConfig(t testing.TB, cfg SentinelConfig) *Sentinel {
 	master := StartRedis(t, cfg.MasterArgs...)
 	const name = "portcullis-test"
 	_, mport, _ := net.SplitHostPort(master.Addr)
+	var replica *Redis
+	if cfg.Replica {
+		args := append([]string{"--replicaof", "127.0.0.1", mport}, cfg.MasterArgs...)
+		if cfg.MasterUser != "" {
+			args = append(args, "--masteruser", cfg.MasterUser)
+		}
+		if cfg.MasterPassword != "" {
+			args = append(args, "--masterauth", cfg.MasterPassword)
+		}
+		replica = StartRedis(t, args...)
+	}
 	var body strings.Builder
 	fmt.Fprintf(&body, "sentinel monitor %s 127.0.0.1 %s 1\nsentinel down-after-milliseconds %s 5000\n", name, mport, name)
 	if cfg.MasterUser != "" {
@@ -380,5 +402,63 @@ func StartSentinelConfig(t testing.TB, cfg SentinelConfig) *Sentinel {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return &Sentinel{Addrs: []string{s.Addr}, MasterName: name, Master: master, Sentinel: s}
+	st := &Sentinel{Addrs: []string{s.Addr}, MasterName: name, Master: master, Replica: replica, Sentinel: s, cfg: cfg}
+	if replica != nil {
+		st.waitFor(t, 20*time.Second, "the sentinel to know the replica", func() bool {
+			reply, err := st.command("SENTINEL", "replicas", name)
+			return err == nil && strings.Contains(reply, replica.Addr[len("127.0.0.1:"):]) && !strings.Contains(reply, "disconnected")
+		})
+	}
+	return st
+}
+
+func (s *Sentinel) command(args ...string) (string, error) {
+	return CommandAuth(s.Sentinel.Addr, s.cfg.Username, s.cfg.Password, args...)
+}
+
+func (s *Sentinel) waitFor(t testing.TB, within time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// MasterAddr is the master's address according to the sentinel.
+func (s *Sentinel) MasterAddr(t testing.TB) string {
+	t.Helper()
+	reply, err := s.command("SENTINEL", "get-master-addr-by-name", s.MasterName)
+	if err != nil {
+		t.Fatalf("get-master-addr-by-name: %v", err)
+	}
+	host, port, _ := strings.Cut(reply, "\n")
+	return net.JoinHostPort(host, port)
+}
+
+// Failover makes the sentinel promote the replica (SENTINEL FAILOVER) and
+// waits until it names the replica as master, the replica accepts writes and
+// the old master has been demoted to a replica (the failover is complete).
+func (s *Sentinel) Failover(t testing.TB) {
+	t.Helper()
+	if s.Replica == nil {
+		t.Fatal("Failover needs SentinelConfig.Replica")
+	}
+	s.waitFor(t, 20*time.Second, "SENTINEL FAILOVER to be accepted", func() bool {
+		reply, err := s.command("SENTINEL", "FAILOVER", s.MasterName)
+		return err == nil && reply == "OK"
+	})
+	s.waitFor(t, 30*time.Second, "the replica to become master", func() bool {
+		if s.MasterAddr(t) != s.Replica.Addr {
+			return false
+		}
+		role, err := CommandAuth(s.Replica.Addr, s.cfg.MasterUser, s.cfg.MasterPassword, "ROLE")
+		return err == nil && strings.HasPrefix(role, "master")
+	})
+	s.waitFor(t, 30*time.Second, "the old master to be demoted", func() bool {
+		role, err := CommandAuth(s.Master.Addr, s.cfg.MasterUser, s.cfg.MasterPassword, "ROLE")
+		return err == nil && strings.HasPrefix(role, "slave")
+	})
 }
