@@ -55,6 +55,11 @@ func (m *storeMetrics) init() {
 	}
 }
 
+// storeCallTimeout bounds every store call made for a request, on top of the
+// client's own dial/read/write timeouts: a request waiting on a dead store
+// gets its 503 within this, whatever the retry policy below.
+const storeCallTimeout = 3 * time.Second
+
 // instrumentedStore times every store call and counts its failures. Domain
 // answers (not found, invalid grant, reuse) are not failures: the store
 // worked. Anything else (ErrUnavailable, unexpected errors) is, and
@@ -90,6 +95,8 @@ func (s instrumentedStore) observe(op string, start time.Time, err error) {
 }
 
 func (s instrumentedStore) Create(ctx context.Context, n sessions.NewSession) (sessions.Created, error) {
+	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
+	defer cancel()
 	start := time.Now()
 	c, err := s.next.Create(ctx, n)
 	s.observe(opCreate, start, err)
@@ -97,6 +104,8 @@ func (s instrumentedStore) Create(ctx context.Context, n sessions.NewSession) (s
 }
 
 func (s instrumentedStore) Validate(ctx context.Context, user, id string) (sessions.Session, error) {
+	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
+	defer cancel()
 	start := time.Now()
 	v, err := s.next.Validate(ctx, user, id)
 	s.observe(opValidate, start, err)
@@ -104,6 +113,8 @@ func (s instrumentedStore) Validate(ctx context.Context, user, id string) (sessi
 }
 
 func (s instrumentedStore) Refresh(ctx context.Context, tok string) (sessions.Refreshed, error) {
+	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
+	defer cancel()
 	start := time.Now()
 	v, err := s.next.Refresh(ctx, tok)
 	s.observe(opRefresh, start, err)
@@ -111,6 +122,8 @@ func (s instrumentedStore) Refresh(ctx context.Context, tok string) (sessions.Re
 }
 
 func (s instrumentedStore) RevokeByRefreshToken(ctx context.Context, tok string) (sessions.Session, error) {
+	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
+	defer cancel()
 	start := time.Now()
 	v, err := s.next.RevokeByRefreshToken(ctx, tok)
 	s.observe(opRevokeByToken, start, err)
@@ -118,6 +131,8 @@ func (s instrumentedStore) RevokeByRefreshToken(ctx context.Context, tok string)
 }
 
 func (s instrumentedStore) Revoke(ctx context.Context, user, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
+	defer cancel()
 	start := time.Now()
 	err := s.next.Revoke(ctx, user, id)
 	s.observe(opRevoke, start, err)
@@ -125,6 +140,8 @@ func (s instrumentedStore) Revoke(ctx context.Context, user, id string) error {
 }
 
 func (s instrumentedStore) RevokeUser(ctx context.Context, user string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
+	defer cancel()
 	start := time.Now()
 	v, err := s.next.RevokeUser(ctx, user)
 	s.observe(opRevokeUser, start, err)
@@ -132,6 +149,8 @@ func (s instrumentedStore) RevokeUser(ctx context.Context, user string) ([]strin
 }
 
 func (s instrumentedStore) List(ctx context.Context, user string) ([]sessions.Session, error) {
+	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
+	defer cancel()
 	start := time.Now()
 	v, err := s.next.List(ctx, user)
 	s.observe(opList, start, err)
@@ -139,6 +158,8 @@ func (s instrumentedStore) List(ctx context.Context, user string) ([]sessions.Se
 }
 
 func (s instrumentedStore) RecordFailure(ctx context.Context, key string, window time.Duration) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
+	defer cancel()
 	start := time.Now()
 	v, err := s.next.RecordFailure(ctx, key, window)
 	s.observe(opRecordFailure, start, err)
@@ -146,6 +167,8 @@ func (s instrumentedStore) RecordFailure(ctx context.Context, key string, window
 }
 
 func (s instrumentedStore) Failures(ctx context.Context, key string, window time.Duration) (int, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
+	defer cancel()
 	start := time.Now()
 	n, after, err := s.next.Failures(ctx, key, window)
 	s.observe(opFailures, start, err)
@@ -153,6 +176,8 @@ func (s instrumentedStore) Failures(ctx context.Context, key string, window time
 }
 
 func (s instrumentedStore) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
+	defer cancel()
 	start := time.Now()
 	err := s.next.Ping(ctx)
 	s.observe(opPing, start, err)
