@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"slices"
 	"strings"
@@ -372,5 +373,24 @@ func BenchmarkStripInbound(b *testing.B) {
 	for b.Loop() {
 		h := base.Clone()
 		stripInbound(h, set, false)
+	}
+}
+
+func TestForwardedProtoFromTLSConnection(t *testing.T) {
+	t.Parallel()
+	up := newRecorder(t)
+	g, err := New(Options{Config: coreConfig(coreRoute("pub", "/", up.srv.URL, config.AuthPublic))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(g)
+	t.Cleanup(srv.Close)
+	res, err := srv.Client().Get(srv.URL + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if got := up.last(t).Header.Get("X-Forwarded-Proto"); got != "https" {
+		t.Errorf("X-Forwarded-Proto = %q, want https", got)
 	}
 }

@@ -2,11 +2,14 @@ package gateway
 
 import (
 	"bufio"
+	"encoding/pem"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -300,6 +303,58 @@ func BenchmarkServeHTTPEcho(b *testing.B) {
 		g.ServeHTTP(w, r)
 		if w.Code != http.StatusOK {
 			b.Fatalf("status %d", w.Code)
+		}
+	}
+}
+
+func TestRouteUpstreamTLS(t *testing.T) {
+	t.Parallel()
+	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "tls ok")
+	}))
+	t.Cleanup(up.Close)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw})
+	if err := os.WriteFile(caFile, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	withCA := coreRoute("ca", "/ca", up.URL, config.AuthPublic)
+	withCA.TLS = config.UpstreamTLS{CAFile: caFile, ServerName: "example.com"}
+	wrongName := coreRoute("wrongname", "/wrongname", up.URL, config.AuthPublic)
+	wrongName.TLS = config.UpstreamTLS{CAFile: caFile, ServerName: "not-in-the-cert.test"}
+	insecure := coreRoute("insecure", "/insecure", up.URL, config.AuthPublic)
+	insecure.TLS = config.UpstreamTLS{InsecureSkipVerify: true}
+	system := coreRoute("system", "/system", up.URL, config.AuthPublic) // shared pool, system roots
+	env := newCoreEnv(t, coreConfig(withCA, wrongName, insecure, system))
+
+	tests := []struct {
+		path   string
+		status int
+	}{
+		{"/ca", http.StatusOK},
+		{"/insecure", http.StatusOK},
+		{"/wrongname", http.StatusBadGateway},
+		{"/system", http.StatusBadGateway},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			res := coreDo(t, "GET", env.srv.URL+tc.path, nil)
+			if res.StatusCode != tc.status {
+				t.Errorf("GET %s = %d %q, want %d", tc.path, res.StatusCode, res.body, tc.status)
+			}
+		})
+	}
+	if v, _ := metricValue(t, env.reg, metricUpstreamErrors, map[string]string{"route": "system", "kind": upstreamOther}); v != 1 {
+		t.Errorf("upstream_errors{system,other} = %v, want 1", v)
+	}
+	// Routes with tls options get their own transport; the others share one.
+	snap := env.g.snap.Load()
+	if len(snap.transports) != 3 {
+		t.Errorf("per-route transports = %d, want 3", len(snap.transports))
+	}
+	for _, rt := range snap.routes.all() {
+		if shared := rt.transport == http.RoundTripper(env.g.transport); shared != (rt.name == "system") {
+			t.Errorf("route %s uses the shared transport = %v", rt.name, shared)
 		}
 	}
 }
