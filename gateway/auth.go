@@ -155,6 +155,9 @@ func (g *Gateway) lookupUser(name string) (users.User, bool) {
 // endpoint that needs a signed-in caller (me, sessions, logout-all).
 func (g *Gateway) authenticateCaller(r *http.Request, a *authSnapshot) (verified, error) {
 	v, _, err := g.checkCredential(r.Context(), a, extractCredential(r, a.cookies.accessName))
+	if err == nil {
+		noteIdentity(r, v.user.Name, v.session.ID)
+	}
 	return v, err
 }
 

@@ -86,6 +86,7 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request, a *authSnapshot)
 		}
 		return err
 	}
+	noteIdentity(r, iss.session.User, iss.session.ID)
 	now := g.now()
 	if in.form {
 		a.cookies.set(w, iss.access, iss.refresh, iss.session.ExpiresAt, now)
@@ -153,10 +154,8 @@ func bodyError(err error) error {
 	if errors.As(err, &mbe) {
 		return errBodyTooLarge
 	}
-	if err == nil {
-		return errInvalidRequest
-	}
-	return fmt.Errorf("%w: %w", errInvalidRequest, err)
+	// The decoder's message may quote input (a password character): drop it.
+	return errInvalidRequest
 }
 
 // checkPassword throttles, bounds concurrent verifications and checks the
@@ -224,4 +223,12 @@ func clientIPOf(r *http.Request) string {
 		return ""
 	}
 	return rec.client.String()
+}
+
+// noteIdentity puts the user and session of a gateway endpoint's caller into
+// the access log record (proxied requests get theirs from authenticateStep).
+func noteIdentity(r *http.Request, user, sid string) {
+	if rec := recordFrom(r.Context()); rec != nil {
+		rec.identity = Identity{User: user, SessionID: sid}
+	}
 }
