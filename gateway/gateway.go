@@ -244,7 +244,7 @@ type record struct {
 	bytes       int64 // response body bytes written
 	wroteHeader bool
 
-	headerTimer *time.Timer // bounds dial + response headers; stopped by ModifyResponse
+	deadline *headerDeadline // the route timeout of a proxied request (proxy.go)
 }
 
 type recordKey struct{}

@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -68,19 +70,51 @@ func (routeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return rec.route.transport.RoundTrip(req)
 }
 
-// serveProxy forwards a routed, authenticated request. The route's timeout
-// bounds the dial and the wait for response headers only: the timer is
-// stopped by modifyResponse as soon as headers arrive, so a streaming body or
-// an upgraded connection is never cut.
+// serveProxy forwards a routed, authenticated request under the route's
+// timeout (headerDeadline).
 func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
 	rec := recordFrom(r.Context())
 	// The gateway never adds Set-Cookie to an upstream response.
 	delete(w.Header(), "Set-Cookie")
-	ctx, cancel := context.WithCancelCause(r.Context())
-	defer cancel(nil)
-	rec.headerTimer = time.AfterFunc(rec.route.timeout, func() { cancel(errUpstreamTimeout) })
-	defer rec.headerTimer.Stop()
+	ctx, d, cancel := startHeaderDeadline(r.Context(), rec.route.timeout)
+	defer cancel()
+	rec.deadline = d
 	g.proxy.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// headerDeadline applies a route's timeout (SPEC §6 step 8) to the two waits
+// it bounds: getting a connection (dial, TLS handshake), and — once the
+// request and its body are written — the response headers. Like
+// http.Transport.ResponseHeaderTimeout, the upload in between is not timed
+// (a large, slow upload is not a dead upstream), and once headers arrive
+// nothing is: a streaming body or an upgraded connection is never cut.
+type headerDeadline struct {
+	timer *time.Timer
+	// settled is set once, by whichever comes first: the deadline (which then
+	// cancels the request) or the response headers (headersArrived).
+	settled atomic.Bool
+}
+
+// startHeaderDeadline returns ctx carrying the deadline; cancel releases it.
+func startHeaderDeadline(parent context.Context, timeout time.Duration) (context.Context, *headerDeadline, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	d := &headerDeadline{}
+	d.timer = time.AfterFunc(timeout, func() {
+		if d.settled.CompareAndSwap(false, true) {
+			cancel(errUpstreamTimeout)
+		}
+	})
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn:      func(httptrace.GotConnInfo) { d.timer.Stop() },             // connected
+		WroteRequest: func(httptrace.WroteRequestInfo) { d.timer.Reset(timeout) }, // now wait for headers
+	})
+	return ctx, d, func() { d.timer.Stop(); cancel(nil) }
+}
+
+// headersArrived stops the deadline; false means it had already fired.
+func (d *headerDeadline) headersArrived() bool {
+	d.timer.Stop()
+	return d.settled.CompareAndSwap(false, true)
 }
 
 // rewrite builds the outbound request (SPEC §6 steps 6–8). ReverseProxy has
@@ -117,11 +151,11 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 }
 
 // modifyResponse runs once response headers have arrived: it stops the
-// header timer and makes the gateway's X-Request-ID the one the client sees.
+// deadline and makes the gateway's X-Request-ID the one the client sees.
 func (g *Gateway) modifyResponse(res *http.Response) error {
 	rec := recordFrom(res.Request.Context())
-	if rec != nil && rec.headerTimer != nil && !rec.headerTimer.Stop() {
-		return errUpstreamTimeout // the timer fired as the headers arrived
+	if rec != nil && rec.deadline != nil && !rec.deadline.headersArrived() {
+		return errUpstreamTimeout // the deadline fired as the headers arrived
 	}
 	res.Header.Del(headerRequestID) // already set on the response by requestID
 	return nil

@@ -358,3 +358,40 @@ func TestRouteUpstreamTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowUploadIsNotCut: the route timeout starts counting the wait for
+// headers only once the request body is written.
+func TestSlowUploadIsNotCut(t *testing.T) {
+	t.Parallel()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		_, _ = io.WriteString(w, strings.ToUpper(string(b)))
+	}))
+	t.Cleanup(up.Close)
+	rc := coreRoute("upload", "/", up.URL, config.AuthPublic)
+	rc.Timeout = 150 * time.Millisecond
+	env := newCoreEnv(t, coreConfig(rc))
+
+	pr, pw := io.Pipe()
+	go func() {
+		for _, chunk := range []string{"slow ", "upload ", "body"} {
+			_, _ = io.WriteString(pw, chunk)
+			time.Sleep(100 * time.Millisecond)
+		}
+		pw.Close()
+	}()
+	req, _ := http.NewRequest("POST", env.srv.URL+"/u", pr)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK || string(b) != "SLOW UPLOAD BODY" {
+		t.Errorf("slow upload = %d %q, want 200 %q", res.StatusCode, b, "SLOW UPLOAD BODY")
+	}
+}
