@@ -105,7 +105,7 @@ func startHeaderDeadline(parent context.Context, timeout time.Duration) (context
 		}
 	})
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		GotConn:      func(httptrace.GotConnInfo) { d.timer.Stop() },             // connected
+		GotConn:      func(httptrace.GotConnInfo) { d.timer.Stop() },              // connected
 		WroteRequest: func(httptrace.WroteRequestInfo) { d.timer.Reset(timeout) }, // now wait for headers
 	})
 	return ctx, d, func() { d.timer.Stop(); cancel(nil) }
