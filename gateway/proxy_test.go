@@ -395,3 +395,29 @@ func TestSlowUploadIsNotCut(t *testing.T) {
 		t.Errorf("slow upload = %d %q, want 200 %q", res.StatusCode, b, "SLOW UPLOAD BODY")
 	}
 }
+
+func TestClientGoneIsNotAnUpstreamError(t *testing.T) {
+	t.Parallel()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // never answers while the client waits
+	}))
+	t.Cleanup(up.Close)
+	env := newCoreEnv(t, coreConfig(coreRoute("hang", "/", up.URL, config.AuthPublic)))
+	client := &http.Client{Timeout: 100 * time.Millisecond}
+	if res, err := client.Get(env.srv.URL + "/x"); err == nil {
+		res.Body.Close()
+		t.Fatal("request completed, want a client timeout")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(env.logs.String(), "status=499") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no access log with status 499:\n%s", env.logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, kind := range []string{upstreamRefused, upstreamTimeout, upstreamOther} {
+		if v, _ := metricValue(t, env.reg, metricUpstreamErrors, map[string]string{"route": "hang", "kind": kind}); v != 0 {
+			t.Errorf("upstream_errors{hang,%s} = %v, want 0", kind, v)
+		}
+	}
+}
