@@ -92,6 +92,12 @@ func TestCheckConfigFromEnv(t *testing.T) {
 	if code != 0 || !strings.Contains(out, path) {
 		t.Errorf("PORTCULLIS_CONFIG check: exit %d stdout %q stderr %q, want 0 naming %s", code, out, errOut, path)
 	}
+	// Without -config or the variable: ./gateway.yaml.
+	writeFile(t, dir, "gateway.yaml", testConfig(t, "127.0.0.1:18080", "127.0.0.1:19464", publicRoute))
+	code, out, errOut = runBinIn(t, dir, nil, "check")
+	if code != 0 || !strings.Contains(out, "gateway.yaml: ok") {
+		t.Errorf("check in a directory with gateway.yaml: exit %d stdout %q stderr %q, want 0", code, out, errOut)
+	}
 	code, _, errOut = runBin(t, []string{configEnv + "=" + dir + "/absent.yaml"}, "check")
 	if code != 1 || !strings.Contains(errOut, "absent.yaml") {
 		t.Errorf("check of a missing file: exit %d stderr %q, want 1 naming the file", code, errOut)

@@ -53,10 +53,17 @@ func TestMain(m *testing.M) {
 // runBin runs the binary to completion and returns its exit code and output.
 func runBin(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runBinIn(t, "", env, args...)
+}
+
+// runBinIn is runBin with the working directory set to dir ("" = inherit).
+func runBinIn(t *testing.T, dir string, env []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binPath, args...)
 	cmd.Env = append(cleanEnv(), env...)
+	cmd.Dir = dir
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
