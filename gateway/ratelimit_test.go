@@ -105,3 +105,24 @@ func TestPasswordSlots(t *testing.T) {
 		t.Errorf("no slots")
 	}
 }
+
+// TestLoginBusy: with every password slot taken, a login waits, then 503
+// with Retry-After; once a slot frees, logins work again.
+func TestLoginBusy(t *testing.T) {
+	e := newAuthEnv(t, memoryStore, aeOptions{})
+	slots := e.g.auth.slots
+	for range cap(slots) {
+		if err := slots.acquire(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := e.do("POST", "/auth/login", loginBody("bob", "bob-password"), "Content-Type", "application/json")
+	wantStatus(t, "login with no free slot", res, http.StatusServiceUnavailable)
+	if res.Header.Get("Retry-After") == "" || res.errCode(t) != "temporarily_unavailable" {
+		t.Errorf("busy answer: Retry-After %q body %s", res.Header.Get("Retry-After"), res.body)
+	}
+	for range cap(slots) {
+		slots.release()
+	}
+	wantStatus(t, "login after release", e.do("POST", "/auth/login", loginBody("bob", "bob-password"), "Content-Type", "application/json"), 200)
+}
