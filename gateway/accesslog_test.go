@@ -25,6 +25,7 @@ func TestAccessLogHasNoSecrets(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("status = %d, want 200", res.StatusCode)
 	}
+	waitFor(t, "the access log line", func() bool { return strings.Contains(env.logs.String(), "msg=request") })
 	logs := env.logs.String()
 	for _, secret := range []string{"QUERYSECRET", "COOKIESECRET", "OTHERCOOKIE", "BEARERSECRET", "ASSERTIONSECRET", "token="} {
 		if strings.Contains(logs, secret) {
@@ -53,6 +54,7 @@ func TestAccessLogFieldsJSONAndOff(t *testing.T) {
 	}
 	base := newHTTPTestServer(t, g)
 	coreDo(t, "GET", base+"/p?q=SECRET", nil)
+	waitFor(t, "the access log line", func() bool { return strings.Contains(buf.String(), "\n") })
 	var line map[string]any
 	if err := json.Unmarshal(bytes.TrimSpace([]byte(buf.String())), &line); err != nil {
 		t.Fatalf("log line %q: %v", buf.String(), err)
@@ -69,11 +71,13 @@ func TestAccessLogFieldsJSONAndOff(t *testing.T) {
 	var off syncBuffer
 	cfg = coreConfig(coreRoute("echo", "/", config.EchoUpstream, config.AuthPublic))
 	cfg.Log.AccessLog = false
-	g, err = New(Options{Config: cfg, Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewJSONHandler(&off, nil))})
+	reg := prometheus.NewRegistry()
+	g, err = New(Options{Config: cfg, Registry: reg, Logger: slog.New(slog.NewJSONHandler(&off, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	coreDo(t, "GET", newHTTPTestServer(t, g)+"/p", nil)
+	waitForRequests(t, reg, 1) // the request is finished, so its log line would be written
 	if off.String() != "" {
 		t.Errorf("log.access_log false still logged: %s", off.String())
 	}
@@ -89,6 +93,7 @@ func TestPanicIsLoggedAnd500(t *testing.T) {
 	if res.StatusCode != http.StatusInternalServerError {
 		t.Errorf("status = %d, want 500", res.StatusCode)
 	}
+	waitForRequests(t, env.reg, 1)
 	if v, _ := metricValue(t, env.reg, metricRequests, map[string]string{"route": "_none", "method": "GET", "code": "500"}); v != 1 {
 		t.Errorf("requests{_none,GET,500} = %v, want 1", v)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -259,4 +260,38 @@ func newHTTPTestServer(t *testing.T, h http.Handler) string {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// waitFor polls cond until it holds (5s at most). The observe step logs and
+// counts after the handler returns, which can be just after the client has
+// read a complete response.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitForRequests waits until n requests have been counted in reg.
+func waitForRequests(t *testing.T, reg *prometheus.Registry, n int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d counted requests", n), func() bool {
+		mfs, err := reg.Gather()
+		if err != nil {
+			return false
+		}
+		total := 0.0
+		for _, mf := range mfs {
+			if mf.GetName() == metricRequests {
+				for _, m := range mf.GetMetric() {
+					total += m.GetCounter().GetValue()
+				}
+			}
+		}
+		return total >= float64(n)
+	})
 }

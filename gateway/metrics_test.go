@@ -34,6 +34,7 @@ func TestRequestMetricsLabels(t *testing.T) {
 	for _, r := range reqs {
 		rawRequest(t, env.addr(), r)
 	}
+	waitForRequests(t, env.reg, len(reqs))
 	tests := []struct {
 		route, method, code string
 		want                float64
@@ -128,6 +129,7 @@ func TestMetricsHandler(t *testing.T) {
 	t.Parallel()
 	env := newCoreEnv(t, coreConfig(coreRoute("a", "/", config.EchoUpstream, config.AuthPublic)))
 	rawRequest(t, env.addr(), "GET / HTTP/1.1\r\nHost: gw.test\r\n\r\n")
+	waitForRequests(t, env.reg, 1)
 	srv := newHTTPTestServer(t, env.g.MetricsHandler())
 	res := coreDo(t, "GET", srv+"/metrics", nil)
 	if res.StatusCode != http.StatusOK {
