@@ -5,6 +5,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -309,9 +310,11 @@ func BenchmarkServeHTTPEcho(b *testing.B) {
 
 func TestRouteUpstreamTLS(t *testing.T) {
 	t.Parallel()
-	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "tls ok")
 	}))
+	up.Config.ErrorLog = log.New(io.Discard, "", 0) // the failing cases log handshake errors
+	up.StartTLS()
 	t.Cleanup(up.Close)
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
 	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw})
