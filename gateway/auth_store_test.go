@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -67,6 +68,20 @@ func TestStoreOutage(t *testing.T) {
 		wantStatus(t, "form login", res, http.StatusServiceUnavailable)
 		if res.Header.Get("Retry-After") == "" || res.cookie(jar.accessName) != nil {
 			t.Errorf("form login during outage: Retry-After %q, cookies %v", res.Header.Get("Retry-After"), res.Cookies())
+		}
+	})
+	t.Run("sessions page", func(t *testing.T) {
+		res := e.do("GET", "/auth/sessions", "", "Accept", "text/html", "Cookie", e.cookieHeader(b))
+		wantStatus(t, "sessions page", res, http.StatusServiceUnavailable)
+		if !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || res.Header.Get("Retry-After") == "" {
+			t.Errorf("sessions page outage: %q Retry-After %q", res.Header.Get("Content-Type"), res.Header.Get("Retry-After"))
+		}
+	})
+	t.Run("form logout", func(t *testing.T) {
+		res := e.do("POST", "/auth/logout", "rd=/", "Content-Type", "application/x-www-form-urlencoded", "Cookie", e.cookieHeader(b))
+		wantStatus(t, "form logout", res, http.StatusServiceUnavailable)
+		if len(res.Cookies()) != 0 {
+			t.Errorf("form logout during outage touched cookies")
 		}
 	})
 	t.Run("login page silent refresh", func(t *testing.T) {

@@ -136,7 +136,7 @@ func (g *Gateway) logout(w http.ResponseWriter, r *http.Request, a *authSnapshot
 	n, err := g.revokePresented(r.Context(), r, a, bodyTok, true)
 	if err != nil {
 		// Not revoked: keep the cookies so the client can retry.
-		return err
+		return g.formAuthError(w, r, a, form, err)
 	}
 	g.auth.m.revoke(revokedLogout, n)
 	a.cookies.clear(w)
@@ -203,7 +203,7 @@ func (g *Gateway) logoutAll(w http.ResponseWriter, r *http.Request, a *authSnaps
 	}
 	ids, err := g.auth.store.RevokeUser(r.Context(), v.user.Name)
 	if err != nil {
-		return fmt.Errorf("revoke user: %w", err)
+		return g.formAuthError(w, r, a, form, fmt.Errorf("revoke user: %w", err))
 	}
 	g.auth.m.revoke(revokedLogoutAll, len(ids))
 	a.cookies.clear(w)
@@ -221,13 +221,16 @@ func isFormPost(r *http.Request) bool {
 	return mt == mediaForm
 }
 
-// formAuthError sends a browser form whose access cookie no longer verifies
-// to the login page (which refreshes silently and comes back to the sessions
-// page); API clients get the error.
+// formAuthError answers an error of an HTML form: a 401 goes to the login
+// page (which refreshes silently and comes back to the sessions page), the
+// rest is an HTML error page; API clients get the JSON error.
 func (g *Gateway) formAuthError(w http.ResponseWriter, r *http.Request, a *authSnapshot, form bool, err error) error {
-	if form && publicError(err).status == http.StatusUnauthorized {
+	switch {
+	case !form:
+		return err
+	case publicError(err).status == http.StatusUnauthorized:
 		http.Redirect(w, r, loginURLFor(a, a.prefix+pathSessions), http.StatusSeeOther)
 		return nil
 	}
-	return err
+	return g.pageError(w, r, a, err)
 }

@@ -60,11 +60,18 @@ func (g *Gateway) listSessions(w http.ResponseWriter, r *http.Request, a *authSn
 			http.Redirect(w, r, loginURLFor(a, a.prefix+pathSessions), http.StatusFound)
 			return nil
 		}
+		if html {
+			return g.pageError(w, r, a, err)
+		}
 		return err
 	}
 	ss, err := g.auth.store.List(r.Context(), v.user.Name)
 	if err != nil {
-		return fmt.Errorf("list sessions: %w", err)
+		err = fmt.Errorf("list sessions: %w", err)
+		if html {
+			return g.pageError(w, r, a, err)
+		}
+		return err
 	}
 	list := sessionList(ss, v.session.ID)
 	if html {
@@ -139,7 +146,7 @@ func (g *Gateway) revokeSessionForm(id string) authHandler {
 			return g.formAuthError(w, r, a, true, err)
 		}
 		if err := g.revokeOwnSession(w, r, a, v, id); err != nil {
-			return err
+			return g.pageError(w, r, a, err)
 		}
 		target := a.prefix + pathSessions
 		if id == v.session.ID {

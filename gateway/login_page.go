@@ -11,7 +11,7 @@ import (
 	"strconv"
 )
 
-//go:embed templates/login.html templates/sessions.html templates/style.css
+//go:embed templates/login.html templates/sessions.html templates/error.html templates/style.css
 var templateFS embed.FS
 
 var (

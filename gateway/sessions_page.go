@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strconv"
 )
 
-var sessionsTmpl = template.Must(template.ParseFS(templateFS, "templates/sessions.html"))
+var (
+	sessionsTmpl  = template.Must(template.ParseFS(templateFS, "templates/sessions.html"))
+	errorPageTmpl = template.Must(template.ParseFS(templateFS, "templates/error.html"))
+)
 
 // sessionView is one row of the sessions page.
 type sessionView struct {
@@ -36,5 +40,36 @@ func (g *Gateway) renderSessionsPage(w http.ResponseWriter, a *authSnapshot, use
 		return fmt.Errorf("render sessions page: %w", err)
 	}
 	writePage(w, http.StatusOK, buf.Bytes())
+	return nil
+}
+
+// pageError answers an error of a browser page or form (sessions page, its
+// forms, form logout) as HTML with the status and Retry-After the JSON answer
+// would have had. It returns nil: the response is written.
+func (g *Gateway) pageError(w http.ResponseWriter, r *http.Request, a *authSnapshot, err error) error {
+	ae := publicError(err)
+	g.logError(r, recordFrom(r.Context()), ae, err)
+	if ae.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
+	}
+	msg := "The request could not be completed."
+	switch ae.status {
+	case http.StatusNotFound:
+		msg = "That session no longer exists."
+	case http.StatusForbidden:
+		msg = "This request came from another site and was refused."
+	case http.StatusServiceUnavailable:
+		msg = "The service is temporarily unavailable. Please try again in a moment."
+	}
+	var buf bytes.Buffer
+	v := struct {
+		Style          template.CSS
+		Title, Message string
+		Back           string
+	}{pageStyle, http.StatusText(ae.status), msg, a.prefix + pathSessions}
+	if err := errorPageTmpl.Execute(&buf, v); err != nil {
+		return fmt.Errorf("render error page: %w", err)
+	}
+	writePage(w, ae.status, buf.Bytes())
 	return nil
 }

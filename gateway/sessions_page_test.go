@@ -36,6 +36,9 @@ func TestSessionsPage(t *testing.T) {
 	wantStatus(t, "other revoked", e.do("GET", "/api/x", "", bearer(other.AccessToken)...), 401)
 	res = e.do("POST", "/auth/sessions/"+other.SessionID+"/revoke", "", form...)
 	wantStatus(t, "revoke twice", res, 404)
+	if !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(res.body, "no longer exists") {
+		t.Errorf("form error is not an HTML page: %q %s", res.Header.Get("Content-Type"), res.body)
+	}
 	res = e.do("POST", "/auth/sessions/x/revoke", "", "Content-Type", "application/x-www-form-urlencoded", "Cookie", e.cookieHeader(b), "Origin", "https://evil.example")
 	wantStatus(t, "cross-site revoke", res, 403)
 
