@@ -101,3 +101,15 @@ func TestPanicIsLoggedAnd500(t *testing.T) {
 		t.Errorf("panic not logged: %s", env.logs.String())
 	}
 }
+
+func TestAccessLogUpstreamOnlyWhenForwarded(t *testing.T) {
+	t.Parallel()
+	env := newCoreEnv(t, coreConfig(coreRoute("locked", "/", config.EchoUpstream, config.AuthRequired)))
+	if res := coreDo(t, "GET", env.srv.URL+"/x", nil); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("status = %d, want 401", res.StatusCode)
+	}
+	waitFor(t, "the access log line", func() bool { return strings.Contains(env.logs.String(), "msg=request") })
+	if logs := env.logs.String(); !strings.Contains(logs, `upstream=""`) || !strings.Contains(logs, "route=locked") {
+		t.Errorf("a refused request logged an upstream:\n%s", logs)
+	}
+}
