@@ -28,6 +28,12 @@
 //   - RecordFailure/Failures count failed logins per key in a sliding window
 //     (login throttling shared by all replicas).
 //
+// Caching: NewCachedStore wraps a RedisStore with a per-replica cache of
+// positive Validate answers (at most max_staleness old). Scripts of a store
+// built WithInvalidations publish the id of every session they revoke, evict
+// or rotate on "<prefix>invalidate"; caching replicas drop it on receipt and
+// empty and bypass their cache while their subscription is down.
+//
 // Errors: ErrNotFound (missing, expired or another user's), ErrInvalidGrant,
 // ErrReused, and ErrUnavailable whenever the store cannot answer (network,
 // timeout, context deadline, failover): the gateway answers 503 for it,

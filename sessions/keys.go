@@ -35,6 +35,10 @@ func (k keyspace) index(user string) string { return k.indexPrefix(UserTag(user)
 // indexPrefix is index() without the user name, for scripts.
 func (k keyspace) indexPrefix(tag string) string { return k.userBase(tag) + "u:" }
 
+// invalidations is the Pub/Sub channel on which scripts announce the ids
+// of sessions they revoke, evict or rotate (for replicas' validation caches).
+func (k keyspace) invalidations() string { return k.prefix + "invalidate" }
+
 // failures is the key of a rate-limit counter. Keys that are long or hold
 // bytes outside a conservative set (the IP or user name inside is
 // client-controlled) are replaced by their SHA-256, so key names stay short,

@@ -63,6 +63,9 @@ type RedisStore struct {
 	client redis.UniversalClient
 	keys   keyspace
 	opts   Options
+	// channel is where scripts publish the ids of sessions they revoke,
+	// evict or rotate; "" = they publish nothing (see WithInvalidations).
+	channel string
 }
 
 // NewRedisStore wraps client; keys start with keyPrefix (config default
@@ -78,6 +81,17 @@ func NewRedisStore(client redis.UniversalClient, keyPrefix string, opts Options)
 		panic("sessions: Options.DeriveKey must be at least 32 bytes for the Redis store")
 	}
 	return &RedisStore{client: client, keys: keyspace{prefix: keyPrefix}, opts: opts.withDefaults()}
+}
+
+// WithInvalidations returns a store on the same client whose scripts also
+// publish the id of every session they revoke, evict or rotate (one PUBLISH
+// inside the same script, on "<key_prefix>invalidate"), so replicas with a
+// validation cache (NewCachedStore) drop it at once. Every replica and the
+// CLI must use it when sessions.cache is enabled.
+func (s *RedisStore) WithInvalidations() *RedisStore {
+	c := *s
+	c.channel = s.keys.invalidations()
+	return &c
 }
 
 func (s *RedisStore) lifetimes() (idle, abs int64) {
@@ -97,7 +111,7 @@ func (s *RedisStore) Create(ctx context.Context, n NewSession) (Created, error) 
 	res, err := createScript.Run(ctx, s.client,
 		[]string{s.keys.session(id), s.keys.index(n.User)},
 		now, id, n.User, n.IP, n.UserAgent, n.PasswordFingerprint, h[:],
-		s.opts.MaxPerUser, idle, abs, s.keys.sessionPrefix(tag),
+		s.opts.MaxPerUser, idle, abs, s.keys.sessionPrefix(tag), s.channel,
 	).StringSlice()
 	if err != nil {
 		return Created{}, redisError("create", err)
@@ -152,7 +166,7 @@ func (s *RedisStore) Refresh(ctx context.Context, refreshToken string) (Refreshe
 	tag := id[:tagLen]
 	res, err := refreshScript.Run(ctx, s.client, []string{s.keys.session(id)},
 		s.opts.nowMS(), presented[:], nextHash[:], nonce, s.opts.RefreshGrace.Milliseconds(),
-		idle, abs, s.keys.indexPrefix(tag), id,
+		idle, abs, s.keys.indexPrefix(tag), id, s.channel,
 	).Slice()
 	if err != nil {
 		return Refreshed{}, redisError("refresh", err)
@@ -195,7 +209,7 @@ func (s *RedisStore) RevokeByRefreshToken(ctx context.Context, refreshToken stri
 	presented := hashSecret(secret)
 	idle, abs := s.lifetimes()
 	res, err := revokeTokenScript.Run(ctx, s.client, []string{s.keys.session(id)},
-		presented[:], s.opts.nowMS(), idle, abs, s.keys.indexPrefix(id[:tagLen]), id,
+		presented[:], s.opts.nowMS(), idle, abs, s.keys.indexPrefix(id[:tagLen]), id, s.channel,
 	).Slice()
 	if err != nil {
 		return Session{}, redisError("revoke", err)
@@ -223,7 +237,7 @@ func (s *RedisStore) Revoke(ctx context.Context, user, id string) error {
 	idle, abs := s.lifetimes()
 	n, err := revokeScript.Run(ctx, s.client,
 		[]string{s.keys.session(id), s.keys.index(user)},
-		user, id, s.opts.nowMS(), idle, abs,
+		user, id, s.opts.nowMS(), idle, abs, s.channel,
 	).Int()
 	if err != nil {
 		return redisError("revoke", err)
@@ -238,7 +252,7 @@ func (s *RedisStore) Revoke(ctx context.Context, user, id string) error {
 func (s *RedisStore) RevokeUser(ctx context.Context, user string) ([]string, error) {
 	idle, abs := s.lifetimes()
 	ids, err := revokeUserScript.Run(ctx, s.client, []string{s.keys.index(user)},
-		s.keys.sessionPrefix(UserTag(user)), user, s.opts.nowMS(), idle, abs,
+		s.keys.sessionPrefix(UserTag(user)), user, s.opts.nowMS(), idle, abs, s.channel,
 	).StringSlice()
 	if err != nil {
 		return nil, redisError("revoke user", err)

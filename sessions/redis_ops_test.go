@@ -3,10 +3,12 @@ package sessions_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -353,7 +355,12 @@ func TestRedisAuthAndDB(t *testing.T) {
 		"-@all", "+hello", "+auth", "+client|setname", "+select", "+ping", "+eval", "+evalsha",
 		"+hmget", "+hset", "+del", "+pexpire", "+pttl", "+zadd", "+zrem", "+zrange", "+zpopmin", "+zcard",
 		"+zcount", "+zrangebyscore", "+zremrangebyscore", "+zremrangebyrank",
-		"--user", "default-off-admin", "on", ">s3cret-admin", "~*", "+@all")
+		"--user", "default-off-admin", "on", ">s3cret-admin", "~*", "+@all",
+		// With sessions.cache: the same plus the invalidation channel.
+		"--user", "gwc", "on", ">s3cret-pw", "~portcullis:*", "resetchannels", "&portcullis:*",
+		"-@all", "+hello", "+auth", "+client|setname", "+select", "+ping", "+eval", "+evalsha",
+		"+hmget", "+hset", "+del", "+pexpire", "+pttl", "+zadd", "+zrem", "+zrange", "+zpopmin", "+zcard",
+		"+zcount", "+zrangebyscore", "+zremrangebyscore", "+zremrangebyrank", "+publish", "+subscribe")
 	ctx := testCtx(t)
 	cfg := redisConfig(config.RedisStandalone, srv.Addr)
 	cfg.Username, cfg.Password, cfg.DB = "gw", "s3cret-pw", 3
@@ -385,6 +392,16 @@ func TestRedisAuthAndDB(t *testing.T) {
 	}
 	t.Run("conformance as the least-privilege user", func(t *testing.T) {
 		sessionstest.RunConformance(t, prefixedFactory(newClient(t, cfg), "portcullis:acl"))
+	})
+	t.Run("conformance with cache as the least-privilege user", func(t *testing.T) {
+		ccfg := cfg
+		ccfg.Username = "gwc"
+		var n atomic.Int64
+		sessionstest.RunConformance(t, func(t *testing.T, opts sessions.Options) sessionstest.Store {
+			s := sessions.NewCachedStore(sessions.NewRedisStore(newClient(t, ccfg), fmt.Sprintf("portcullis:aclc%d:", n.Add(1)), opts), time.Second)
+			t.Cleanup(func() { s.Close() })
+			return s
+		})
 	})
 	t.Run("key outside the ACL key pattern", func(t *testing.T) {
 		s := sessions.NewRedisStore(newClient(t, cfg), "other:", testOptions())

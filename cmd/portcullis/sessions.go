@@ -109,14 +109,20 @@ func cliStore(cfg config.Sessions) (*sessions.RedisStore, error) {
 	}
 	key := make([]byte, 32)
 	rand.Read(key)
-	return sessions.NewRedisStore(client, cfg.Redis.KeyPrefix, sessions.Options{
+	store := sessions.NewRedisStore(client, cfg.Redis.KeyPrefix, sessions.Options{
 		MaxPerUser:       cfg.MaxPerUser,
 		IdleTimeout:      cfg.IdleTimeout,
 		AbsoluteLifetime: cfg.AbsoluteLifetime,
 		TouchInterval:    cfg.TouchInterval,
 		RefreshGrace:     cfg.RefreshGrace,
 		DeriveKey:        key,
-	}), nil
+	})
+	if cfg.Cache.Enabled {
+		// Replicas with a validation cache drop a revoked session at once
+		// only if the revoking script announces it.
+		store = store.WithInvalidations()
+	}
+	return store, nil
 }
 
 // sessionJSON is one line of `sessions list -json` (the shape of the admin

@@ -167,3 +167,45 @@ func TestSessionsCommandRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionsCommandInvalidatesCaches: with sessions.cache enabled, a CLI
+// revoke reaches the replicas' validation caches at once.
+func TestSessionsCommandInvalidatesCaches(t *testing.T) {
+	t.Parallel()
+	srv := sessionstest.StartRedis(t)
+	path := scConfig(t, "sessions:\n  store: redis\n  cache:\n    enabled: true\n    max_staleness: 30s\n  redis:\n    addrs: [\""+srv.Addr+"\"]\n")
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("config.Load() = %v", err)
+	}
+	client, err := sessions.NewRedisClient(cfg.Sessions.Redis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica := sessions.NewCachedStore(sessions.NewRedisStore(client, cfg.Sessions.Redis.KeyPrefix,
+		sessions.Options{DeriveKey: sessionstest.DeriveKey, TouchInterval: time.Minute}), cfg.Sessions.Cache.MaxStaleness)
+	t.Cleanup(func() { replica.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := replica.Create(ctx, sessions.NewSession{User: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)                                      // let the replica subscribe
+	if _, err := replica.Validate(ctx, "alice", c.Session.ID); err != nil { // now cached for 30s
+		t.Fatal(err)
+	}
+	if code, _, errOut := scRun("revoke", "-config", path, "-user", "alice", "-id", c.Session.ID); code != 0 {
+		t.Fatalf("sessions revoke = %d, %q", code, errOut)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if _, err := replica.Validate(ctx, "alice", c.Session.ID); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a caching replica still accepts the session 2s after `sessions revoke`")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -7,6 +7,7 @@
 -- ARGV[7]  SHA-256 of the refresh secret     ARGV[8]  max sessions per user (0 = unlimited)
 -- ARGV[9]  idle timeout (ms)                 ARGV[10] absolute lifetime (ms)
 -- ARGV[11] session key prefix of the user's tag (key = prefix .. sid; same slot)
+-- ARGV[12] invalidation channel ('' = do not publish)
 -- returns: array of the evicted session ids (empty when none)
 local now, max = tonumber(ARGV[1]), tonumber(ARGV[8])
 local idle, abs = tonumber(ARGV[9]), tonumber(ARGV[10])
@@ -29,6 +30,7 @@ if max > 0 then
     local sid = redis.call('ZPOPMIN', index)[1]
     redis.call('DEL', base .. sid)
     evicted[#evicted + 1] = sid
+    if ARGV[12] ~= '' then redis.call('PUBLISH', ARGV[12], sid) end
     n = n - 1
   end
 end

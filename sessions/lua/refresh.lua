@@ -4,7 +4,7 @@
 -- ARGV[3] SHA-256 of the new secret          ARGV[4] nonce of this rotation
 -- ARGV[5] refresh grace (ms)                 ARGV[6] idle timeout (ms)
 -- ARGV[7] absolute lifetime (ms)             ARGV[8] index key prefix of the tag (key = prefix .. user)
--- ARGV[9] session id
+-- ARGV[9] session id                         ARGV[10] invalidation channel ('' = do not publish)
 -- returns: {0}  gone: missing or expired (an expired one is deleted)
 --          {1, user, created, last_used, ip, ua, fp}         rotated; the new secret is current
 --          {2, user, created, last_used, ip, ua, fp, nonce, current}  previous secret within
@@ -27,6 +27,7 @@ if f[7] == ARGV[2] then
   redis.call('PEXPIRE', KEYS[1], ttl)
   redis.call('ZADD', index, ARGV[1], ARGV[9])
   if redis.call('PTTL', index) < ttl then redis.call('PEXPIRE', index, ttl) end
+  if ARGV[10] ~= '' then redis.call('PUBLISH', ARGV[10], ARGV[9]) end
   return {1, f[1], f[2], ARGV[1], f[4], f[5], f[6]}
 end
 if f[8] and f[8] == ARGV[2] then
@@ -35,6 +36,7 @@ if f[8] and f[8] == ARGV[2] then
   end
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', index, ARGV[9])
+  if ARGV[10] ~= '' then redis.call('PUBLISH', ARGV[10], ARGV[9]) end
   return {3}
 end
 return {4}

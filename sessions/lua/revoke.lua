@@ -2,7 +2,7 @@
 -- KEYS[1] the session's hash                 KEYS[2] the user's index
 -- ARGV[1] user                               ARGV[2] session id
 -- ARGV[3] now (ms)                           ARGV[4] idle timeout (ms)
--- ARGV[5] absolute lifetime (ms)
+-- ARGV[5] absolute lifetime (ms)             ARGV[6] invalidation channel ('' = do not publish)
 -- returns: 1 revoked; 0 missing, another user's, or already expired (then deleted)
 local f = redis.call('HMGET', KEYS[1], 'u', 'c', 'l')
 if not f[1] or f[1] ~= ARGV[1] then return 0 end
@@ -12,4 +12,5 @@ local now = tonumber(ARGV[3])
 if now >= math.min(tonumber(f[3]) + tonumber(ARGV[4]), tonumber(f[2]) + tonumber(ARGV[5])) then
   return 0
 end
+if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], ARGV[2]) end
 return 1

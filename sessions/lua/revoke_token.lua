@@ -4,7 +4,7 @@
 -- ARGV[1] SHA-256 of the presented secret    ARGV[2] now (ms)
 -- ARGV[3] idle timeout (ms)                  ARGV[4] absolute lifetime (ms)
 -- ARGV[5] index key prefix of the tag (key = prefix .. user)
--- ARGV[6] session id
+-- ARGV[6] session id                         ARGV[7] invalidation channel ('' = do not publish)
 -- returns: {0} gone: missing or expired (an expired one is deleted)
 --          {1, user, created, last_used, ip, ua, fp}  revoked
 --          {4} any other secret: no change
@@ -17,4 +17,5 @@ if not expired and f[7] ~= ARGV[1] and f[8] ~= ARGV[1] then return {4} end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', index, ARGV[6])
 if expired then return {0} end
+if ARGV[7] ~= '' then redis.call('PUBLISH', ARGV[7], ARGV[6]) end
 return {1, f[1], f[2], f[3], f[4], f[5], f[6]}

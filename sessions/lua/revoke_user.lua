@@ -3,6 +3,7 @@
 -- ARGV[1] session key prefix of the user's tag (key = prefix .. sid; same slot)
 -- ARGV[2] user                               ARGV[3] now (ms)
 -- ARGV[4] idle timeout (ms)                  ARGV[5] absolute lifetime (ms)
+-- ARGV[6] invalidation channel ('' = do not publish)
 -- returns: array of the ids of the live sessions that were ended
 local now, idle, abs = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local out = {}
@@ -10,7 +11,10 @@ for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local k = ARGV[1] .. sid
   local f = redis.call('HMGET', k, 'u', 'c', 'l')
   if f[1] == ARGV[2] then
-    if now < math.min(tonumber(f[3]) + idle, tonumber(f[2]) + abs) then out[#out + 1] = sid end
+    if now < math.min(tonumber(f[3]) + idle, tonumber(f[2]) + abs) then
+      out[#out + 1] = sid
+      if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], sid) end
+    end
     redis.call('DEL', k)
   end
 end

@@ -1,0 +1,241 @@
+package sessions
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// CachedStore is a RedisStore with a per-replica cache of positive Validate
+// answers (sessions.cache, SPEC §4). A cached "valid" is served for at most
+// maxStaleness after Redis gave it; every revoke, eviction and rotation is
+// published by the script that makes it (WithInvalidations) and drops the
+// entry on every subscribed replica at once. While the subscription is down
+// (or has not confirmed yet) the cache is empty and bypassed, so a lost
+// invalidation can never be served. An entry whose touch is due (last use
+// touch_interval ago) is a miss, so last_used_at is written as without a cache.
+type CachedStore struct {
+	*RedisStore
+	maxStaleness time.Duration
+
+	mu      sync.Mutex
+	entries map[string]cacheEntry // by session id
+	gen     uint64                // bumped on every invalidation; fills that raced one are dropped
+	healthy bool                  // subscription confirmed and alive
+
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+type cacheEntry struct {
+	s      Session
+	filled time.Time // by the store's clock
+}
+
+// maxCacheEntries bounds the cache; beyond it, answers are not cached.
+const maxCacheEntries = 100_000
+
+// NewCachedStore wraps s (switched to WithInvalidations) with a validation
+// cache and starts the goroutine that follows the invalidation channel;
+// Close stops it and closes s. maxStaleness ≤ 0 means the SPEC default, 2s.
+func NewCachedStore(s *RedisStore, maxStaleness time.Duration) *CachedStore {
+	if maxStaleness <= 0 {
+		maxStaleness = 2 * time.Second
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	c := &CachedStore{
+		RedisStore:   s.WithInvalidations(),
+		maxStaleness: maxStaleness,
+		entries:      map[string]cacheEntry{},
+		stop:         stop,
+		done:         make(chan struct{}),
+	}
+	go c.follow(ctx)
+	return c
+}
+
+// Validate answers from the cache when it holds a fresh "valid" for this
+// user's session; otherwise it asks Redis (one round trip) and caches a
+// positive answer.
+func (c *CachedStore) Validate(ctx context.Context, user, id string) (Session, error) {
+	now := c.opts.Now()
+	c.mu.Lock()
+	e, ok := c.entries[id]
+	// A hit needs a fresh entry of this user's live session whose touch is
+	// not due yet: when last_used_at is touch_interval old, Redis is asked so
+	// that touches (and with them idle expiry) happen as without a cache.
+	hit := ok && c.healthy && e.s.User == user && now.Sub(e.filled) < c.maxStaleness &&
+		now.Before(e.s.ExpiresAt) && now.Sub(e.s.LastUsedAt) < c.opts.TouchInterval
+	gen := c.gen
+	c.mu.Unlock()
+	if hit {
+		return e.s, nil
+	}
+	s, err := c.RedisStore.Validate(ctx, user, id)
+	if err != nil {
+		return s, err
+	}
+	c.mu.Lock()
+	if c.healthy && c.gen == gen && len(c.entries) < maxCacheEntries {
+		c.entries[id] = cacheEntry{s: s, filled: now}
+	}
+	c.mu.Unlock()
+	return s, nil
+}
+
+// Create logs in and drops the evicted sessions from this replica's cache
+// (the script also publishes them for the others).
+func (c *CachedStore) Create(ctx context.Context, n NewSession) (Created, error) {
+	cr, err := c.RedisStore.Create(ctx, n)
+	c.drop(cr.Evicted...)
+	return cr, err
+}
+
+// Refresh rotates and drops the session from this replica's cache.
+func (c *CachedStore) Refresh(ctx context.Context, refreshToken string) (Refreshed, error) {
+	r, err := c.RedisStore.Refresh(ctx, refreshToken)
+	c.drop(SessionIDOf(refreshToken))
+	return r, err
+}
+
+// RevokeByRefreshToken revokes and drops the session from this replica's cache.
+func (c *CachedStore) RevokeByRefreshToken(ctx context.Context, refreshToken string) (Session, error) {
+	s, err := c.RedisStore.RevokeByRefreshToken(ctx, refreshToken)
+	c.drop(SessionIDOf(refreshToken))
+	return s, err
+}
+
+// Revoke revokes and drops the session from this replica's cache.
+func (c *CachedStore) Revoke(ctx context.Context, user, id string) error {
+	err := c.RedisStore.Revoke(ctx, user, id)
+	c.drop(id)
+	return err
+}
+
+// RevokeUser revokes every session of user and drops them from this
+// replica's cache.
+func (c *CachedStore) RevokeUser(ctx context.Context, user string) ([]string, error) {
+	ids, err := c.RedisStore.RevokeUser(ctx, user)
+	c.mu.Lock()
+	c.gen++
+	for id, e := range c.entries {
+		if e.s.User == user {
+			delete(c.entries, id)
+		}
+	}
+	c.mu.Unlock()
+	return ids, err
+}
+
+// Close stops following invalidations and closes the store.
+func (c *CachedStore) Close() error {
+	c.stop()
+	<-c.done
+	return c.RedisStore.Close()
+}
+
+func (c *CachedStore) drop(ids ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for _, id := range ids {
+		delete(c.entries, id)
+	}
+}
+
+// setHealthy records the subscription state; losing it empties the cache
+// (invalidations may have been missed) and bypasses it until resubscribed.
+func (c *CachedStore) setHealthy(ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !ok {
+		c.gen++
+		clear(c.entries)
+	}
+	c.healthy = ok
+}
+
+// follow owns the subscription: it applies invalidations, pings to notice a
+// silent connection, and marks the cache unhealthy whenever it cannot be
+// sure it has seen every message. Stale entries are swept on the way.
+func (c *CachedStore) follow(ctx context.Context) {
+	defer close(c.done)
+	interval := min(max(c.maxStaleness/4, 50*time.Millisecond), 250*time.Millisecond)
+	ps := c.client.Subscribe(ctx, c.channel)
+	defer ps.Close()
+	subscribed := false // the current connection confirmed SUBSCRIBE
+	heard, swept := time.Now(), time.Now()
+	for ctx.Err() == nil {
+		msg, err := ps.ReceiveTimeout(ctx, interval)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil && isTimeout(err):
+			if time.Since(heard) > 2*interval { // silent: frozen server or partition
+				c.setHealthy(false)
+			}
+			ps.Ping(ctx) // its Pong proves the connection alive
+			continue
+		case err != nil:
+			// The connection broke; go-redis dials and resubscribes on the
+			// next receive, and the new confirmation restores health.
+			subscribed = false
+			c.setHealthy(false)
+			sleep(ctx, interval)
+			continue
+		}
+		heard = time.Now()
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			subscribed = m.Kind == "subscribe"
+			c.setHealthy(subscribed)
+		case *redis.Message:
+			c.drop(m.Payload)
+		case *redis.Pong:
+			// Replies arrive in order: every message published before the
+			// ping has been applied, so a quiet but intact subscription is
+			// whole again (the cache was emptied when it went quiet).
+			if subscribed {
+				c.setHealthy(true)
+			}
+		}
+		if time.Since(swept) >= c.maxStaleness {
+			c.sweep()
+			swept = time.Now()
+		}
+	}
+}
+
+func (c *CachedStore) sweep() {
+	now := c.opts.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, e := range c.entries {
+		if now.Sub(e.filled) >= c.maxStaleness {
+			delete(c.entries, id)
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+var _ interface {
+	Validate(context.Context, string, string) (Session, error)
+	Close() error
+} = (*CachedStore)(nil)
