@@ -1,6 +1,7 @@
 package sessions_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -196,7 +197,9 @@ func TestCachedStoreSubscriptionLoss(t *testing.T) {
 		defer srv.Resume()
 		deadline := time.Now().Add(3 * time.Second)
 		for {
-			_, err := r.a.Validate(ctx, "alice", c.Session.ID)
+			vctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond) // a request's deadline
+			_, err := r.a.Validate(vctx, "alice", c.Session.ID)
+			cancel()
 			if errors.Is(err, sessions.ErrUnavailable) {
 				break
 			}

@@ -14,11 +14,14 @@ import (
 	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
 )
 
-// redisConfig is a config.Redis as config.Load would default it.
+// redisConfig is a config.Redis as config.Load would default it, except for
+// read/write timeouts of 3s instead of 500ms: the race detector on a loaded
+// 2-core machine can stall a goroutine longer than 500ms, and these tests are
+// not about timeouts (TestRedisUnavailable sets its own).
 func redisConfig(mode string, addrs ...string) config.Redis {
 	return config.Redis{
 		Mode: mode, Addrs: addrs, KeyPrefix: "portcullis:",
-		DialTimeout: 2 * time.Second, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond,
+		DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second,
 	}
 }
 
