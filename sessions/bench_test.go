@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portcullis-gw/portcullis/config"
 	"github.com/portcullis-gw/portcullis/sessions"
@@ -34,6 +35,8 @@ func BenchmarkStores(b *testing.B) {
 	}{
 		{"memory", sessions.NewMemoryStore(opts)},
 		{"redis", sessions.NewRedisStore(client, "bench:", opts)},
+		// With sessions.cache: validate is answered from the replica's cache.
+		{"redis-cached", sessions.NewCachedStore(sessions.NewRedisStore(newClient(b, redisConfig(config.RedisStandalone, srv.Addr)), "benchc:", opts), 2*time.Second)},
 	}
 	ctx := context.Background()
 	for _, op := range []string{"Validate", "ValidateParallel", "Refresh", "Login"} {
