@@ -19,8 +19,15 @@ type MemoryStore struct {
 	mu        sync.Mutex
 	sessions  map[string]*memSession     // by id
 	users     map[string]map[string]bool // user → ids
-	failures  map[string][]int64         // key → failure times (ms), oldest first
+	failures  map[string]*memFailures
 	lastSweep int64
+}
+
+// memFailures is one rate-limit key's failure times (ms, oldest first) and
+// the window they were last recorded with.
+type memFailures struct {
+	ts     []int64
+	window int64
 }
 
 type memSession struct {
@@ -54,7 +61,7 @@ func NewMemoryStore(opts Options) *MemoryStore {
 		opts:     opts,
 		sessions: map[string]*memSession{},
 		users:    map[string]map[string]bool{},
-		failures: map[string][]int64{},
+		failures: map[string]*memFailures{},
 	}
 }
 
@@ -98,9 +105,9 @@ func (m *MemoryStore) sweep(now int64) {
 	for _, r := range m.sessions {
 		m.live(r, now)
 	}
-	for k, ts := range m.failures {
-		// Windows differ per caller; a counter untouched for a day is dead.
-		if len(ts) == 0 || now-ts[len(ts)-1] > (24*time.Hour).Milliseconds() {
+	for k, f := range m.failures {
+		// Like the Redis key's TTL: gone one window after the newest failure.
+		if len(f.ts) == 0 || now-f.ts[len(f.ts)-1] >= f.window {
 			delete(m.failures, k)
 		}
 	}
@@ -299,12 +306,17 @@ func (m *MemoryStore) RecordFailure(ctx context.Context, key string, window time
 	defer m.mu.Unlock()
 	now := m.opts.nowMS()
 	m.sweep(now)
-	ts := append(inWindow(m.failures[key], now, window), now)
-	if len(ts) > maxFailures {
-		ts = ts[len(ts)-maxFailures:]
+	f := m.failures[key]
+	if f == nil {
+		f = &memFailures{}
+		m.failures[key] = f
 	}
-	m.failures[key] = ts
-	return len(ts), nil
+	f.window = window.Milliseconds()
+	f.ts = append(inWindow(f.ts, now, window), now)
+	if len(f.ts) > maxFailures {
+		f.ts = f.ts[len(f.ts)-maxFailures:]
+	}
+	return len(f.ts), nil
 }
 
 // Failures counts the failures under key within the window ending now;
@@ -316,13 +328,16 @@ func (m *MemoryStore) Failures(ctx context.Context, key string, window time.Dura
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.opts.nowMS()
-	ts := inWindow(m.failures[key], now, window)
-	m.failures[key] = ts
-	if len(ts) == 0 {
+	f := m.failures[key]
+	if f == nil {
+		return 0, 0, nil
+	}
+	f.ts = inWindow(f.ts, now, window)
+	if len(f.ts) == 0 {
 		delete(m.failures, key)
 		return 0, 0, nil
 	}
-	return len(ts), retryAfter(ts[0], now, window), nil
+	return len(f.ts), retryAfter(f.ts[0], now, window), nil
 }
 
 // inWindow drops the times that have left the window: a failure at t counts
