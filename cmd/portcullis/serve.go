@@ -177,7 +177,11 @@ func newStore(cfg config.Sessions, deriveKey []byte) (sessionStore, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sessions.redis: %w", err)
 		}
-		return sessions.NewRedisStore(client, cfg.Redis.KeyPrefix, opts), nil
+		store := sessions.NewRedisStore(client, cfg.Redis.KeyPrefix, opts)
+		if cfg.Cache.Enabled {
+			return sessions.NewCachedStore(store, cfg.Cache.MaxStaleness), nil
+		}
+		return store, nil
 	default:
 		return sessions.NewMemoryStore(opts), nil
 	}
