@@ -562,4 +562,19 @@ func testMetadataBounded(t *testing.T, newStore NewStoreFunc) {
 	if len(s.UserAgent) > 512 || len(s.IP) > 64 || !strings.HasPrefix(ua, s.UserAgent) || len(s.UserAgent) < 500 {
 		t.Fatalf("stored user agent %d bytes, ip %d bytes; want ≤ 512 and ≤ 64, a prefix of the input", len(s.UserAgent), len(s.IP))
 	}
+	// Binary-unsafe bytes survive unchanged (the store is not a parser).
+	odd := sessions.NewSession{User: "alice", IP: "2001:db8::1", UserAgent: "a\x00b\r\nc\xff{}\"'", PasswordFingerprint: "fp\x00"}
+	c, err = e.store.Create(e.ctx, odd)
+	if err != nil {
+		t.Fatalf("Create() error = %v", err)
+	}
+	list, err := e.store.List(e.ctx, "alice")
+	for _, s := range list {
+		if s.ID == c.Session.ID && (s.IP != odd.IP || s.UserAgent != odd.UserAgent || s.PasswordFingerprint != odd.PasswordFingerprint) {
+			t.Fatalf("List() = %+q, want the metadata as given", s)
+		}
+	}
+	if err != nil || len(list) != 2 {
+		t.Fatalf("List() = %d sessions, %v; want 2", len(list), err)
+	}
 }
