@@ -70,6 +70,14 @@ routes:
     auth: required
 YAML
 
+# A leftover process on one of the ports would be measured instead of ours.
+for port in "$UPSTREAM_PORT" "$GATEWAY_PORT" "$METRICS_PORT"; do
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		echo "port $port is already in use; stop what listens there or set *_PORT" >&2
+		exit 1
+	fi
+done
+
 "$work/upstream" -listen "127.0.0.1:${UPSTREAM_PORT}" 2>"$work/upstream.log" &
 pids+=($!)
 "$work/portcullis" serve -config "$work/gateway.yaml" 2>"$work/gateway.log" &
@@ -86,6 +94,9 @@ wait_ready() {
 }
 wait_ready "http://127.0.0.1:${UPSTREAM_PORT}/"
 wait_ready "http://127.0.0.1:${METRICS_PORT}/readyz"
+for pid in "${pids[@]}"; do
+	kill -0 "$pid" 2>/dev/null || { echo "a benchmark process exited; see $work/*.log" >&2; exit 1; }
+done
 
 token=$(curl -fsS -X POST "http://127.0.0.1:${GATEWAY_PORT}/auth/login" \
 	-H 'Content-Type: application/json' \
