@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -177,6 +178,8 @@ func TestReload(t *testing.T) {
 		}{
 			{"sessions", strings.Replace(base, "store: memory\n", "store: memory\n  max_per_user: 9\n", 1), "sessions.max_per_user"},
 			{"listener", strings.Replace(base, "listen: \""+proxyAddr+"\"", "listen: \""+freeAddr(t)+"\"", 1), "server.listen"},
+			{"users file path", strings.Replace(base, demoUsers(t), copyOf(t, demoUsers(t)), 1), "users.file"},
+			{"argon2 caps", strings.Replace(base, "users:\n", "users:\n  argon2:\n    max_iterations: 5\n", 1), "users.argon2"},
 		}
 		for i, tt := range tests {
 			writeFile(t, dir, "gateway.yaml", tt.next)
@@ -344,4 +347,14 @@ func TestShutdownTimeoutCutsStuckRequests(t *testing.T) {
 	if !strings.Contains(g.log.String(), "drain incomplete") {
 		t.Errorf("log lacks the incomplete drain")
 	}
+}
+
+// copyOf copies the file at path into a temp dir and returns the copy's path.
+func copyOf(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeFile(t, t.TempDir(), filepath.Base(path), string(data))
 }
