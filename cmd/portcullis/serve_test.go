@@ -358,3 +358,24 @@ func copyOf(t *testing.T, path string) string {
 	}
 	return writeFile(t, t.TempDir(), filepath.Base(path), string(data))
 }
+
+func TestSecondSignalSkipsShutdownDelay(t *testing.T) {
+	t.Parallel()
+	proxyAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	body := strings.Replace(testConfig(t, proxyAddr, metricsAddr, publicRoute), "shutdown_delay: 300ms", "shutdown_delay: 60s", 1)
+	cfg := writeFile(t, t.TempDir(), "gateway.yaml", body)
+	g := startGateway(t, cfg, proxyAddr, metricsAddr)
+
+	g.signal(syscall.SIGTERM)
+	g.waitFor(5*time.Second, "the shutdown to start", func() bool {
+		return strings.Contains(g.log.String(), "waiting before closing listeners")
+	})
+	g.signal(syscall.SIGINT)
+	// Far less than the 60s delay: only the second signal explains an exit.
+	if code := g.wait(20 * time.Second); code != 0 {
+		t.Errorf("exit code = %d, want 0", code)
+	}
+	if !strings.Contains(g.log.String(), "second signal") {
+		t.Errorf("log lacks the second signal")
+	}
+}
