@@ -104,14 +104,12 @@ func readRefreshBody(r *http.Request) (string, error) {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != mediaJSON {
 		return "", errUnsupportedMedia
 	}
-	var body struct {
-		RefreshToken string `json:"refresh_token"`
-	}
+	var tok string
 	r.Body = io.NopCloser(bytes.NewReader(b))
-	if err := decodeJSONBody(r, &body); err != nil {
+	if err := decodeJSONFields(r, map[string]*string{"refresh_token": &tok}); err != nil {
 		return "", err
 	}
-	return body.RefreshToken, nil
+	return tok, nil
 }
 
 // logout is POST <auth_prefix>/logout: revokes the session named by a

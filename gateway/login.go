@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,7 +9,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/portcullis-gw/portcullis/gateway/users"
 	"github.com/portcullis-gw/portcullis/sessions"
@@ -107,21 +110,18 @@ func readLoginInput(r *http.Request) (loginInput, error) {
 	}
 	switch mt {
 	case mediaJSON:
-		var body struct {
-			Username *string `json:"username"`
-			Password *string `json:"password"`
-		}
-		if err := decodeJSONBody(r, &body); err != nil {
+		if err := decodeJSONFields(r, map[string]*string{"username": &in.username, "password": &in.password}); err != nil {
 			return in, err
 		}
-		if body.Username == nil || body.Password == nil {
-			return in, errInvalidRequest
-		}
-		in.username, in.password = *body.Username, *body.Password
 	case mediaForm:
 		in.form = true
 		if err := r.ParseForm(); err != nil {
 			return in, bodyError(err)
+		}
+		for _, k := range []string{"username", "password", "rd"} {
+			if len(r.PostForm[k]) > 1 {
+				return in, errInvalidRequest // which one counts is not ours to guess
+			}
 		}
 		in.username, in.password, in.rd = r.PostForm.Get("username"), r.PostForm.Get("password"), r.PostForm.Get("rd")
 		if in.rd == "" {
@@ -130,21 +130,60 @@ func readLoginInput(r *http.Request) (loginInput, error) {
 	default:
 		return in, errUnsupportedMedia
 	}
-	if in.username == "" || in.password == "" {
+	if in.username == "" || in.password == "" || !utf8.ValidString(in.username) || !utf8.ValidString(in.password) {
 		return in, errInvalidRequest
 	}
 	return in, nil
 }
 
-// decodeJSONBody decodes one JSON value; an oversized body is 413, anything
-// malformed 400.
-func decodeJSONBody(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	if err := dec.Decode(v); err != nil {
+// decodeJSONFields decodes a JSON object body into the named string fields,
+// ignoring other members. Stricter than encoding/json so that no other parser
+// (a WAF, an audit log) can read different credentials from the same body:
+// invalid UTF-8, a member named twice, a name differing from a field's only in
+// case (encoding/json would match it), a non-string value for a field, or
+// trailing data → invalid_request. An oversized body is 413.
+func decodeJSONFields(r *http.Request, fields map[string]*string) error {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
 		return bodyError(err)
 	}
+	if !utf8.Valid(b) {
+		return errInvalidRequest
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return errInvalidRequest
+	}
+	seen := make(map[string]bool, len(fields))
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return errInvalidRequest
+		}
+		name, _ := t.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return errInvalidRequest
+		}
+		dst, known := fields[name]
+		if !known {
+			for f := range fields {
+				if strings.EqualFold(f, name) {
+					return errInvalidRequest
+				}
+			}
+			continue
+		}
+		if seen[name] || raw[0] != '"' || json.Unmarshal(raw, dst) != nil {
+			return errInvalidRequest
+		}
+		seen[name] = true
+	}
+	if _, err := dec.Token(); err != nil { // the closing '}'
+		return errInvalidRequest
+	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return bodyError(err) // trailing data
+		return errInvalidRequest // trailing data
 	}
 	return nil
 }
