@@ -47,6 +47,10 @@ func NewRedisClient(cfg config.Redis) (redis.UniversalClient, error) {
 		// waiting on a dead store should get its 503 quickly.
 		DialerRetries: 2,
 		PoolSize:      cfg.PoolSize,
+		// A request that finds every pooled connection busy waits at most
+		// one read timeout, then gets its 503; go-redis' default would be
+		// read timeout + 1 s.
+		PoolTimeout: orDefault(cfg.ReadTimeout, defaultReadTimeout),
 		// Maintenance push notifications are a Redis Cloud/Enterprise feature;
 		// off, so no surprise commands on connect with self-hosted Redis.
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},

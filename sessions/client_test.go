@@ -4,13 +4,68 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/portcullis-gw/portcullis/config"
 	"github.com/portcullis-gw/portcullis/sessions"
 	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
 )
+
+// TestNewRedisClientOptions: the client honours context deadlines and uses
+// the SPEC §3 timeouts and pool size (not go-redis' 5 s defaults) unless the
+// config sets them, in every mode. (Sentinel credentials: TestRedisSentinelAuth.)
+func TestNewRedisClientOptions(t *testing.T) {
+	t.Parallel()
+	type got struct {
+		ctxTimeout              bool
+		dial, read, write, pool time.Duration
+		poolSize, db            int
+		user, pass              string
+	}
+	defaults := got{true, 2 * time.Second, 500 * time.Millisecond, 500 * time.Millisecond, 500 * time.Millisecond, 10 * runtime.GOMAXPROCS(0), 0, "", ""}
+	cases := []struct {
+		name string
+		cfg  config.Redis
+		want got
+	}{
+		{"standalone defaults", config.Redis{Addrs: []string{"127.0.0.1:1"}}, defaults},
+		{"standalone explicit", config.Redis{Addrs: []string{"127.0.0.1:1"}, DB: 3, Username: "gw", Password: "pw",
+			DialTimeout: time.Second, ReadTimeout: 300 * time.Millisecond, WriteTimeout: 200 * time.Millisecond, PoolSize: 7},
+			got{true, time.Second, 300 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond, 7, 3, "gw", "pw"}},
+		{"sentinel", config.Redis{Mode: config.RedisSentinel, MasterName: "m", Addrs: []string{"127.0.0.1:1", "127.0.0.1:2"}}, defaults},
+		{"cluster", config.Redis{Mode: config.RedisCluster, Addrs: []string{"127.0.0.1:1"}}, defaults},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := sessions.NewRedisClient(tc.cfg)
+			if err != nil {
+				t.Fatalf("NewRedisClient() error = %v", err)
+			}
+			defer c.Close()
+			var g got
+			switch c := c.(type) {
+			case *redis.Client:
+				o := c.Options()
+				g = got{o.ContextTimeoutEnabled, o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout, o.PoolSize, o.DB, o.Username, o.Password}
+			case *redis.ClusterClient:
+				o := c.Options()
+				g = got{o.ContextTimeoutEnabled, o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout, o.PoolSize, 0, o.Username, o.Password}
+				if tc.cfg.Mode != config.RedisCluster {
+					t.Fatalf("NewRedisClient(%s) = cluster client", tc.name)
+				}
+			default:
+				t.Fatalf("NewRedisClient() = %T", c)
+			}
+			if g != tc.want {
+				t.Fatalf("options = %+v, want %+v", g, tc.want)
+			}
+		})
+	}
+}
 
 func TestNewRedisClientRejects(t *testing.T) {
 	t.Parallel()

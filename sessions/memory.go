@@ -182,31 +182,28 @@ func (m *MemoryStore) Refresh(ctx context.Context, refreshToken string) (Refresh
 	if err := checkCtx(ctx, "refresh"); err != nil {
 		return Refreshed{}, err
 	}
-	id, secret, ok := parseRefreshToken(refreshToken)
+	rot, ok := newRotation(m.opts.DeriveKey, refreshToken)
 	if !ok {
 		return Refreshed{}, errInvalidGrant("refresh")
 	}
-	presented := hashSecret(secret)
-	nonce := newNonce()
-	next := deriveSecret(m.opts.DeriveKey, secret, nonce)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.opts.nowMS()
-	r := m.lookup(id, now)
+	r := m.lookup(rot.id, now)
 	switch {
 	case r == nil:
 		return Refreshed{}, errGone("refresh")
-	case equalHash(presented[:], r.cur[:]):
+	case equalHash(rot.presented[:], r.cur[:]):
 		r.prev, r.hasPrev = r.cur, true
-		r.cur, r.nonce, r.rotated, r.lastUsed = hashSecret(next), nonce, now, now
-		return Refreshed{Session: m.view(r), RefreshToken: formatRefreshToken(id, next)}, nil
-	case r.hasPrev && equalHash(presented[:], r.prev[:]):
+		r.cur, r.nonce, r.rotated, r.lastUsed = hashSecret(rot.next), rot.nonce, now, now
+		return Refreshed{Session: m.view(r), RefreshToken: formatRefreshToken(r.id, rot.next)}, nil
+	case r.hasPrev && equalHash(rot.presented[:], r.prev[:]):
 		if now-r.rotated < m.opts.RefreshGrace.Milliseconds() {
-			again := deriveSecret(m.opts.DeriveKey, secret, r.nonce)
-			if h := hashSecret(again); !equalHash(h[:], r.cur[:]) {
+			again, ok := rot.reissue(m.opts.DeriveKey, r.nonce, r.cur[:])
+			if !ok {
 				return Refreshed{}, errInvalidGrant("refresh") // unreachable: one process, one key
 			}
-			return Refreshed{Session: m.view(r), RefreshToken: formatRefreshToken(id, again), Grace: true}, nil
+			return Refreshed{Session: m.view(r), RefreshToken: formatRefreshToken(r.id, again), Grace: true}, nil
 		}
 		// The previous secret after the grace window: a copy is in the
 		// wrong hands. End the session for everyone holding it.

@@ -154,19 +154,16 @@ func (s *RedisStore) Validate(ctx context.Context, user, id string) (Session, er
 //   - anything else: ErrInvalidGrant and no change; a missing or expired
 //     session: ErrNotFound (which also matches ErrInvalidGrant).
 func (s *RedisStore) Refresh(ctx context.Context, refreshToken string) (Refreshed, error) {
-	id, secret, ok := parseRefreshToken(refreshToken)
+	rot, ok := newRotation(s.opts.DeriveKey, refreshToken)
 	if !ok {
 		return Refreshed{}, errInvalidGrant("refresh")
 	}
-	presented := hashSecret(secret)
-	nonce := newNonce()
-	next := deriveSecret(s.opts.DeriveKey, secret, nonce)
-	nextHash := hashSecret(next)
+	id, nextHash := rot.id, hashSecret(rot.next)
 	idle, abs := s.lifetimes()
 	tag := id[:tagLen]
 	res, err := refreshScript.Run(ctx, s.client, []string{s.keys.session(id)},
-		s.opts.nowMS(), presented[:], nextHash[:], nonce, s.opts.RefreshGrace.Milliseconds(),
-		idle, abs, s.keys.indexPrefix(tag), id, s.channel,
+		s.opts.nowMS(), rot.presented[:], nextHash[:], rot.nonce, s.opts.RefreshGrace.Milliseconds(),
+		idle, abs, s.keys.indexPrefix(tag), id, s.channel, s.keys.sessionPrefix(tag),
 	).Slice()
 	if err != nil {
 		return Refreshed{}, redisError("refresh", err)
@@ -178,10 +175,10 @@ func (s *RedisStore) Refresh(ctx context.Context, refreshToken string) (Refreshe
 	switch {
 	case status == statusOK && len(f) == 6:
 		sess, err := s.record(id, f[0], f[1], f[2], f[3], f[4], f[5])
-		return Refreshed{Session: sess, RefreshToken: formatRefreshToken(id, next)}, err
+		return Refreshed{Session: sess, RefreshToken: formatRefreshToken(id, rot.next)}, err
 	case status == statusGrace && len(f) == 8:
-		again := deriveSecret(s.opts.DeriveKey, secret, []byte(f[6]))
-		if h := hashSecret(again); !equalHash(h[:], []byte(f[7])) {
+		again, ok := rot.reissue(s.opts.DeriveKey, []byte(f[6]), []byte(f[7]))
+		if !ok {
 			// Only when replicas disagree on DeriveKey: the re-derived
 			// token would not be the current one, so do not hand it out.
 			return Refreshed{}, errInvalidGrant("refresh")
@@ -210,6 +207,7 @@ func (s *RedisStore) RevokeByRefreshToken(ctx context.Context, refreshToken stri
 	idle, abs := s.lifetimes()
 	res, err := revokeTokenScript.Run(ctx, s.client, []string{s.keys.session(id)},
 		presented[:], s.opts.nowMS(), idle, abs, s.keys.indexPrefix(id[:tagLen]), id, s.channel,
+		s.keys.sessionPrefix(id[:tagLen]),
 	).Slice()
 	if err != nil {
 		return Session{}, redisError("revoke", err)
@@ -237,7 +235,7 @@ func (s *RedisStore) Revoke(ctx context.Context, user, id string) error {
 	idle, abs := s.lifetimes()
 	n, err := revokeScript.Run(ctx, s.client,
 		[]string{s.keys.session(id), s.keys.index(user)},
-		user, id, s.opts.nowMS(), idle, abs, s.channel,
+		user, id, s.opts.nowMS(), idle, abs, s.channel, s.keys.sessionPrefix(id[:tagLen]),
 	).Int()
 	if err != nil {
 		return redisError("revoke", err)

@@ -215,7 +215,10 @@ func TestRedisTTLs(t *testing.T) {
 			ms := pttl(t, srv.Addr, k)
 			id := k[strings.LastIndex(k, ":")+1:]
 			left := time.Until(ends[id]).Milliseconds()
-			if ms <= 0 || ms > left+5 {
+			// The TTL is relative and set when the script runs, a few ms
+			// after the Go clock read "now": allow for that latency (a
+			// loaded machine under -race can take a while), not more.
+			if ms <= 0 || ms > left+250 {
 				t.Errorf("PTTL %s = %dms, want in (0, %d] (session end)", k, ms, left)
 			}
 			longest = max(longest, ms)

@@ -91,6 +91,35 @@ func deriveSecret(key, old, nonce []byte) []byte {
 	return m.Sum(nil)
 }
 
+// rotation is what a refresh computes before it reaches the store: the
+// presented secret, its hash, and the secret a rotation now would issue.
+type rotation struct {
+	id        string
+	secret    []byte
+	presented [32]byte // SHA-256 of secret
+	nonce     []byte   // this rotation's nonce
+	next      []byte   // deriveSecret(key, secret, nonce)
+}
+
+// newRotation parses refreshToken; false when it is malformed.
+func newRotation(key []byte, refreshToken string) (rotation, bool) {
+	id, secret, ok := parseRefreshToken(refreshToken)
+	if !ok {
+		return rotation{}, false
+	}
+	nonce := newNonce()
+	return rotation{id, secret, hashSecret(secret), nonce, deriveSecret(key, secret, nonce)}, true
+}
+
+// reissue re-derives the secret that the earlier rotation identified by
+// nonce issued for the presented (previous) secret, and reports whether it
+// is the session's current secret (whose SHA-256 is current).
+func (r rotation) reissue(key, nonce, current []byte) ([]byte, bool) {
+	again := deriveSecret(key, r.secret, nonce)
+	h := hashSecret(again)
+	return again, equalHash(h[:], current)
+}
+
 func hashSecret(secret []byte) [32]byte { return sha256.Sum256(secret) }
 
 func equalHash(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }

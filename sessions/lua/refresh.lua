@@ -5,6 +5,7 @@
 -- ARGV[5] refresh grace (ms)                 ARGV[6] idle timeout (ms)
 -- ARGV[7] absolute lifetime (ms)             ARGV[8] index key prefix of the tag (key = prefix .. user)
 -- ARGV[9] session id                         ARGV[10] invalidation channel ('' = do not publish)
+-- ARGV[11] session key prefix of the tag (key = prefix .. sid; same slot)
 -- returns: {0}  gone: missing or expired (an expired one is deleted)
 --          {1, user, created, last_used, ip, ua, fp}         rotated; the new secret is current
 --          {2, user, created, last_used, ip, ua, fp, nonce, current}  previous secret within
@@ -36,6 +37,10 @@ if f[8] and f[8] == ARGV[2] then
   end
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', index, ARGV[9])
+  -- The index now lives exactly as long as its longest-lived remaining session.
+  local left = 0
+  for _, sid in ipairs(redis.call('ZRANGE', index, 0, -1)) do left = math.max(left, redis.call('PTTL', ARGV[11] .. sid)) end
+  if left > 0 then redis.call('PEXPIRE', index, left) else redis.call('DEL', index) end
   if ARGV[10] ~= '' then redis.call('PUBLISH', ARGV[10], ARGV[9]) end
   return {3}
 end

@@ -5,6 +5,7 @@
 -- ARGV[3] idle timeout (ms)                  ARGV[4] absolute lifetime (ms)
 -- ARGV[5] index key prefix of the tag (key = prefix .. user)
 -- ARGV[6] session id                         ARGV[7] invalidation channel ('' = do not publish)
+-- ARGV[8] session key prefix of the tag (key = prefix .. sid; same slot)
 -- returns: {0} gone: missing or expired (an expired one is deleted)
 --          {1, user, created, last_used, ip, ua, fp}  revoked
 --          {4} any other secret: no change
@@ -16,6 +17,10 @@ local expired = tonumber(ARGV[2]) >=
 if not expired and f[7] ~= ARGV[1] and f[8] ~= ARGV[1] then return {4} end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', index, ARGV[6])
+-- The index now lives exactly as long as its longest-lived remaining session.
+local left = 0
+for _, sid in ipairs(redis.call('ZRANGE', index, 0, -1)) do left = math.max(left, redis.call('PTTL', ARGV[8] .. sid)) end
+if left > 0 then redis.call('PEXPIRE', index, left) else redis.call('DEL', index) end
 if expired then return {0} end
 if ARGV[7] ~= '' then redis.call('PUBLISH', ARGV[7], ARGV[6]) end
 return {1, f[1], f[2], f[3], f[4], f[5], f[6]}

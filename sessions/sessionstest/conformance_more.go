@@ -57,32 +57,78 @@ func testFailures(t *testing.T, newStore NewStoreFunc) {
 	count("user:alice", 0, 0)
 }
 
+// Call is one store method bound to its arguments, for tests that check
+// every method alike (a canceled context, a server that is down).
+type Call struct {
+	Name string
+	Do   func(ctx context.Context) error
+}
+
+// EveryMethod returns one call of each store method, aimed at c (a session
+// of c.Session.User) so that a working store would change or return it.
+func EveryMethod(s Store, c sessions.Created) []Call {
+	user, id, tok := c.Session.User, c.Session.ID, c.RefreshToken
+	return []Call{
+		{"Create", func(ctx context.Context) error { _, err := s.Create(ctx, sessions.NewSession{User: user}); return err }},
+		{"Validate", func(ctx context.Context) error { _, err := s.Validate(ctx, user, id); return err }},
+		{"Refresh", func(ctx context.Context) error { _, err := s.Refresh(ctx, tok); return err }},
+		{"RevokeByRefreshToken", func(ctx context.Context) error { _, err := s.RevokeByRefreshToken(ctx, tok); return err }},
+		{"Revoke", func(ctx context.Context) error { return s.Revoke(ctx, user, id) }},
+		{"RevokeUser", func(ctx context.Context) error { _, err := s.RevokeUser(ctx, user); return err }},
+		{"List", func(ctx context.Context) error { _, err := s.List(ctx, user); return err }},
+		{"RecordFailure", func(ctx context.Context) error { _, err := s.RecordFailure(ctx, "user:"+user, time.Minute); return err }},
+		{"Failures", func(ctx context.Context) error { _, _, err := s.Failures(ctx, "user:"+user, time.Minute); return err }},
+		{"Ping", func(ctx context.Context) error { return s.Ping(ctx) }},
+	}
+}
+
 func testCanceledContext(t *testing.T, newStore NewStoreFunc) {
 	e := setup(t, newStore, nil)
 	c := e.create("alice")
 	ctx, cancel := context.WithCancel(e.ctx)
 	cancel()
-	checks := []struct {
-		name string
-		call func() error
-	}{
-		{"Create", func() error { _, err := e.store.Create(ctx, sessions.NewSession{User: "alice"}); return err }},
-		{"Validate", func() error { _, err := e.store.Validate(ctx, "alice", c.Session.ID); return err }},
-		{"Refresh", func() error { _, err := e.store.Refresh(ctx, c.RefreshToken); return err }},
-		{"RevokeByRefreshToken", func() error { _, err := e.store.RevokeByRefreshToken(ctx, c.RefreshToken); return err }},
-		{"Revoke", func() error { return e.store.Revoke(ctx, "alice", c.Session.ID) }},
-		{"RevokeUser", func() error { _, err := e.store.RevokeUser(ctx, "alice"); return err }},
-		{"List", func() error { _, err := e.store.List(ctx, "alice"); return err }},
-		{"RecordFailure", func() error { _, err := e.store.RecordFailure(ctx, "k", time.Minute); return err }},
-		{"Failures", func() error { _, _, err := e.store.Failures(ctx, "k", time.Minute); return err }},
-		{"Ping", func() error { return e.store.Ping(ctx) }},
-	}
-	for _, tc := range checks {
-		if err := tc.call(); !errors.Is(err, sessions.ErrUnavailable) || errors.Is(err, sessions.ErrNotFound) {
-			t.Errorf("%s(canceled ctx) error = %v, want ErrUnavailable", tc.name, err)
+	for _, call := range EveryMethod(e.store, c) {
+		if err := call.Do(ctx); !errors.Is(err, sessions.ErrUnavailable) || errors.Is(err, sessions.ErrNotFound) {
+			t.Errorf("%s(canceled ctx) error = %v, want ErrUnavailable", call.Name, err)
 		}
 	}
 	e.mustValidate("alice", c.Session.ID) // nothing changed
+}
+
+// testRejectedChangeNothing: a refresh or logout with a secret that is
+// neither the current nor the previous one, and a revoke or validate by
+// another user, change nothing: not last_used_at, not the expiry, not the
+// refresh state (SPEC §4: nobody can revoke or extend a session by guessing).
+func testRejectedChangeNothing(t *testing.T, newStore NewStoreFunc) {
+	e := setup(t, newStore, nil)
+	c := e.create("alice")
+	e.clock.Advance(time.Minute)
+	r1 := e.mustRefresh(c.RefreshToken)
+	e.clock.Advance(time.Minute)
+	r2 := e.mustRefresh(r1.RefreshToken) // c's secret is now two rotations old
+	e.clock.Advance(10 * touch)          // past touch_interval and refresh_grace
+	before, err := e.store.List(e.ctx, "alice")
+	if err != nil || len(before) != 1 {
+		t.Fatalf("List(alice) = %v, %v, want one session", before, err)
+	}
+	sid := c.Session.ID
+	for _, tok := range []string{c.RefreshToken, sid + "." + randomSecret(), strings.ToUpper(r2.RefreshToken)} {
+		_, err := e.store.Refresh(e.ctx, tok)
+		wantErr(t, "Refresh(unknown secret)", err, sessions.ErrInvalidGrant)
+		_, err = e.store.RevokeByRefreshToken(e.ctx, tok)
+		wantErr(t, "RevokeByRefreshToken(unknown secret)", err, sessions.ErrInvalidGrant)
+	}
+	wantErr(t, "Revoke(bob, alice's id)", e.store.Revoke(e.ctx, "bob", sid), sessions.ErrNotFound)
+	_, err = e.store.Validate(e.ctx, "bob", sid)
+	wantErr(t, "Validate(bob, alice's id)", err, sessions.ErrNotFound)
+	after, err := e.store.List(e.ctx, "alice")
+	if err != nil || len(after) != 1 || !equalSession(after[0], before[0]) {
+		t.Fatalf("List(alice) after rejected calls = %+v, %v; want %+v unchanged", after, err, before)
+	}
+	// The refresh state did not move either: the previous secret is still
+	// "previous after grace" (reuse), which proves r2 was still current.
+	_, err = e.store.Refresh(e.ctx, r1.RefreshToken)
+	wantErr(t, "Refresh(previous after grace)", err, sessions.ErrReused)
 }
 
 func testParallelLogins(t *testing.T, newStore NewStoreFunc) {
@@ -190,5 +236,91 @@ func testRevokeRacesRefresh(t *testing.T, newStore NewStoreFunc) {
 			_, err := e.store.Refresh(e.ctx, refreshed.RefreshToken)
 			wantErr(t, "Refresh(token from the race)", err, sessions.ErrNotFound)
 		}
+	}
+}
+
+func testMaxPerUser(t *testing.T, newStore NewStoreFunc) {
+	t.Run("evicts least recently used", func(t *testing.T) {
+		e := setup(t, newStore, func(o *sessions.Options) { o.MaxPerUser = 2 })
+		a := e.create("alice").Session.ID
+		e.clock.Advance(time.Second)
+		b := e.create("alice").Session.ID
+		e.clock.Advance(2 * time.Minute)
+		e.mustValidate("alice", a) // a is now more recent than b
+		c := e.create("alice")
+		if !slices.Equal(c.Evicted, []string{b}) {
+			t.Fatalf("Create().Evicted = %v, want [%s]", c.Evicted, b)
+		}
+		e.wantGone("alice", b)
+		if got, want := e.ids("alice"), []string{c.Session.ID, a}; !slices.Equal(got, want) {
+			t.Fatalf("List() = %v, want %v", got, want)
+		}
+		e.create("bob") // other users do not count
+		if got := e.ids("alice"); len(got) != 2 {
+			t.Fatalf("List(alice) = %v, want 2 sessions", got)
+		}
+	})
+	t.Run("expired sessions are pruned, not evicted", func(t *testing.T) {
+		e := setup(t, newStore, func(o *sessions.Options) { o.MaxPerUser = 2 })
+		e.create("alice")
+		e.clock.Advance(50 * time.Minute)
+		b := e.create("alice").Session.ID
+		e.clock.Advance(20 * time.Minute) // the first idled out
+		c := e.create("alice")
+		if len(c.Evicted) != 0 {
+			t.Fatalf("Create().Evicted = %v, want none", c.Evicted)
+		}
+		if got, want := e.ids("alice"), []string{c.Session.ID, b}; !slices.Equal(got, want) {
+			t.Fatalf("List() = %v, want %v", got, want)
+		}
+	})
+	t.Run("zero is unlimited", func(t *testing.T) {
+		e := setup(t, newStore, func(o *sessions.Options) { o.MaxPerUser = 0 })
+		for range 12 {
+			if c := e.create("alice"); len(c.Evicted) != 0 {
+				t.Fatalf("Create().Evicted = %v, want none", c.Evicted)
+			}
+		}
+		if got := e.ids("alice"); len(got) != 12 {
+			t.Fatalf("List() has %d sessions, want 12", len(got))
+		}
+	})
+	t.Run("max one", func(t *testing.T) {
+		e := setup(t, newStore, func(o *sessions.Options) { o.MaxPerUser = 1 })
+		a := e.create("alice")
+		b := e.create("alice")
+		if !slices.Equal(b.Evicted, []string{a.Session.ID}) {
+			t.Fatalf("Create().Evicted = %v, want [%s]", b.Evicted, a.Session.ID)
+		}
+		_, err := e.store.Refresh(e.ctx, a.RefreshToken)
+		wantErr(t, "Refresh(evicted)", err, sessions.ErrNotFound)
+	})
+}
+
+func testMetadataBounded(t *testing.T, newStore NewStoreFunc) {
+	e := setup(t, newStore, nil)
+	ua := strings.Repeat("é", 10000) // 2 bytes each: a cut must not split one
+	c, err := e.store.Create(e.ctx, sessions.NewSession{User: "alice", IP: strings.Repeat("1", 1000), UserAgent: ua})
+	if err != nil {
+		t.Fatalf("Create() error = %v", err)
+	}
+	s := e.mustValidate("alice", c.Session.ID)
+	if len(s.UserAgent) > 512 || len(s.IP) > 64 || !strings.HasPrefix(ua, s.UserAgent) || len(s.UserAgent) < 500 {
+		t.Fatalf("stored user agent %d bytes, ip %d bytes; want ≤ 512 and ≤ 64, a prefix of the input", len(s.UserAgent), len(s.IP))
+	}
+	// Binary-unsafe bytes survive unchanged (the store is not a parser).
+	odd := sessions.NewSession{User: "alice", IP: "2001:db8::1", UserAgent: "a\x00b\r\nc\xff{}\"'", PasswordFingerprint: "fp\x00"}
+	c, err = e.store.Create(e.ctx, odd)
+	if err != nil {
+		t.Fatalf("Create() error = %v", err)
+	}
+	list, err := e.store.List(e.ctx, "alice")
+	for _, s := range list {
+		if s.ID == c.Session.ID && (s.IP != odd.IP || s.UserAgent != odd.UserAgent || s.PasswordFingerprint != odd.PasswordFingerprint) {
+			t.Fatalf("List() = %+q, want the metadata as given", s)
+		}
+	}
+	if err != nil || len(list) != 2 {
+		t.Fatalf("List() = %d sessions, %v; want 2", len(list), err)
 	}
 }
