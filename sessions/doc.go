@@ -57,8 +57,10 @@
 //
 // TTLs: a session hash expires at min(last_used + idle_timeout,
 // created + absolute_lifetime), set by the same script that writes it; the
-// user index expires with the longest-lived of its sessions; a failure
-// counter expires one window after its newest failure. Scripts take "now"
+// user index expires with the longest-lived of its sessions (scripts that
+// remove a live session recompute it from the remaining sessions' TTLs); a
+// failure counter expires one window after its newest failure. The
+// invalidation channel is Pub/Sub and stores nothing. Scripts take "now"
 // from Go (Options.Now) and check expiry themselves; the real TTLs are the
 // backstop that guarantees nothing outlives its session.
 package sessions

@@ -89,6 +89,7 @@ func TestRedisRoundTrips(t *testing.T) {
 	hook.take()
 
 	var tok = r.RefreshToken
+	var created sessions.Created
 	ops := []struct {
 		name string
 		call func() error
@@ -100,7 +101,12 @@ func TestRedisRoundTrips(t *testing.T) {
 			return err
 		}},
 		{"Refresh", func() error { r, err := store.Refresh(ctx, tok); tok = r.RefreshToken; return err }},
-		{"Create", func() error { _, err := store.Create(ctx, sessions.NewSession{User: "alice"}); return err }},
+		{"Create", func() error {
+			var err error
+			created, err = store.Create(ctx, sessions.NewSession{User: "alice"})
+			return err
+		}},
+		{"Revoke", func() error { return store.Revoke(ctx, "alice", created.Session.ID) }},
 		{"List", func() error { _, err := store.List(ctx, "alice"); return err }},
 		{"RecordFailure", func() error { _, err := store.RecordFailure(ctx, "k", time.Minute); return err }},
 		{"Failures", func() error { _, _, err := store.Failures(ctx, "k", time.Minute); return err }},

@@ -33,13 +33,8 @@ const sessionsTimeout = 10 * time.Second
 // success, 1 on failure (store unreachable, no such session, memory store),
 // 2 on a usage error.
 func runSessions(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "list" && args[0] != "revoke") {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
-			fmt.Fprint(stdout, sessionsUsage)
-			return 0
-		}
-		fmt.Fprint(stderr, sessionsUsage)
-		return 2
+	if code := sessionsVerb(args, stdout, stderr); code >= 0 {
+		return code
 	}
 	verb := args[0]
 	fs := newFlagSet("sessions "+verb, stderr)
@@ -97,6 +92,20 @@ func runSessions(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// sessionsVerb returns -1 when args start with a verb (list, revoke);
+// otherwise it prints the usage and returns the exit code (0 for help).
+func sessionsVerb(args []string, stdout, stderr io.Writer) int {
+	switch {
+	case len(args) > 0 && (args[0] == "list" || args[0] == "revoke"):
+		return -1
+	case len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help"):
+		fmt.Fprint(stdout, sessionsUsage)
+		return 0
+	}
+	fmt.Fprint(stderr, sessionsUsage)
+	return 2
 }
 
 // cliStore opens the configured Redis store. The CLI never refreshes a

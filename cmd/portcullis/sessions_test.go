@@ -156,6 +156,7 @@ func TestSessionsCommandRefuses(t *testing.T) {
 		{"revoke with both", []string{"revoke", "-config", memory, "-user", "alice", "-id", "x", "-all"}, 2, "exactly one"},
 		{"unknown flag", []string{"list", "-config", memory, "-user", "alice", "-bogus"}, 2, "bogus"},
 		{"memory store", []string{"list", "-config", memory, "-user", "alice"}, 1, "memory store lives inside the serving process"},
+		{"memory store revoke", []string{"revoke", "-config", memory, "-user", "alice", "-all"}, 1, "memory store lives inside the serving process"},
 		{"missing config", []string{"list", "-config", filepath.Join(t.TempDir(), "nope.yaml"), "-user", "alice"}, 1, "nope.yaml"},
 	}
 	for _, tc := range cases {
@@ -165,6 +166,16 @@ func TestSessionsCommandRefuses(t *testing.T) {
 				t.Fatalf("runSessions(%q) = %d, %q; want %d and %q", tc.args, code, errOut, tc.wantCode, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestSessionsCommandHelp: -h prints the usage on stdout and exits 0.
+func TestSessionsCommandHelp(t *testing.T) {
+	t.Parallel()
+	for _, arg := range []string{"-h", "-help", "--help", "help"} {
+		if code, out, errOut := scRun(arg); code != 0 || !strings.Contains(out, "Usage") || errOut != "" {
+			t.Errorf("runSessions(%q) = %d, %q, %q; want 0 and the usage on stdout", arg, code, out, errOut)
+		}
 	}
 }
 

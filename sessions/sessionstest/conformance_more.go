@@ -126,7 +126,7 @@ func testRejectedChangeNothing(t *testing.T, newStore NewStoreFunc) {
 		t.Fatalf("List(alice) after rejected calls = %+v, %v; want %+v unchanged", after, err, before)
 	}
 	// The refresh state did not move either: the previous secret is still
-	// "previous after grace" (reuse), which proves r2 was still current.
+	// "previous after grace" (reuse), not two rotations old.
 	_, err = e.store.Refresh(e.ctx, r1.RefreshToken)
 	wantErr(t, "Refresh(previous after grace)", err, sessions.ErrReused)
 }
