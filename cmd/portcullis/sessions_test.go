@@ -10,10 +10,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/portcullis-gw/portcullis/config"
 	"github.com/portcullis-gw/portcullis/sessions"
 	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
 )
+
+// scClient loads the config at path and opens a Redis client the way the
+// gateway would: the test's view of the store the CLI works on.
+func scClient(t *testing.T, path string) (*config.Config, redis.UniversalClient) {
+	t.Helper()
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("config.Load() = %v", err)
+	}
+	client, err := sessions.NewRedisClient(cfg.Sessions.Redis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, client
+}
 
 // scConfig writes a minimal gateway.yaml for the sessions subcommand.
 func scConfig(t *testing.T, sessionsYAML string) string {
@@ -42,14 +59,7 @@ func TestSessionsCommand(t *testing.T) {
 	t.Parallel()
 	srv := sessionstest.StartRedis(t, "--requirepass", "cli-pw")
 	path := scConfig(t, "sessions:\n  store: redis\n  redis:\n    addrs: [\""+srv.Addr+"\"]\n    password: cli-pw\n    key_prefix: \"cli:\"\n")
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatalf("config.Load() = %v", err)
-	}
-	client, err := sessions.NewRedisClient(cfg.Sessions.Redis)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, client := scClient(t, path)
 	store := sessions.NewRedisStore(client, "cli:", sessions.Options{DeriveKey: sessionstest.DeriveKey})
 	t.Cleanup(func() { store.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -185,14 +195,7 @@ func TestSessionsCommandInvalidatesCaches(t *testing.T) {
 	t.Parallel()
 	srv := sessionstest.StartRedis(t)
 	path := scConfig(t, "sessions:\n  store: redis\n  cache:\n    enabled: true\n    max_staleness: 30s\n  redis:\n    addrs: [\""+srv.Addr+"\"]\n")
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatalf("config.Load() = %v", err)
-	}
-	client, err := sessions.NewRedisClient(cfg.Sessions.Redis)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, client := scClient(t, path)
 	replica := sessions.NewCachedStore(sessions.NewRedisStore(client, cfg.Sessions.Redis.KeyPrefix,
 		sessions.Options{DeriveKey: sessionstest.DeriveKey, TouchInterval: time.Minute}), cfg.Sessions.Cache.MaxStaleness)
 	t.Cleanup(func() { replica.Close() })
