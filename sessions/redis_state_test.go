@@ -58,6 +58,9 @@ func TestRedisIndexTTL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if left, got := pttl(t, srv.Addr, base+"s:"+a.Session.ID), pttl(t, srv.Addr, base+"u:alice"); got <= 0 || got > left {
+				t.Fatalf("PTTL index after login = %dms, want in (0, %d] (the session's TTL)", got, left)
+			}
 			for range 3 { // used every 9 minutes: at 27 minutes a has 3 left before its absolute end
 				clock.Advance(9 * time.Minute)
 				if _, err := s.Validate(ctx, "alice", a.Session.ID); err != nil {

@@ -134,3 +134,25 @@ func FuzzParseRefreshToken(f *testing.F) {
 		}
 	})
 }
+
+// TestEqualHash: hashes match only when every byte does (the memory store
+// and the grace check rely on it; the compare is constant-time).
+func TestEqualHash(t *testing.T) {
+	a := hashSecret([]byte("secret"))
+	cases := []struct {
+		name string
+		b    []byte
+		want bool
+	}{
+		{"same", a[:], true},
+		{"last byte differs", append(append([]byte(nil), a[:31]...), a[31]^1), false},
+		{"first byte differs", append([]byte{a[0] ^ 0x80}, a[1:]...), false},
+		{"prefix", a[:16], false},
+		{"empty", nil, false},
+	}
+	for _, tc := range cases {
+		if got := equalHash(a[:], tc.b); got != tc.want {
+			t.Errorf("equalHash(%s) = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
