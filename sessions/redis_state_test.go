@@ -1,7 +1,11 @@
 package sessions_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -154,6 +158,57 @@ func TestRedisRejectedChangeNothing(t *testing.T) {
 		if ttls2[i] > ttls[i] || ttls2[i] < ttls[i]-2000 {
 			t.Errorf("PTTL %s after rejected calls = %dms, want %dms less the time that passed", k, ttls2[i], ttls[i])
 		}
+	}
+}
+
+// TestRedisStoresNoUsableToken: after two rotations the session record
+// holds SHA-256 of the current secret and of the previous one, but none of
+// the secrets ever issued in any encoding: a copy of Redis yields no token,
+// not even the one a grace-window refresh would re-derive.
+func TestRedisStoresNoUsableToken(t *testing.T) {
+	t.Parallel()
+	srv := sessionstest.StartRedis(t)
+	client := newClient(t, redisConfig(config.RedisStandalone, srv.Addr))
+	ctx := testCtx(t)
+	s := sessions.NewRedisStore(client, "nt:", testOptions())
+	c, err := s.Create(ctx, sessions.NewSession{User: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1, err := s.Refresh(ctx, c.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := s.Refresh(ctx, r1.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := client.HGetAll(ctx, "nt:{"+sessions.UserTag("alice")+"}:s:"+c.Session.ID).Result()
+	if err != nil || len(rec) == 0 {
+		t.Fatalf("HGETALL session = %v, %v", rec, err)
+	}
+	var stored []byte
+	for k, v := range rec {
+		stored = append(append(stored, k...), v...)
+	}
+	secret := func(tok string) []byte {
+		b, err := base64.RawURLEncoding.DecodeString(tok[strings.IndexByte(tok, '.')+1:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for i, tok := range []string{c.RefreshToken, r1.RefreshToken, r2.RefreshToken} {
+		b := secret(tok)
+		for _, form := range [][]byte{b, []byte(tok[41:]), []byte(hex.EncodeToString(b))} {
+			if bytes.Contains(stored, form) {
+				t.Errorf("session record holds secret %d (%d bytes form)", i, len(form))
+			}
+		}
+	}
+	cur, prev := sha256.Sum256(secret(r2.RefreshToken)), sha256.Sum256(secret(r1.RefreshToken))
+	if rec["h"] != string(cur[:]) || rec["p"] != string(prev[:]) {
+		t.Errorf("session record h, p are not SHA-256 of the current and previous secrets")
 	}
 }
 
