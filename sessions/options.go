@@ -3,6 +3,8 @@ package sessions
 import (
 	"context"
 	"time"
+
+	"github.com/portcullis-gw/portcullis/config"
 )
 
 // Options are the session rules shared by every store (SPEC §3 `sessions`).
@@ -26,6 +28,19 @@ type Options struct {
 	// Now is the clock; nil means time.Now. The Redis store passes it to its
 	// scripts, so expiry follows this clock too (real TTLs remain a backstop).
 	Now func() time.Time
+}
+
+// OptionsFor maps the config's sessions section to Options (the clock is
+// time.Now); deriveKey is Options.DeriveKey.
+func OptionsFor(c config.Sessions, deriveKey []byte) Options {
+	return Options{
+		MaxPerUser:       c.MaxPerUser,
+		IdleTimeout:      c.IdleTimeout,
+		AbsoluteLifetime: c.AbsoluteLifetime,
+		TouchInterval:    c.TouchInterval,
+		RefreshGrace:     c.RefreshGrace,
+		DeriveKey:        deriveKey,
+	}
 }
 
 // Default lifetimes (SPEC §3) used when Options leaves them zero.

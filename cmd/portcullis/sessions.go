@@ -118,14 +118,7 @@ func cliStore(cfg config.Sessions) (*sessions.RedisStore, error) {
 	}
 	key := make([]byte, 32)
 	rand.Read(key)
-	store := sessions.NewRedisStore(client, cfg.Redis.KeyPrefix, sessions.Options{
-		MaxPerUser:       cfg.MaxPerUser,
-		IdleTimeout:      cfg.IdleTimeout,
-		AbsoluteLifetime: cfg.AbsoluteLifetime,
-		TouchInterval:    cfg.TouchInterval,
-		RefreshGrace:     cfg.RefreshGrace,
-		DeriveKey:        key,
-	})
+	store := sessions.NewRedisStore(client, cfg.Redis.KeyPrefix, sessions.OptionsFor(cfg, key))
 	if cfg.Cache.Enabled {
 		// Replicas with a validation cache drop a revoked session at once
 		// only if the revoking script announces it.
