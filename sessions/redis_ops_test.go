@@ -185,9 +185,7 @@ func pttl(t *testing.T, addr, key string) int64 {
 // one calls the store again (the backstop behind the injected clock).
 func TestRedisTTLs(t *testing.T) {
 	t.Parallel()
-	srv := sessionstest.StartRedis(t)
-	client := newClient(t, redisConfig(config.RedisStandalone, srv.Addr))
-	ctx := testCtx(t)
+	srv, client, ctx := standalone(t)
 
 	t.Run("every key bounded", func(t *testing.T) {
 		opts := testOptions()
@@ -272,9 +270,7 @@ func TestRedisTTLs(t *testing.T) {
 // whatever the user name holds, and the names follow keys.go.
 func TestRedisKeyLayout(t *testing.T) {
 	t.Parallel()
-	srv := sessionstest.StartRedis(t)
-	client := newClient(t, redisConfig(config.RedisStandalone, srv.Addr))
-	ctx := testCtx(t)
+	srv, client, ctx := standalone(t)
 	store := sessions.NewRedisStore(client, "lay:", testOptions())
 	for _, user := range []string{"alice", "{bob}", "carol}{x", "d@example.com"} {
 		t.Run(user, func(t *testing.T) {

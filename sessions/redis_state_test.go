@@ -25,9 +25,7 @@ import (
 // the sessions it lists; with none left the index is gone.
 func TestRedisIndexTTL(t *testing.T) {
 	t.Parallel()
-	srv := sessionstest.StartRedis(t)
-	client := newClient(t, redisConfig(config.RedisStandalone, srv.Addr))
-	ctx := testCtx(t)
+	srv, client, ctx := standalone(t)
 	cases := []struct {
 		name string
 		end  func(s *sessions.RedisStore, clock *sessionstest.Clock, b sessions.Created) error
@@ -103,9 +101,7 @@ func TestRedisIndexTTL(t *testing.T) {
 // revoke) leave every field and every TTL of the user's keys as they were.
 func TestRedisRejectedChangeNothing(t *testing.T) {
 	t.Parallel()
-	srv := sessionstest.StartRedis(t)
-	client := newClient(t, redisConfig(config.RedisStandalone, srv.Addr))
-	ctx := testCtx(t)
+	srv, client, ctx := standalone(t)
 	clock := sessionstest.NewClock(time.Now())
 	opts := testOptions()
 	// An absolute lifetime just above idle makes a wrong touch visible in
@@ -170,9 +166,7 @@ func TestRedisRejectedChangeNothing(t *testing.T) {
 // not even the one a grace-window refresh would re-derive.
 func TestRedisStoresNoUsableToken(t *testing.T) {
 	t.Parallel()
-	srv := sessionstest.StartRedis(t)
-	client := newClient(t, redisConfig(config.RedisStandalone, srv.Addr))
-	ctx := testCtx(t)
+	_, client, ctx := standalone(t)
 	s := sessions.NewRedisStore(client, "nt:", testOptions())
 	c, err := s.Create(ctx, sessions.NewSession{User: "alice"})
 	if err != nil {

@@ -68,6 +68,14 @@ func TestRedisSentinelConformance(t *testing.T) {
 	sessionstest.RunConformance(t, storeFactory(newClient(t, cfg)))
 }
 
+// standalone starts a throwaway redis-server and returns it with a client
+// (test timeouts) and a test context.
+func standalone(t *testing.T) (*sessionstest.Redis, redis.UniversalClient, context.Context) {
+	t.Helper()
+	srv := sessionstest.StartRedis(t)
+	return srv, newClient(t, redisConfig(config.RedisStandalone, srv.Addr)), testCtx(t)
+}
+
 func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
