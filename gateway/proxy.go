@@ -39,9 +39,12 @@ func newSharedTransport() *http.Transport {
 // headers set there cannot be removed by a client's Connection header.
 func (g *Gateway) newReverseProxy() *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
-		Rewrite:        g.rewrite,
-		Transport:      routeTransport{},
-		FlushInterval:  -1, // flush every write: SSE and streaming reach the client at once
+		Rewrite:   g.rewrite,
+		Transport: routeTransport{},
+		// 0: ReverseProxy flushes every write of a text/event-stream or an
+		// unknown-length (streamed) body at once, and lets fixed-length
+		// bodies go out without a flush per write (-1 cost ~1/4 of the CPU).
+		FlushInterval:  0,
 		ErrorLog:       slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 		ModifyResponse: g.modifyResponse,
 		ErrorHandler:   g.proxyError,

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,44 +103,72 @@ func TestWebSocketUpgradeAndCloseUpgraded(t *testing.T) {
 	}
 }
 
-func TestSSEFlushesImmediately(t *testing.T) {
+// TestStreamingFlushesImmediately proves each streamed chunk reaches the
+// client while the upstream is still writing: the first one is read before
+// the upstream is allowed to finish.
+func TestStreamingFlushesImmediately(t *testing.T) {
 	t.Parallel()
-	release := make(chan struct{})
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		_, _ = io.WriteString(w, "data: first\n\n")
-		_ = http.NewResponseController(w).Flush()
-		select {
-		case <-release:
-		case <-r.Context().Done():
-			return
-		}
-		_, _ = io.WriteString(w, "data: second\n\n")
-	}))
-	t.Cleanup(up.Close)
-	t.Cleanup(func() {
-		select {
-		case <-release:
-		default:
-			close(release)
-		}
-	})
-	env := newCoreEnv(t, coreConfig(coreRoute("sse", "/", up.URL, config.AuthPublic)))
+	tests := []struct{ name, contentType, first, second string }{
+		{"SSE", "text/event-stream", "data: first\n", "data: second"},
+		{"chunked body of unknown length", "application/x-ndjson", "{\"n\":1}\n", "{\"n\":2}"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			release := make(chan struct{})
+			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", tt.contentType)
+				_, _ = io.WriteString(w, tt.first)
+				_ = http.NewResponseController(w).Flush()
+				select {
+				case <-release:
+				case <-r.Context().Done():
+					return
+				}
+				_, _ = io.WriteString(w, tt.second+"\n")
+			}))
+			t.Cleanup(up.Close)
+			env := newCoreEnv(t, coreConfig(coreRoute("stream", "/", up.URL, config.AuthPublic)))
+			var once sync.Once
+			t.Cleanup(func() { once.Do(func() { close(release) }) }) // before the servers close
 
-	res, err := http.Get(env.srv.URL + "/events")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	br := bufio.NewReader(res.Body)
-	line, err := br.ReadString('\n')
-	if err != nil || line != "data: first\n" {
-		t.Fatalf("first event = %q, %v; want it before the upstream finishes", line, err)
-	}
-	close(release)
-	rest, _ := io.ReadAll(br)
-	if !strings.Contains(string(rest), "data: second") {
-		t.Errorf("rest = %q, want the second event", rest)
+			type result struct {
+				res  *http.Response
+				br   *bufio.Reader
+				line string
+				err  error
+			}
+			got := make(chan result, 1)
+			go func() {
+				res, err := http.Get(env.srv.URL + "/events")
+				if err != nil {
+					got <- result{err: err}
+					return
+				}
+				br := bufio.NewReader(res.Body)
+				line, err := br.ReadString('\n')
+				got <- result{res, br, line, err}
+			}()
+			var br *bufio.Reader
+			select {
+			case r := <-got:
+				if r.res != nil {
+					defer r.res.Body.Close()
+				}
+				if r.err != nil || r.line != tt.first {
+					t.Fatalf("first chunk = %q, %v; want %q", r.line, r.err, tt.first)
+				}
+				br = r.br
+			case <-time.After(10 * time.Second):
+				// The upstream is blocked until release: a proxy that buffers never delivers.
+				t.Fatalf("first chunk not delivered while the upstream is still writing")
+			}
+			once.Do(func() { close(release) })
+			rest, _ := io.ReadAll(br)
+			if !strings.Contains(string(rest), tt.second) {
+				t.Errorf("rest = %q, want %q", rest, tt.second)
+			}
+		})
 	}
 }
 
