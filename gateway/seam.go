@@ -50,11 +50,13 @@ func (g *Gateway) initAuth(opts Options) error {
 	store := opts.Store
 	if store == nil {
 		store = unavailableStore{}
-	} else {
-		g.store = instrumentStore(store, m.store)
+	}
+	store = instrumentStore(store, m.store)
+	if opts.Store != nil {
+		g.store = store // readiness pings: no store configured stays nil there
 	}
 	g.auth = authState{
-		store:       instrumentStore(store, m.store),
+		store:       store,
 		users:       opts.Users,
 		initialKeys: opts.Keys,
 		slots:       newPasswordSlots(),

@@ -94,92 +94,64 @@ func (s instrumentedStore) observe(op string, start time.Time, err error) {
 	}
 }
 
-func (s instrumentedStore) Create(ctx context.Context, n sessions.NewSession) (sessions.Created, error) {
+// timed runs one store call under storeCallTimeout and observes it as op.
+func timed[T any](ctx context.Context, s instrumentedStore, op string, call func(context.Context) (T, error)) (T, error) {
 	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
 	defer cancel()
 	start := time.Now()
-	c, err := s.next.Create(ctx, n)
-	s.observe(opCreate, start, err)
-	return c, err
+	v, err := call(ctx)
+	s.observe(op, start, err)
+	return v, err
+}
+
+// none adapts an error-only call to timed.
+func none(call func(context.Context) error) func(context.Context) (struct{}, error) {
+	return func(ctx context.Context) (struct{}, error) { return struct{}{}, call(ctx) }
+}
+
+func (s instrumentedStore) Create(ctx context.Context, n sessions.NewSession) (sessions.Created, error) {
+	return timed(ctx, s, opCreate, func(ctx context.Context) (sessions.Created, error) { return s.next.Create(ctx, n) })
 }
 
 func (s instrumentedStore) Validate(ctx context.Context, user, id string) (sessions.Session, error) {
-	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
-	defer cancel()
-	start := time.Now()
-	v, err := s.next.Validate(ctx, user, id)
-	s.observe(opValidate, start, err)
-	return v, err
+	return timed(ctx, s, opValidate, func(ctx context.Context) (sessions.Session, error) { return s.next.Validate(ctx, user, id) })
 }
 
 func (s instrumentedStore) Refresh(ctx context.Context, tok string) (sessions.Refreshed, error) {
-	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
-	defer cancel()
-	start := time.Now()
-	v, err := s.next.Refresh(ctx, tok)
-	s.observe(opRefresh, start, err)
-	return v, err
+	return timed(ctx, s, opRefresh, func(ctx context.Context) (sessions.Refreshed, error) { return s.next.Refresh(ctx, tok) })
 }
 
 func (s instrumentedStore) RevokeByRefreshToken(ctx context.Context, tok string) (sessions.Session, error) {
-	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
-	defer cancel()
-	start := time.Now()
-	v, err := s.next.RevokeByRefreshToken(ctx, tok)
-	s.observe(opRevokeByToken, start, err)
-	return v, err
+	return timed(ctx, s, opRevokeByToken, func(ctx context.Context) (sessions.Session, error) { return s.next.RevokeByRefreshToken(ctx, tok) })
 }
 
 func (s instrumentedStore) Revoke(ctx context.Context, user, id string) error {
-	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
-	defer cancel()
-	start := time.Now()
-	err := s.next.Revoke(ctx, user, id)
-	s.observe(opRevoke, start, err)
+	_, err := timed(ctx, s, opRevoke, none(func(ctx context.Context) error { return s.next.Revoke(ctx, user, id) }))
 	return err
 }
 
 func (s instrumentedStore) RevokeUser(ctx context.Context, user string) ([]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
-	defer cancel()
-	start := time.Now()
-	v, err := s.next.RevokeUser(ctx, user)
-	s.observe(opRevokeUser, start, err)
-	return v, err
+	return timed(ctx, s, opRevokeUser, func(ctx context.Context) ([]string, error) { return s.next.RevokeUser(ctx, user) })
 }
 
 func (s instrumentedStore) List(ctx context.Context, user string) ([]sessions.Session, error) {
-	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
-	defer cancel()
-	start := time.Now()
-	v, err := s.next.List(ctx, user)
-	s.observe(opList, start, err)
-	return v, err
+	return timed(ctx, s, opList, func(ctx context.Context) ([]sessions.Session, error) { return s.next.List(ctx, user) })
 }
 
 func (s instrumentedStore) RecordFailure(ctx context.Context, key string, window time.Duration) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
-	defer cancel()
-	start := time.Now()
-	v, err := s.next.RecordFailure(ctx, key, window)
-	s.observe(opRecordFailure, start, err)
-	return v, err
+	return timed(ctx, s, opRecordFailure, func(ctx context.Context) (int, error) { return s.next.RecordFailure(ctx, key, window) })
 }
 
 func (s instrumentedStore) Failures(ctx context.Context, key string, window time.Duration) (int, time.Duration, error) {
-	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
-	defer cancel()
-	start := time.Now()
-	n, after, err := s.next.Failures(ctx, key, window)
-	s.observe(opFailures, start, err)
+	var after time.Duration
+	n, err := timed(ctx, s, opFailures, func(ctx context.Context) (n int, err error) {
+		n, after, err = s.next.Failures(ctx, key, window)
+		return n, err
+	})
 	return n, after, err
 }
 
 func (s instrumentedStore) Ping(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
-	defer cancel()
-	start := time.Now()
-	err := s.next.Ping(ctx)
-	s.observe(opPing, start, err)
+	_, err := timed(ctx, s, opPing, none(s.next.Ping))
 	return err
 }
