@@ -12,9 +12,12 @@ import (
 // on or off, metrics.listen, admin.listen, admin turned on or off), the
 // listener settings read once at start-up (server.read_header_timeout,
 // server.idle_timeout, server.max_header_bytes, server.auth_prefix,
-// log.format), anything under sessions.* and cookies.*, tokens.issuer and
-// tokens.audience. Routes, users, headers, login, tokens.keys, TLS
-// certificate files and log.level may change.
+// log.format), anything under sessions.* and cookies.*, tokens.issuer,
+// tokens.audience, and users.file and users.argon2 (the users store is built
+// once around its file path and hash caps; the file's contents reload).
+// Routes, the users file's contents, headers, login, tokens.keys, TLS
+// certificate files and log.level may change. This is the one list of what
+// needs a restart: main refuses a reload on it and checks nothing else.
 func ReloadBlockers(old, new *Config) []string {
 	var out []string
 	block := func(path string, changed bool) {
@@ -35,6 +38,7 @@ func ReloadBlockers(old, new *Config) []string {
 	block("tokens.audience", old.Tokens.Audience != new.Tokens.Audience)
 	diffPaths(reflect.ValueOf(old.Sessions), reflect.ValueOf(new.Sessions), "sessions", &out)
 	diffPaths(reflect.ValueOf(old.Cookies), reflect.ValueOf(new.Cookies), "cookies", &out)
+	diffPaths(reflect.ValueOf(old.Users), reflect.ValueOf(new.Users), "users", &out)
 	block("log.format", old.Log.Format != new.Log.Format)
 	return out
 }

@@ -42,11 +42,13 @@ func TestReloadBlockers(t *testing.T) {
 		{"sessions cache", func(c *Config) { c.Sessions.Cache.MaxStaleness = 1 }, []string{"sessions.cache.max_staleness"}},
 		{"cookies", func(c *Config) { c.Cookies.Secure = false; c.Cookies.Domain = "x" }, []string{"cookies.domain", "cookies.secure"}},
 		{"log.format", func(c *Config) { c.Log.Format = "json" }, []string{"log.format"}},
+		{"users.file", func(c *Config) { c.Users.File = "other.yaml" }, []string{"users.file"}},
+		{"users.argon2", func(c *Config) {
+			c.Users.Argon2.MaxMemoryKiB, c.Users.Argon2.MaxIterations, c.Users.Argon2.MaxParallelism = 1, 3, 1
+		}, []string{"users.argon2.max_memory_kib", "users.argon2.max_iterations", "users.argon2.max_parallelism"}},
 		{"swappable", func(c *Config) {
 			c.Routes[0].Upstream = "http://other"
 			c.Routes = append(c.Routes, DefaultRoute())
-			c.Users.File = "other.yaml"
-			c.Users.Argon2.MaxIterations = 3
 			c.Headers.User = "X-User"
 			c.Headers.PassAuthorization = true
 			c.Login.RateLimit.PerIP = 1

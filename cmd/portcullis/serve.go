@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/portcullis-gw/portcullis/config"
 	"github.com/portcullis-gw/portcullis/gateway"
@@ -55,6 +56,7 @@ func runServe(args []string, stderr io.Writer) int {
 	}
 	level := new(slog.LevelVar)
 	logger := newLogger(stderr, cfg.Log, level)
+	redis.SetLogger(redisLogger{logger})
 
 	p, err := newProcess(*path, cfg, logger, level)
 	if err != nil {

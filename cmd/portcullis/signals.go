@@ -61,14 +61,6 @@ func (p *process) reloadLocked() error {
 	if keys := config.ReloadBlockers(p.cfg, next); len(keys) > 0 {
 		return fmt.Errorf("%w: changed %s", errRestartRequired, strings.Join(keys, ", "))
 	}
-	// The users store is built once with its file and argon2 caps; only the
-	// file's contents reload.
-	if next.Users.File != p.cfg.Users.File {
-		return fmt.Errorf("%w: changed users.file", errRestartRequired)
-	}
-	if next.Users.Argon2 != p.cfg.Users.Argon2 {
-		return fmt.Errorf("%w: changed users.argon2", errRestartRequired)
-	}
 
 	// tokens.keys are rebuilt and validated by the gateway's Reload below
 	// (which keeps a running ephemeral key when none are configured).
