@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	goruntime "runtime"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/portcullis-gw/portcullis/config"
 )
@@ -47,9 +49,8 @@ func TestRequestMetricsLabels(t *testing.T) {
 		{"locked", "GET", "401", 1},
 	}
 	for _, tc := range tests {
-		got, ok := metricValue(t, env.reg, metricRequests, map[string]string{"route": tc.route, "method": tc.method, "code": tc.code})
-		if !ok || got != tc.want {
-			t.Errorf("%s{route=%q,method=%q,code=%q} = %v (present %v), want %v", metricRequests, tc.route, tc.method, tc.code, got, ok, tc.want)
+		if got := testutil.ToFloat64(env.g.metrics.requests.WithLabelValues(tc.route, tc.method, tc.code)); got != tc.want {
+			t.Errorf("%s{route=%q,method=%q,code=%q} = %v, want %v", metricRequests, tc.route, tc.method, tc.code, got, tc.want)
 		}
 	}
 	// Gateway endpoints are labelled _auth whatever they answer.
@@ -94,34 +95,41 @@ func TestBuildInfoAndReloadMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, ok := metricValue(t, reg, metricBuildInfo, map[string]string{"version": "1.2.3", "commit": "deadbeef", "goversion": goruntime.Version()}); !ok || v != 1 {
-		t.Errorf("build_info = %v (present %v), want 1", v, ok)
+	// expose is the exposition of the build and reload metrics, given the
+	// reload counts and the last-success time.
+	expose := func(success, failure int, last string) string {
+		return fmt.Sprintf(`# HELP %[1]s Build information; always 1.
+# TYPE %[1]s gauge
+%[1]s{commit="deadbeef",goversion=%[2]q,version="1.2.3"} 1
+# HELP %[3]s Configuration reload attempts, by result.
+# TYPE %[3]s counter
+%[3]s{result="failure"} %[5]d
+%[3]s{result="success"} %[4]d
+# HELP %[6]s Unix time of the last successful configuration load.
+# TYPE %[6]s gauge
+%[6]s %[7]s
+`, metricBuildInfo, goruntime.Version(), metricReloads, success, failure, metricLastReload, last)
 	}
-	if v, _ := metricValue(t, reg, metricLastReload, nil); v != 1_700_000_000 {
-		t.Errorf("last reload = %v, want the time of New", v)
+	names := []string{metricBuildInfo, metricReloads, metricLastReload}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(expose(0, 0, "1.7e+09")), names...); err != nil {
+		t.Errorf("after New: %v", err)
 	}
-	for _, result := range []string{"success", "failure"} {
-		if v, ok := metricValue(t, reg, metricReloads, map[string]string{"result": result}); !ok || v != 0 {
-			t.Errorf("reloads{%s} = %v (present %v), want 0", result, v, ok)
-		}
-	}
+
 	now = now.Add(time.Hour)
 	g.ObserveReload(errors.New("bad config"))
-	if v, _ := metricValue(t, reg, metricLastReload, nil); v != 1_700_000_000 {
-		t.Errorf("last reload after a failure = %v, want unchanged", v)
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(expose(0, 1, "1.7e+09")), names...); err != nil {
+		t.Errorf("after a failed reload (last success unchanged): %v", err)
 	}
 	g.ObserveReload(nil)
 	g.ObserveReload(nil)
-	for result, want := range map[string]float64{"success": 2, "failure": 1} {
-		if v, _ := metricValue(t, reg, metricReloads, map[string]string{"result": result}); v != want {
-			t.Errorf("reloads{%s} = %v, want %v", result, v, want)
-		}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(expose(2, 1, "1.7000036e+09")), names...); err != nil {
+		t.Errorf("after two reloads: %v", err)
 	}
-	if v, _ := metricValue(t, reg, metricLastReload, nil); v != 1_700_003_600 {
-		t.Errorf("last reload = %v, want 1700003600", v)
+	if v := testutil.ToFloat64(g.metrics.upstreamErrors.WithLabelValues("a", "refused")); v != 0 {
+		t.Errorf("upstream_errors{a,refused} = %v, want 0", v)
 	}
-	if v, ok := metricValue(t, reg, metricUpstreamErrors, map[string]string{"route": "a", "kind": "refused"}); !ok || v != 0 {
-		t.Errorf("upstream_errors{a,refused} = %v (present %v), want a zero series", v, ok)
+	if n := testutil.CollectAndCount(g.metrics.upstreamErrors, metricUpstreamErrors); n != 3 {
+		t.Errorf("upstream_errors series = %d, want 3 (every kind of route a, at zero)", n)
 	}
 }
 
