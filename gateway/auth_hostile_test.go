@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -191,4 +192,31 @@ func TestSpoofedBrowserHeaders(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzDecodeJSONFields: never panics, and whatever it accepts encoding/json
+// reads the same way (the strict reader is a subset, never a different
+// interpretation).
+func FuzzDecodeJSONFields(f *testing.F) {
+	for _, s := range []string{`{"username":"a","password":"b"}`, `{"username":"a","username":"b"}`, `{"Username":"a"}`,
+		`{"username":null}`, "{\"password\":\"\xff\"}", `{"x":[1,{"y":2}],"password":"\u00e9"}`, `{}`, `[]`, `{"a":1}{}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var user, pw string
+		r, _ := http.NewRequest("POST", "/", strings.NewReader(string(body)))
+		if err := decodeJSONFields(r, map[string]*string{"username": &user, "password": &pw}); err != nil {
+			return
+		}
+		var std struct {
+			Username string `json:"username"`
+			Password string `json:"password"`
+		}
+		if err := json.Unmarshal(body, &std); err != nil {
+			t.Fatalf("strict reader accepted %q, encoding/json refused it: %v", body, err)
+		}
+		if std.Username != user || std.Password != pw {
+			t.Fatalf("%q: strict read (%q, %q), encoding/json (%q, %q)", body, user, pw, std.Username, std.Password)
+		}
+	})
 }
