@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -100,10 +99,7 @@ func newAuthMetrics(reg prometheus.Registerer) (*authMetrics, error) {
 		m.store.duration, m.store.errors, m.store.up}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, err
-			}
+			return nil, err // a second gateway on one registry would count into the void
 		}
 	}
 	// Pre-create every series so dashboards see zeros, not gaps.
