@@ -40,38 +40,47 @@ func (g *Gateway) authenticateRoute(r *http.Request, rt *route) (Identity, error
 	}
 	start := g.now()
 	snap := recordFrom(r.Context()).snap
-	a := &snap.auth
-	cred := extractCredential(r, a.cookies.accessName)
-	// Cookies ride along on cross-site requests; bearer tokens do not, so
-	// only cookie-authenticated unsafe requests need the origin check.
-	if cred.source == credCookie && rt.csrf {
-		if err := checkOrigin(a.origins, r); err != nil {
-			g.auth.m.decide(decisionDeny, reasonForbidden, start, g.now())
-			return Identity{}, err
-		}
+	v, reason, err := g.checkAccess(r, r, &snap.auth, rt)
+	if err != nil && rt.auth == config.AuthOptional && reason != reasonStoreUnavailable && reason != reasonForbidden {
+		// Optional routes never answer 401: a caller that cannot be
+		// verified is simply anonymous. A store outage is not "anonymous",
+		// and neither is a refused cross-origin request or a missing role.
+		g.auth.m.decide(decisionAllow, reason, start, g.now())
+		return Identity{}, nil
 	}
-	v, reason, err := g.checkCredential(r.Context(), a, cred)
+	var id Identity
+	if err == nil {
+		id, err = g.identityFor(snap, rt.name, v)
+	}
 	if err != nil {
-		if rt.auth == config.AuthOptional && reason != reasonStoreUnavailable {
-			// Optional routes never answer 401: a caller that cannot be
-			// verified is simply anonymous. A store outage is not "anonymous".
-			g.auth.m.decide(decisionAllow, reason, start, g.now())
-			return Identity{}, nil
-		}
 		g.auth.m.decide(decisionDeny, reason, start, g.now())
-		return Identity{}, err
-	}
-	if len(rt.roles) > 0 && !anyRole(v.user.Roles, rt.roles) {
-		g.auth.m.decide(decisionDeny, reasonForbidden, start, g.now())
-		return Identity{}, errForbidden
-	}
-	id, err := g.identityFor(snap, rt.name, v)
-	if err != nil {
-		g.auth.m.decide(decisionDeny, reasonOK, start, g.now())
 		return Identity{}, err
 	}
 	g.auth.m.decide(decisionAllow, reasonOK, start, g.now())
 	return id, nil
+}
+
+// checkAccess runs SPEC §6 steps 5–6 for route rt: the credential r carries,
+// the cross-origin check of the request it stands for (orig: r itself, or the
+// original request /verify is asked about), the session and user checks of
+// §4, then the route's roles. reason is the auth_decisions_total reason.
+func (g *Gateway) checkAccess(r, orig *http.Request, a *authSnapshot, rt *route) (verified, string, error) {
+	cred := extractCredential(r, a.cookies.accessName)
+	// Cookies ride along on cross-site requests; bearer tokens do not, so
+	// only cookie-authenticated unsafe requests need the origin check.
+	if cred.source == credCookie && rt.csrf {
+		if err := checkOrigin(a.origins, orig); err != nil {
+			return verified{}, reasonForbidden, err
+		}
+	}
+	v, reason, err := g.checkCredential(r.Context(), a, cred)
+	if err != nil {
+		return verified{}, reason, err
+	}
+	if len(rt.roles) > 0 && !anyRole(v.user.Roles, rt.roles) {
+		return verified{}, reasonForbidden, errForbidden
+	}
+	return v, reasonOK, nil
 }
 
 // identityFor builds the Identity handed upstream; with headers.assertion it

@@ -181,3 +181,45 @@ func TestAssertionHeader(t *testing.T) {
 		t.Errorf("anonymous assertion header = %q (present %v), want present and empty", got, ok)
 	}
 }
+
+// TestOptionalRouteRefusals: an optional route turns an unverifiable caller
+// into an anonymous one, but never a refused cross-origin request, a missing
+// role or a store outage (those would forward what must not pass).
+func TestOptionalRouteRefusals(t *testing.T) {
+	e := newAuthEnv(t, authStoreKinds[0], aeOptions{edit: func(c *config.Config) {
+		r := config.DefaultRoute()
+		r.Name, r.PathPrefix, r.Upstream, r.Auth, r.Roles = "optadmin", "/optadmin", c.Routes[0].Upstream, config.AuthOptional, []string{"admin"}
+		c.Routes = append([]config.Route{r}, c.Routes...)
+	}})
+	alice, bob := e.loginJSON("alice", "alice-password"), e.loginJSON("bob", "bob-password")
+	ac := []string{"Cookie", e.jar().accessName + "=" + alice.AccessToken}
+	tests := []struct {
+		name, method, path string
+		hdr                []string
+		want               int
+		user               string
+	}{
+		{"anonymous", "GET", "/optadmin", nil, 200, ""},
+		{"invalid token is anonymous", "GET", "/optadmin", bearer("bad.bad.bad"), 200, ""},
+		{"role held", "GET", "/optadmin", bearer(alice.AccessToken), 200, "alice"},
+		{"role missing", "GET", "/optadmin", bearer(bob.AccessToken), 403, ""},
+		{"cookie cross-site POST", "POST", "/opt", append(append([]string{}, ac...), "Sec-Fetch-Site", "cross-site"), 403, ""},
+		{"cookie same-origin POST", "POST", "/opt", append(append([]string{}, ac...), "Sec-Fetch-Site", "same-origin"), 200, "alice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := e.up.count()
+			res := e.do(tt.method, tt.path, "", tt.hdr...)
+			wantStatus(t, tt.method+" "+tt.path, res, tt.want)
+			if tt.want != http.StatusOK {
+				if e.up.count() != before {
+					t.Errorf("refused request reached the upstream")
+				}
+				return
+			}
+			if got := e.up.last(t).Get("X-Auth-User"); got != tt.user {
+				t.Errorf("X-Auth-User = %q, want %q", got, tt.user)
+			}
+		})
+	}
+}

@@ -40,22 +40,13 @@ func (g *Gateway) verify(w http.ResponseWriter, r *http.Request, a *authSnapshot
 	}
 	// Every match needs a valid session whatever its auth: public paths
 	// belong in the fronting proxy's config.
-	cred := extractCredential(r, a.cookies.accessName)
-	if cred.source == credCookie && rt.csrf {
-		if err := checkOrigin(a.origins, orig); err != nil {
-			return g.verifyDeny(start, reasonForbidden, err)
-		}
+	v, reason, err := g.checkAccess(r, orig, a, rt)
+	var id Identity
+	if err == nil {
+		id, err = g.identityFor(snap, rt.name, v)
 	}
-	v, reason, err := g.checkCredential(r.Context(), a, cred)
 	if err != nil {
 		return g.verifyDeny(start, reason, err)
-	}
-	if len(rt.roles) > 0 && !anyRole(v.user.Roles, rt.roles) {
-		return g.verifyDeny(start, reasonForbidden, errForbidden)
-	}
-	id, err := g.identityFor(snap, rt.name, v)
-	if err != nil {
-		return g.verifyDeny(start, reasonOK, err)
 	}
 	rec.identity = id
 	h := w.Header()
