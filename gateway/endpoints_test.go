@@ -10,74 +10,76 @@ import (
 // TestAuthEndpointErrors: the failure codes of SPEC §5, each with its public
 // error code and Cache-Control: no-store.
 func TestAuthEndpointErrors(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{})
-	jar := e.jar()
-	alice := e.loginJSON("alice", "alice-password")
-	bob := e.loginJSON("bob", "bob-password")
-	js := []string{"Content-Type", "application/json"}
-	big := `{"username":"alice","password":"` + strings.Repeat("x", 17<<10) + `"}`
-	tests := []struct {
-		name     string
-		method   string
-		path     string
-		body     string
-		hdr      []string
-		want     int
-		wantCode string
-	}{
-		{"login empty object", "POST", "/auth/login", `{}`, js, 400, "invalid_request"},
-		{"login no password", "POST", "/auth/login", `{"username":"alice"}`, js, 400, "invalid_request"},
-		{"login empty strings", "POST", "/auth/login", `{"username":"","password":""}`, js, 400, "invalid_request"},
-		{"login bad JSON", "POST", "/auth/login", `{"username":`, js, 400, "invalid_request"},
-		{"login trailing JSON", "POST", "/auth/login", `{"username":"a","password":"b"} {}`, js, 400, "invalid_request"},
-		{"login wrong types", "POST", "/auth/login", `{"username":1,"password":true}`, js, 400, "invalid_request"},
-		{"login array", "POST", "/auth/login", `[]`, js, 400, "invalid_request"},
-		{"login wrong password", "POST", "/auth/login", `{"username":"alice","password":"nope"}`, js, 401, "invalid_credentials"},
-		{"login too large", "POST", "/auth/login", big, js, 413, "request_too_large"},
-		{"login form too large", "POST", "/auth/login", "username=a&password=" + strings.Repeat("x", 17<<10), []string{"Content-Type", "application/x-www-form-urlencoded"}, 413, ""},
-		{"login text/plain", "POST", "/auth/login", `{"username":"alice","password":"alice-password"}`, []string{"Content-Type", "text/plain"}, 415, "unsupported_media_type"},
-		{"login no content type", "POST", "/auth/login", `{"username":"alice","password":"alice-password"}`, nil, 415, "unsupported_media_type"},
-		{"login multipart", "POST", "/auth/login", "--x--", []string{"Content-Type", "multipart/form-data; boundary=x"}, 415, "unsupported_media_type"},
-		{"login PUT", "PUT", "/auth/login", "", nil, 405, "method_not_allowed"},
-		{"unknown endpoint", "GET", "/auth/nope", "", nil, 404, "not_found"},
-		{"refresh body and cookie", "POST", "/auth/refresh", `{"refresh_token":"` + alice.RefreshToken + `"}`, append([]string{"Cookie", jar.refreshName + "=" + bob.RefreshToken}, js...), 400, "invalid_request"},
-		{"refresh nothing", "POST", "/auth/refresh", "", nil, 400, "invalid_request"},
-		{"refresh empty JSON", "POST", "/auth/refresh", `{}`, js, 400, "invalid_request"},
-		{"refresh text body", "POST", "/auth/refresh", `x`, []string{"Content-Type", "text/plain"}, 415, "unsupported_media_type"},
-		{"refresh bad JSON", "POST", "/auth/refresh", `{"refresh_token":`, js, 400, "invalid_request"},
-		{"refresh garbage", "POST", "/auth/refresh", `{"refresh_token":"garbage"}`, js, 401, "invalid_grant"},
-		{"refresh too large", "POST", "/auth/refresh", `{"refresh_token":"` + strings.Repeat("x", 17<<10) + `"}`, js, 413, "request_too_large"},
-		{"refresh GET", "GET", "/auth/refresh", "", nil, 405, "method_not_allowed"},
-		{"me no token", "GET", "/auth/me", "", nil, 401, "missing_token"},
-		{"me bad token", "GET", "/auth/me", "", bearer("x.y.z"), 401, "invalid_token"},
-		{"sessions no token", "GET", "/auth/sessions", "", nil, 401, "missing_token"},
-		{"logout-all no token", "POST", "/auth/logout-all", "", nil, 401, "missing_token"},
-		{"delete other user's session", "DELETE", "/auth/sessions/" + bob.SessionID, "", bearer(alice.AccessToken), 404, "not_found"},
-		{"delete unknown session", "DELETE", "/auth/sessions/nope", "", bearer(alice.AccessToken), 404, "not_found"},
-		{"delete without token", "DELETE", "/auth/sessions/" + bob.SessionID, "", nil, 401, "missing_token"},
-		{"cross-origin login", "POST", "/auth/login", `{"username":"alice","password":"alice-password"}`, append([]string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}, js...), 403, "cross_origin"},
-		{"cross-origin logout by cookie", "POST", "/auth/logout", "", []string{"Cookie", jar.accessName + "=" + bob.AccessToken, "Origin", "https://evil.example"}, 403, "cross_origin"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			res := e.do(tt.method, tt.path, tt.body, tt.hdr...)
-			wantStatus(t, tt.name, res, tt.want)
-			if cc := res.Header.Get("Cache-Control"); cc != "no-store" {
-				t.Errorf("Cache-Control = %q, want no-store", cc)
-			}
-			if tt.wantCode != "" {
-				if c := res.errCode(t); c != tt.wantCode {
-					t.Errorf("error = %q, want %q", c, tt.wantCode)
+	forEachStore(t, func(t *testing.T, sk storeKind) {
+		e := newAuthEnv(t, sk, aeOptions{})
+		jar := e.jar()
+		alice := e.loginJSON("alice", "alice-password")
+		bob := e.loginJSON("bob", "bob-password")
+		js := []string{"Content-Type", "application/json"}
+		big := `{"username":"alice","password":"` + strings.Repeat("x", 17<<10) + `"}`
+		tests := []struct {
+			name     string
+			method   string
+			path     string
+			body     string
+			hdr      []string
+			want     int
+			wantCode string
+		}{
+			{"login empty object", "POST", "/auth/login", `{}`, js, 400, "invalid_request"},
+			{"login no password", "POST", "/auth/login", `{"username":"alice"}`, js, 400, "invalid_request"},
+			{"login empty strings", "POST", "/auth/login", `{"username":"","password":""}`, js, 400, "invalid_request"},
+			{"login bad JSON", "POST", "/auth/login", `{"username":`, js, 400, "invalid_request"},
+			{"login trailing JSON", "POST", "/auth/login", `{"username":"a","password":"b"} {}`, js, 400, "invalid_request"},
+			{"login wrong types", "POST", "/auth/login", `{"username":1,"password":true}`, js, 400, "invalid_request"},
+			{"login array", "POST", "/auth/login", `[]`, js, 400, "invalid_request"},
+			{"login wrong password", "POST", "/auth/login", `{"username":"alice","password":"nope"}`, js, 401, "invalid_credentials"},
+			{"login too large", "POST", "/auth/login", big, js, 413, "request_too_large"},
+			{"login form too large", "POST", "/auth/login", "username=a&password=" + strings.Repeat("x", 17<<10), []string{"Content-Type", "application/x-www-form-urlencoded"}, 413, ""},
+			{"login text/plain", "POST", "/auth/login", `{"username":"alice","password":"alice-password"}`, []string{"Content-Type", "text/plain"}, 415, "unsupported_media_type"},
+			{"login no content type", "POST", "/auth/login", `{"username":"alice","password":"alice-password"}`, nil, 415, "unsupported_media_type"},
+			{"login multipart", "POST", "/auth/login", "--x--", []string{"Content-Type", "multipart/form-data; boundary=x"}, 415, "unsupported_media_type"},
+			{"login PUT", "PUT", "/auth/login", "", nil, 405, "method_not_allowed"},
+			{"unknown endpoint", "GET", "/auth/nope", "", nil, 404, "not_found"},
+			{"refresh body and cookie", "POST", "/auth/refresh", `{"refresh_token":"` + alice.RefreshToken + `"}`, append([]string{"Cookie", jar.refreshName + "=" + bob.RefreshToken}, js...), 400, "invalid_request"},
+			{"refresh nothing", "POST", "/auth/refresh", "", nil, 400, "invalid_request"},
+			{"refresh empty JSON", "POST", "/auth/refresh", `{}`, js, 400, "invalid_request"},
+			{"refresh text body", "POST", "/auth/refresh", `x`, []string{"Content-Type", "text/plain"}, 415, "unsupported_media_type"},
+			{"refresh bad JSON", "POST", "/auth/refresh", `{"refresh_token":`, js, 400, "invalid_request"},
+			{"refresh garbage", "POST", "/auth/refresh", `{"refresh_token":"garbage"}`, js, 401, "invalid_grant"},
+			{"refresh too large", "POST", "/auth/refresh", `{"refresh_token":"` + strings.Repeat("x", 17<<10) + `"}`, js, 413, "request_too_large"},
+			{"refresh GET", "GET", "/auth/refresh", "", nil, 405, "method_not_allowed"},
+			{"me no token", "GET", "/auth/me", "", nil, 401, "missing_token"},
+			{"me bad token", "GET", "/auth/me", "", bearer("x.y.z"), 401, "invalid_token"},
+			{"sessions no token", "GET", "/auth/sessions", "", nil, 401, "missing_token"},
+			{"logout-all no token", "POST", "/auth/logout-all", "", nil, 401, "missing_token"},
+			{"delete other user's session", "DELETE", "/auth/sessions/" + bob.SessionID, "", bearer(alice.AccessToken), 404, "not_found"},
+			{"delete unknown session", "DELETE", "/auth/sessions/nope", "", bearer(alice.AccessToken), 404, "not_found"},
+			{"delete without token", "DELETE", "/auth/sessions/" + bob.SessionID, "", nil, 401, "missing_token"},
+			{"cross-origin login", "POST", "/auth/login", `{"username":"alice","password":"alice-password"}`, append([]string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}, js...), 403, "cross_origin"},
+			{"cross-origin logout by cookie", "POST", "/auth/logout", "", []string{"Cookie", jar.accessName + "=" + bob.AccessToken, "Origin", "https://evil.example"}, 403, "cross_origin"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				res := e.do(tt.method, tt.path, tt.body, tt.hdr...)
+				wantStatus(t, tt.name, res, tt.want)
+				if cc := res.Header.Get("Cache-Control"); cc != "no-store" {
+					t.Errorf("Cache-Control = %q, want no-store", cc)
 				}
-			}
-			if len(res.Header.Values("Set-Cookie")) != 0 && tt.path != "/auth/refresh" {
-				t.Errorf("error set cookies: %q", res.Header.Values("Set-Cookie"))
-			}
-		})
-	}
-	// Nothing above changed anyone's state.
-	wantStatus(t, "alice still in", e.do("GET", "/api/x", "", bearer(alice.AccessToken)...), 200)
-	wantStatus(t, "bob still in", e.do("GET", "/api/x", "", bearer(bob.AccessToken)...), 200)
+				if tt.wantCode != "" {
+					if c := res.errCode(t); c != tt.wantCode {
+						t.Errorf("error = %q, want %q", c, tt.wantCode)
+					}
+				}
+				if len(res.Header.Values("Set-Cookie")) != 0 && tt.path != "/auth/refresh" {
+					t.Errorf("error set cookies: %q", res.Header.Values("Set-Cookie"))
+				}
+			})
+		}
+		// Nothing above changed anyone's state.
+		wantStatus(t, "alice still in", e.do("GET", "/api/x", "", bearer(alice.AccessToken)...), 200)
+		wantStatus(t, "bob still in", e.do("GET", "/api/x", "", bearer(bob.AccessToken)...), 200)
+	})
 }
 
 // TestLoginFailuresIdentical: unknown, wrong-password and disabled users
