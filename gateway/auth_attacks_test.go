@@ -34,84 +34,86 @@ func aeHS256(header, claims map[string]any, key []byte) string {
 // TestJWTAttacksThroughHTTP: hostile tokens on a required route are 401 and
 // never reach the upstream.
 func TestJWTAttacksThroughHTTP(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{})
-	alice := e.loginJSON("alice", "alice-password")
-	bob := e.loginJSON("bob", "bob-password")
-	now := e.clock.Now()
-	claims := func(edit func(map[string]any)) map[string]any {
-		c := map[string]any{"iss": "portcullis", "aud": "portcullis", "sub": "alice", "sid": alice.SessionID,
-			"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "jti": "j1"}
-		if edit != nil {
-			edit(c)
-		}
-		return c
-	}
-	hdr := func(edit func(map[string]any)) map[string]any {
-		h := map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": "k1"}
-		if edit != nil {
-			edit(h)
-		}
-		return h
-	}
-	// Sanity: a token crafted like this with the real key is accepted.
-	good := aeHS256(hdr(nil), claims(nil), aeSecret)
-	wantStatus(t, "crafted good token", e.do("GET", "/api/x", "", bearer(good)...), 200)
-
-	parts := strings.Split(alice.AccessToken, ".")
-	var payload map[string]any
-	pb, _ := base64.RawURLEncoding.DecodeString(parts[1])
-	_ = json.Unmarshal(pb, &payload)
-	payload["sid"] = bob.SessionID
-	payload["sub"] = "bob"
-	tampered := parts[0] + "." + aeB64(payload) + "." + parts[2]
-
-	attacks := []struct{ name, token string }{
-		{"alg none", aeB64(hdr(func(h map[string]any) { h["alg"] = "none" })) + "." + aeB64(claims(nil)) + "."},
-		{"alg none with signature", aeB64(hdr(func(h map[string]any) { h["alg"] = "none" })) + "." + aeB64(claims(nil)) + "." + parts[2]},
-		{"alg HS384 header on HS256 key", aeHS256(hdr(func(h map[string]any) { h["alg"] = "HS384" }), claims(nil), aeSecret)},
-		{"alg RS256 header", aeHS256(hdr(func(h map[string]any) { h["alg"] = "RS256" }), claims(nil), aeSecret)},
-		{"missing typ", aeHS256(hdr(func(h map[string]any) { delete(h, "typ") }), claims(nil), aeSecret)},
-		{"typ JWT", aeHS256(hdr(func(h map[string]any) { h["typ"] = "JWT" }), claims(nil), aeSecret)},
-		{"assertion typ", aeHS256(hdr(func(h map[string]any) { h["typ"] = tokens.TypeAssertion }), claims(nil), aeSecret)},
-		{"expired", aeHS256(hdr(nil), claims(func(c map[string]any) { c["exp"] = now.Add(-time.Minute).Unix() }), aeSecret)},
-		{"no exp", aeHS256(hdr(nil), claims(func(c map[string]any) { delete(c, "exp") }), aeSecret)},
-		{"wrong iss", aeHS256(hdr(nil), claims(func(c map[string]any) { c["iss"] = "evil" }), aeSecret)},
-		{"wrong aud", aeHS256(hdr(nil), claims(func(c map[string]any) { c["aud"] = "other" }), aeSecret)},
-		{"unknown kid", aeHS256(hdr(func(h map[string]any) { h["kid"] = "k2" }), claims(nil), aeSecret)},
-		{"no kid", aeHS256(hdr(func(h map[string]any) { delete(h, "kid") }), claims(nil), aeSecret)},
-		{"wrong key", aeHS256(hdr(nil), claims(nil), []byte(strings.Repeat("t", 32)))},
-		{"jku to attacker key", aeHS256(hdr(func(h map[string]any) { h["jku"] = "https://evil.example/jwks" }), claims(nil), []byte(strings.Repeat("t", 32)))},
-		{"crit", aeHS256(hdr(func(h map[string]any) { h["crit"] = []string{"exp"} }), claims(nil), aeSecret)},
-		{"forged sid of another user", aeHS256(hdr(nil), claims(func(c map[string]any) { c["sid"] = bob.SessionID }), aeSecret)},
-		{"unknown sid", aeHS256(hdr(nil), claims(func(c map[string]any) { c["sid"] = "0000" }), aeSecret)},
-		{"tampered payload", tampered},
-		{"truncated", alice.AccessToken[:len(alice.AccessToken)-4]},
-		{"two segments", parts[0] + "." + parts[1]},
-		{"100 KB", strings.Repeat("a", 100<<10)},
-		{"9 KB signed", aeHS256(hdr(nil), claims(func(c map[string]any) { c["pad"] = strings.Repeat("x", 9<<10) }), aeSecret)},
-	}
-	for _, a := range attacks {
-		t.Run(a.name, func(t *testing.T) {
-			before := e.up.count()
-			res := e.do("GET", "/api/x", "", bearer(a.token)...)
-			wantStatus(t, a.name, res, 401)
-			if e.up.count() != before {
-				t.Errorf("upstream reached")
+	forEachStore(t, func(t *testing.T, sk storeKind) {
+		e := newAuthEnv(t, sk, aeOptions{})
+		alice := e.loginJSON("alice", "alice-password")
+		bob := e.loginJSON("bob", "bob-password")
+		now := e.clock.Now()
+		claims := func(edit func(map[string]any)) map[string]any {
+			c := map[string]any{"iss": "portcullis", "aud": "portcullis", "sub": "alice", "sid": alice.SessionID,
+				"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "jti": "j1"}
+			if edit != nil {
+				edit(c)
 			}
-			res = e.do("GET", "/api/x", "", "Cookie", e.jar().accessName+"="+a.token)
-			if res.StatusCode != 401 && res.StatusCode != 431 && res.StatusCode != 400 {
-				t.Errorf("as cookie: %d", res.StatusCode)
+			return c
+		}
+		hdr := func(edit func(map[string]any)) map[string]any {
+			h := map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": "k1"}
+			if edit != nil {
+				edit(h)
+			}
+			return h
+		}
+		// Sanity: a token crafted like this with the real key is accepted.
+		good := aeHS256(hdr(nil), claims(nil), aeSecret)
+		wantStatus(t, "crafted good token", e.do("GET", "/api/x", "", bearer(good)...), 200)
+
+		parts := strings.Split(alice.AccessToken, ".")
+		var payload map[string]any
+		pb, _ := base64.RawURLEncoding.DecodeString(parts[1])
+		_ = json.Unmarshal(pb, &payload)
+		payload["sid"] = bob.SessionID
+		payload["sub"] = "bob"
+		tampered := parts[0] + "." + aeB64(payload) + "." + parts[2]
+
+		attacks := []struct{ name, token string }{
+			{"alg none", aeB64(hdr(func(h map[string]any) { h["alg"] = "none" })) + "." + aeB64(claims(nil)) + "."},
+			{"alg none with signature", aeB64(hdr(func(h map[string]any) { h["alg"] = "none" })) + "." + aeB64(claims(nil)) + "." + parts[2]},
+			{"alg HS384 header on HS256 key", aeHS256(hdr(func(h map[string]any) { h["alg"] = "HS384" }), claims(nil), aeSecret)},
+			{"alg RS256 header", aeHS256(hdr(func(h map[string]any) { h["alg"] = "RS256" }), claims(nil), aeSecret)},
+			{"missing typ", aeHS256(hdr(func(h map[string]any) { delete(h, "typ") }), claims(nil), aeSecret)},
+			{"typ JWT", aeHS256(hdr(func(h map[string]any) { h["typ"] = "JWT" }), claims(nil), aeSecret)},
+			{"assertion typ", aeHS256(hdr(func(h map[string]any) { h["typ"] = tokens.TypeAssertion }), claims(nil), aeSecret)},
+			{"expired", aeHS256(hdr(nil), claims(func(c map[string]any) { c["exp"] = now.Add(-time.Minute).Unix() }), aeSecret)},
+			{"no exp", aeHS256(hdr(nil), claims(func(c map[string]any) { delete(c, "exp") }), aeSecret)},
+			{"wrong iss", aeHS256(hdr(nil), claims(func(c map[string]any) { c["iss"] = "evil" }), aeSecret)},
+			{"wrong aud", aeHS256(hdr(nil), claims(func(c map[string]any) { c["aud"] = "other" }), aeSecret)},
+			{"unknown kid", aeHS256(hdr(func(h map[string]any) { h["kid"] = "k2" }), claims(nil), aeSecret)},
+			{"no kid", aeHS256(hdr(func(h map[string]any) { delete(h, "kid") }), claims(nil), aeSecret)},
+			{"wrong key", aeHS256(hdr(nil), claims(nil), []byte(strings.Repeat("t", 32)))},
+			{"jku to attacker key", aeHS256(hdr(func(h map[string]any) { h["jku"] = "https://evil.example/jwks" }), claims(nil), []byte(strings.Repeat("t", 32)))},
+			{"crit", aeHS256(hdr(func(h map[string]any) { h["crit"] = []string{"exp"} }), claims(nil), aeSecret)},
+			{"forged sid of another user", aeHS256(hdr(nil), claims(func(c map[string]any) { c["sid"] = bob.SessionID }), aeSecret)},
+			{"unknown sid", aeHS256(hdr(nil), claims(func(c map[string]any) { c["sid"] = "0000" }), aeSecret)},
+			{"tampered payload", tampered},
+			{"truncated", alice.AccessToken[:len(alice.AccessToken)-4]},
+			{"two segments", parts[0] + "." + parts[1]},
+			{"100 KB", strings.Repeat("a", 100<<10)},
+			{"9 KB signed", aeHS256(hdr(nil), claims(func(c map[string]any) { c["pad"] = strings.Repeat("x", 9<<10) }), aeSecret)},
+		}
+		for _, a := range attacks {
+			t.Run(a.name, func(t *testing.T) {
+				before := e.up.count()
+				res := e.do("GET", "/api/x", "", bearer(a.token)...)
+				wantStatus(t, a.name, res, 401)
+				if e.up.count() != before {
+					t.Errorf("upstream reached")
+				}
+				res = e.do("GET", "/api/x", "", "Cookie", e.jar().accessName+"="+a.token)
+				if res.StatusCode != 401 && res.StatusCode != 431 && res.StatusCode != 400 {
+					t.Errorf("as cookie: %d", res.StatusCode)
+				}
+			})
+		}
+		t.Run("1 MB", func(t *testing.T) {
+			res := e.do("GET", "/api/x", "", bearer(strings.Repeat("a", 1<<20))...)
+			if res.StatusCode != 431 && res.StatusCode != 401 {
+				t.Errorf("1 MB token = %d, want 431 or 401", res.StatusCode)
 			}
 		})
-	}
-	t.Run("1 MB", func(t *testing.T) {
-		res := e.do("GET", "/api/x", "", bearer(strings.Repeat("a", 1<<20))...)
-		if res.StatusCode != 431 && res.StatusCode != 401 {
-			t.Errorf("1 MB token = %d, want 431 or 401", res.StatusCode)
-		}
+		wantStatus(t, "alice unharmed", e.do("GET", "/api/x", "", bearer(alice.AccessToken)...), 200)
+		wantStatus(t, "bob unharmed", e.do("GET", "/api/x", "", bearer(bob.AccessToken)...), 200)
 	})
-	wantStatus(t, "alice unharmed", e.do("GET", "/api/x", "", bearer(alice.AccessToken)...), 200)
-	wantStatus(t, "bob unharmed", e.do("GET", "/api/x", "", bearer(bob.AccessToken)...), 200)
 }
 
 // TestAlgConfusionThroughHTTP: with an Ed25519 key, an HS256 token keyed

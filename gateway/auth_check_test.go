@@ -16,79 +16,81 @@ var memoryStore = authStoreKinds[0]
 
 // TestProxiedCredentials: SPEC §6 steps 4–6 on required, optional and public routes.
 func TestProxiedCredentials(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{})
-	jar := e.jar()
-	alice := e.loginJSON("alice", "alice-password")
-	bob := e.loginJSON("bob", "bob-password")
-	dave := e.loginJSON("dave", "dave-password")
-	expired := e.loginJSON("alice", "alice-password")
-	e.clock.Advance(11 * time.Minute)
-	alice = e.loginJSON("alice", "alice-password") // fresh after the clock move
-	bob = e.loginJSON("bob", "bob-password")
-	dave = e.loginJSON("dave", "dave-password")
-	ac := jar.accessName + "=" + alice.AccessToken
+	forEachStore(t, func(t *testing.T, sk storeKind) {
+		e := newAuthEnv(t, sk, aeOptions{})
+		jar := e.jar()
+		alice := e.loginJSON("alice", "alice-password")
+		bob := e.loginJSON("bob", "bob-password")
+		dave := e.loginJSON("dave", "dave-password")
+		expired := e.loginJSON("alice", "alice-password")
+		e.clock.Advance(11 * time.Minute)
+		alice = e.loginJSON("alice", "alice-password") // fresh after the clock move
+		bob = e.loginJSON("bob", "bob-password")
+		dave = e.loginJSON("dave", "dave-password")
+		ac := jar.accessName + "=" + alice.AccessToken
 
-	tests := []struct {
-		name     string
-		method   string
-		path     string
-		hdr      []string
-		want     int
-		wantUser string // upstream X-Auth-User when forwarded
-		wantCode string // JSON error code when not
-	}{
-		{"required no token", "GET", "/api/x", nil, 401, "", "missing_token"},
-		{"required bearer", "GET", "/api/x", bearer(alice.AccessToken), 200, "alice", ""},
-		{"required cookie", "GET", "/api/x", []string{"Cookie", ac}, 200, "alice", ""},
-		{"bearer lower case", "GET", "/api/x", []string{"Authorization", "bearer " + alice.AccessToken}, 200, "alice", ""},
-		{"invalid bearer beats valid cookie", "GET", "/api/x", append(bearer("nope.nope.nope"), "Cookie", ac), 401, "", "invalid_token"},
-		{"empty bearer beats valid cookie", "GET", "/api/x", []string{"Authorization", "Bearer", "Cookie", ac}, 401, "", "invalid_token"},
-		{"basic auth then cookie", "GET", "/api/x", []string{"Authorization", "Basic YTpi", "Cookie", ac}, 200, "alice", ""},
-		{"duplicate access cookie", "GET", "/api/x", []string{"Cookie", ac + "; " + ac}, 401, "", "invalid_token"},
-		{"duplicate access cookie two headers", "GET", "/api/x", []string{"Cookie", ac, "Cookie", ac}, 401, "", "invalid_token"},
-		{"expired token", "GET", "/api/x", bearer(expired.AccessToken), 401, "", "invalid_token"},
-		{"refresh token as bearer", "GET", "/api/x", bearer(alice.RefreshToken), 401, "", "invalid_token"},
-		{"roles any-of", "GET", "/api/x", bearer(bob.AccessToken), 200, "bob", ""},
-		{"no role", "GET", "/api/x", bearer(dave.AccessToken), 403, "", "forbidden"},
-		{"no roles needed", "GET", "/web", bearer(dave.AccessToken), 200, "dave", ""},
-		{"admin only", "GET", "/adminarea", bearer(bob.AccessToken), 403, "", "forbidden"},
-		{"admin ok", "GET", "/adminarea", bearer(alice.AccessToken), 200, "alice", ""},
-		{"optional anonymous", "GET", "/opt", nil, 200, "", ""},
-		{"optional invalid token is anonymous", "GET", "/opt", bearer("bad.bad.bad"), 200, "", ""},
-		{"optional expired is anonymous", "GET", "/opt", bearer(expired.AccessToken), 200, "", ""},
-		{"optional duplicate cookie is anonymous", "GET", "/opt", []string{"Cookie", ac + "; " + ac}, 200, "", ""},
-		{"optional valid", "GET", "/opt", bearer(alice.AccessToken), 200, "alice", ""},
-		{"optional spoofed identity", "GET", "/opt", []string{"X-Auth-User", "mallory", "X_Auth_User", "mallory"}, 200, "", ""},
-		{"required spoofed identity", "GET", "/api/x", append(bearer(bob.AccessToken), "X-Auth-User", "alice", "X-Auth-Roles", "admin"), 200, "bob", ""},
-		{"public ignores token", "GET", "/pub", bearer(alice.AccessToken), 200, "", ""},
-		{"public anonymous", "GET", "/pub", nil, 200, "", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			before := e.up.count()
-			res := e.do(tt.method, tt.path, "", tt.hdr...)
-			wantStatus(t, tt.method+" "+tt.path, res, tt.want)
-			if tt.want != 200 {
-				if e.up.count() != before {
-					t.Errorf("upstream was called on a %d", tt.want)
+		tests := []struct {
+			name     string
+			method   string
+			path     string
+			hdr      []string
+			want     int
+			wantUser string // upstream X-Auth-User when forwarded
+			wantCode string // JSON error code when not
+		}{
+			{"required no token", "GET", "/api/x", nil, 401, "", "missing_token"},
+			{"required bearer", "GET", "/api/x", bearer(alice.AccessToken), 200, "alice", ""},
+			{"required cookie", "GET", "/api/x", []string{"Cookie", ac}, 200, "alice", ""},
+			{"bearer lower case", "GET", "/api/x", []string{"Authorization", "bearer " + alice.AccessToken}, 200, "alice", ""},
+			{"invalid bearer beats valid cookie", "GET", "/api/x", append(bearer("nope.nope.nope"), "Cookie", ac), 401, "", "invalid_token"},
+			{"empty bearer beats valid cookie", "GET", "/api/x", []string{"Authorization", "Bearer", "Cookie", ac}, 401, "", "invalid_token"},
+			{"basic auth then cookie", "GET", "/api/x", []string{"Authorization", "Basic YTpi", "Cookie", ac}, 200, "alice", ""},
+			{"duplicate access cookie", "GET", "/api/x", []string{"Cookie", ac + "; " + ac}, 401, "", "invalid_token"},
+			{"duplicate access cookie two headers", "GET", "/api/x", []string{"Cookie", ac, "Cookie", ac}, 401, "", "invalid_token"},
+			{"expired token", "GET", "/api/x", bearer(expired.AccessToken), 401, "", "invalid_token"},
+			{"refresh token as bearer", "GET", "/api/x", bearer(alice.RefreshToken), 401, "", "invalid_token"},
+			{"roles any-of", "GET", "/api/x", bearer(bob.AccessToken), 200, "bob", ""},
+			{"no role", "GET", "/api/x", bearer(dave.AccessToken), 403, "", "forbidden"},
+			{"no roles needed", "GET", "/web", bearer(dave.AccessToken), 200, "dave", ""},
+			{"admin only", "GET", "/adminarea", bearer(bob.AccessToken), 403, "", "forbidden"},
+			{"admin ok", "GET", "/adminarea", bearer(alice.AccessToken), 200, "alice", ""},
+			{"optional anonymous", "GET", "/opt", nil, 200, "", ""},
+			{"optional invalid token is anonymous", "GET", "/opt", bearer("bad.bad.bad"), 200, "", ""},
+			{"optional expired is anonymous", "GET", "/opt", bearer(expired.AccessToken), 200, "", ""},
+			{"optional duplicate cookie is anonymous", "GET", "/opt", []string{"Cookie", ac + "; " + ac}, 200, "", ""},
+			{"optional valid", "GET", "/opt", bearer(alice.AccessToken), 200, "alice", ""},
+			{"optional spoofed identity", "GET", "/opt", []string{"X-Auth-User", "mallory", "X_Auth_User", "mallory"}, 200, "", ""},
+			{"required spoofed identity", "GET", "/api/x", append(bearer(bob.AccessToken), "X-Auth-User", "alice", "X-Auth-Roles", "admin"), 200, "bob", ""},
+			{"public ignores token", "GET", "/pub", bearer(alice.AccessToken), 200, "", ""},
+			{"public anonymous", "GET", "/pub", nil, 200, "", ""},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				before := e.up.count()
+				res := e.do(tt.method, tt.path, "", tt.hdr...)
+				wantStatus(t, tt.method+" "+tt.path, res, tt.want)
+				if tt.want != 200 {
+					if e.up.count() != before {
+						t.Errorf("upstream was called on a %d", tt.want)
+					}
+					if c := res.errCode(t); c != tt.wantCode {
+						t.Errorf("error = %q, want %q", c, tt.wantCode)
+					}
+					return
 				}
-				if c := res.errCode(t); c != tt.wantCode {
-					t.Errorf("error = %q, want %q", c, tt.wantCode)
+				h := e.up.last(t)
+				if got := h.Get("X-Auth-User"); got != tt.wantUser {
+					t.Errorf("X-Auth-User = %q, want %q", got, tt.wantUser)
 				}
-				return
-			}
-			h := e.up.last(t)
-			if got := h.Get("X-Auth-User"); got != tt.wantUser {
-				t.Errorf("X-Auth-User = %q, want %q", got, tt.wantUser)
-			}
-			if tt.wantUser == "" && (h.Get("X-Auth-Roles") != "" || h.Get("X-Auth-Session") != "") {
-				t.Errorf("anonymous request carried identity %q %q", h.Get("X-Auth-Roles"), h.Get("X-Auth-Session"))
-			}
-			if strings.Contains(h.Get("Cookie"), jar.accessName) {
-				t.Errorf("upstream got the access cookie")
-			}
-		})
-	}
+				if tt.wantUser == "" && (h.Get("X-Auth-Roles") != "" || h.Get("X-Auth-Session") != "") {
+					t.Errorf("anonymous request carried identity %q %q", h.Get("X-Auth-Roles"), h.Get("X-Auth-Session"))
+				}
+				if strings.Contains(h.Get("Cookie"), jar.accessName) {
+					t.Errorf("upstream got the access cookie")
+				}
+			})
+		}
+	})
 }
 
 // TestProxied401Challenges: WWW-Authenticate and the browser redirect.

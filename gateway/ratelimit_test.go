@@ -61,18 +61,20 @@ func TestLoginThrottlePerUser(t *testing.T) {
 // TestLoginThrottlePerIP: the client IP (X-Forwarded-For from a trusted
 // proxy) is limited across usernames.
 func TestLoginThrottlePerIP(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{edit: func(c *config.Config) {
-		trustLoopback(c)
-		c.Login.RateLimit = config.RateLimit{PerUser: 0, PerIP: 3, Window: time.Minute}
-	}})
-	from := func(ip, user, pw string) aeResp {
-		return e.do("POST", "/auth/login", loginBody(user, pw), "Content-Type", "application/json", "X-Forwarded-For", ip)
-	}
-	wantStatus(t, "1", from("203.0.113.7", "alice", "x"), 401)
-	wantStatus(t, "2", from("203.0.113.7", "bob", "x"), 401)
-	wantStatus(t, "3", from("203.0.113.7", "dave", "x"), 401)
-	wantStatus(t, "same IP throttled", from("203.0.113.7", "alice", "alice-password"), 429)
-	wantStatus(t, "other IP", from("198.51.100.1", "alice", "alice-password"), 200)
+	forEachStore(t, func(t *testing.T, sk storeKind) {
+		e := newAuthEnv(t, sk, aeOptions{edit: func(c *config.Config) {
+			trustLoopback(c)
+			c.Login.RateLimit = config.RateLimit{PerUser: 0, PerIP: 3, Window: time.Minute}
+		}})
+		from := func(ip, user, pw string) aeResp {
+			return e.do("POST", "/auth/login", loginBody(user, pw), "Content-Type", "application/json", "X-Forwarded-For", ip)
+		}
+		wantStatus(t, "1", from("203.0.113.7", "alice", "x"), 401)
+		wantStatus(t, "2", from("203.0.113.7", "bob", "x"), 401)
+		wantStatus(t, "3", from("203.0.113.7", "dave", "x"), 401)
+		wantStatus(t, "same IP throttled", from("203.0.113.7", "alice", "alice-password"), 429)
+		wantStatus(t, "other IP", from("198.51.100.1", "alice", "alice-password"), 200)
+	})
 }
 
 // TestPasswordSlots: at most GOMAXPROCS verifications; others wait up to

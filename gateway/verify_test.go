@@ -10,78 +10,80 @@ import (
 
 // TestVerify: forward-auth (SPEC §5).
 func TestVerify(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{edit: trustLoopback})
-	jar := e.jar()
-	alice := e.loginJSON("alice", "alice-password")
-	dave := e.loginJSON("dave", "dave-password")
-	ac := jar.accessName + "=" + alice.AccessToken
-	uri := func(u string) []string { return []string{"X-Forwarded-Uri", u} }
-	with := func(parts ...[]string) []string {
-		var out []string
-		for _, p := range parts {
-			out = append(out, p...)
+	forEachStore(t, func(t *testing.T, sk storeKind) {
+		e := newAuthEnv(t, sk, aeOptions{edit: trustLoopback})
+		jar := e.jar()
+		alice := e.loginJSON("alice", "alice-password")
+		dave := e.loginJSON("dave", "dave-password")
+		ac := jar.accessName + "=" + alice.AccessToken
+		uri := func(u string) []string { return []string{"X-Forwarded-Uri", u} }
+		with := func(parts ...[]string) []string {
+			var out []string
+			for _, p := range parts {
+				out = append(out, p...)
+			}
+			return out
 		}
-		return out
-	}
-	tests := []struct {
-		name     string
-		hdr      []string
-		want     int
-		wantUser string
-	}{
-		{"cookie ok", with(uri("/api/x?q=1"), []string{"Cookie", ac}), 200, "alice"},
-		{"bearer ok", with(uri("/api/x"), bearer(alice.AccessToken)), 200, "alice"},
-		{"original uri", with([]string{"X-Original-URI", "/api/x"}, bearer(alice.AccessToken)), 200, "alice"},
-		{"both uri headers", with(uri("/api/x"), []string{"X-Original-URI", "/api/x"}, bearer(alice.AccessToken)), 403, ""},
-		{"no uri", bearer(alice.AccessToken), 403, ""},
-		{"two forwarded uris", with(uri("/api/x"), uri("/api/y"), bearer(alice.AccessToken)), 403, ""},
-		{"unparseable uri", with(uri("/api/%2e%2e/x"), bearer(alice.AccessToken)), 403, ""},
-		{"climbing uri", with(uri("/../etc"), bearer(alice.AccessToken)), 403, ""},
-		{"absolute uri", with(uri("http://x/api"), bearer(alice.AccessToken)), 403, ""},
-		{"no token", uri("/api/x"), 401, ""},
-		{"no token html", with(uri("/api/x"), []string{"Accept", "text/html", "Sec-Fetch-Mode", "navigate"}), 401, ""},
-		{"bad token", with(uri("/api/x"), bearer("x.y.z")), 401, ""},
-		{"roles", with(uri("/api/x"), bearer(dave.AccessToken)), 403, ""},
-		{"roles by route", with(uri("/web"), bearer(dave.AccessToken)), 200, "dave"},
-		{"dot segments resolved", with(uri("/web/../api/x"), bearer(dave.AccessToken)), 403, ""},
-		{"double slash", with(uri("//adminarea"), bearer(dave.AccessToken)), 403, ""},
-		{"public needs a session", uri("/pub"), 401, ""},
-		{"public with session", with(uri("/pub"), bearer(dave.AccessToken)), 200, "dave"},
-		{"method", with(uri("/api/x"), []string{"X-Forwarded-Method", "POST"}, bearer(alice.AccessToken)), 200, "alice"},
-		{"cross-site cookie POST", with(uri("/api/x"), []string{"X-Forwarded-Method", "POST", "Cookie", ac, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}), 403, ""},
-		{"cross-site bearer POST", with(uri("/api/x"), []string{"X-Forwarded-Method", "POST", "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}, bearer(alice.AccessToken)), 200, "alice"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			res := e.do("GET", "/auth/verify", "", tt.hdr...)
-			wantStatus(t, "verify", res, tt.want)
-			if res.Header.Get("Location") != "" {
-				t.Errorf("verify redirected")
-			}
-			if tt.want != 200 {
-				if res.Header.Get("X-Auth-User") != "" {
-					t.Errorf("refusal carries X-Auth-User")
+		tests := []struct {
+			name     string
+			hdr      []string
+			want     int
+			wantUser string
+		}{
+			{"cookie ok", with(uri("/api/x?q=1"), []string{"Cookie", ac}), 200, "alice"},
+			{"bearer ok", with(uri("/api/x"), bearer(alice.AccessToken)), 200, "alice"},
+			{"original uri", with([]string{"X-Original-URI", "/api/x"}, bearer(alice.AccessToken)), 200, "alice"},
+			{"both uri headers", with(uri("/api/x"), []string{"X-Original-URI", "/api/x"}, bearer(alice.AccessToken)), 403, ""},
+			{"no uri", bearer(alice.AccessToken), 403, ""},
+			{"two forwarded uris", with(uri("/api/x"), uri("/api/y"), bearer(alice.AccessToken)), 403, ""},
+			{"unparseable uri", with(uri("/api/%2e%2e/x"), bearer(alice.AccessToken)), 403, ""},
+			{"climbing uri", with(uri("/../etc"), bearer(alice.AccessToken)), 403, ""},
+			{"absolute uri", with(uri("http://x/api"), bearer(alice.AccessToken)), 403, ""},
+			{"no token", uri("/api/x"), 401, ""},
+			{"no token html", with(uri("/api/x"), []string{"Accept", "text/html", "Sec-Fetch-Mode", "navigate"}), 401, ""},
+			{"bad token", with(uri("/api/x"), bearer("x.y.z")), 401, ""},
+			{"roles", with(uri("/api/x"), bearer(dave.AccessToken)), 403, ""},
+			{"roles by route", with(uri("/web"), bearer(dave.AccessToken)), 200, "dave"},
+			{"dot segments resolved", with(uri("/web/../api/x"), bearer(dave.AccessToken)), 403, ""},
+			{"double slash", with(uri("//adminarea"), bearer(dave.AccessToken)), 403, ""},
+			{"public needs a session", uri("/pub"), 401, ""},
+			{"public with session", with(uri("/pub"), bearer(dave.AccessToken)), 200, "dave"},
+			{"method", with(uri("/api/x"), []string{"X-Forwarded-Method", "POST"}, bearer(alice.AccessToken)), 200, "alice"},
+			{"cross-site cookie POST", with(uri("/api/x"), []string{"X-Forwarded-Method", "POST", "Cookie", ac, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}), 403, ""},
+			{"cross-site bearer POST", with(uri("/api/x"), []string{"X-Forwarded-Method", "POST", "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}, bearer(alice.AccessToken)), 200, "alice"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				res := e.do("GET", "/auth/verify", "", tt.hdr...)
+				wantStatus(t, "verify", res, tt.want)
+				if res.Header.Get("Location") != "" {
+					t.Errorf("verify redirected")
 				}
-				return
-			}
-			if got := res.Header.Get("X-Auth-User"); got != tt.wantUser {
-				t.Errorf("X-Auth-User = %q, want %q", got, tt.wantUser)
-			}
-			for _, h := range []string{"X-Auth-User", "X-Auth-Roles", "X-Auth-Session"} {
-				if _, ok := res.Header[h]; !ok {
-					t.Errorf("verify lacks %s", h)
+				if tt.want != 200 {
+					if res.Header.Get("X-Auth-User") != "" {
+						t.Errorf("refusal carries X-Auth-User")
+					}
+					return
 				}
-			}
-		})
-	}
-	res := e.do("GET", "/auth/verify", "", with(uri("/web"), bearer(dave.AccessToken))...)
-	if v, ok := res.Header["X-Auth-Roles"]; !ok || len(v) != 1 || v[0] != "" {
-		t.Errorf("X-Auth-Roles for a user without roles = %q (present %v), want empty", v, ok)
-	}
-	res = e.do("GET", "/auth/verify", "", with(uri("/api/x"), bearer(alice.AccessToken))...)
-	if res.Header.Get("X-Auth-Roles") != "admin,staff" || res.Header.Get("X-Auth-Session") != alice.SessionID {
-		t.Errorf("verify identity = %q %q", res.Header.Get("X-Auth-Roles"), res.Header.Get("X-Auth-Session"))
-	}
+				if got := res.Header.Get("X-Auth-User"); got != tt.wantUser {
+					t.Errorf("X-Auth-User = %q, want %q", got, tt.wantUser)
+				}
+				for _, h := range []string{"X-Auth-User", "X-Auth-Roles", "X-Auth-Session"} {
+					if _, ok := res.Header[h]; !ok {
+						t.Errorf("verify lacks %s", h)
+					}
+				}
+			})
+		}
+		res := e.do("GET", "/auth/verify", "", with(uri("/web"), bearer(dave.AccessToken))...)
+		if v, ok := res.Header["X-Auth-Roles"]; !ok || len(v) != 1 || v[0] != "" {
+			t.Errorf("X-Auth-Roles for a user without roles = %q (present %v), want empty", v, ok)
+		}
+		res = e.do("GET", "/auth/verify", "", with(uri("/api/x"), bearer(alice.AccessToken))...)
+		if res.Header.Get("X-Auth-Roles") != "admin,staff" || res.Header.Get("X-Auth-Session") != alice.SessionID {
+			t.Errorf("verify identity = %q %q", res.Header.Get("X-Auth-Roles"), res.Header.Get("X-Auth-Session"))
+		}
+	})
 }
 
 // TestVerifyHostAndNoRoute: the host comes from X-Forwarded-Host; no route → 403;
