@@ -453,3 +453,22 @@ func TestClientGoneIsNotAnUpstreamError(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedTransport pins the upstream pool's tuning (STYLE: the default of
+// 2 idle connections per host costs a proxy a third of its throughput).
+func TestSharedTransport(t *testing.T) {
+	t.Parallel()
+	tr := newSharedTransport()
+	if tr.MaxIdleConnsPerHost < 64 || tr.MaxIdleConns < tr.MaxIdleConnsPerHost {
+		t.Errorf("MaxIdleConnsPerHost = %d, MaxIdleConns = %d; want ≥ 64 and ≥ per host", tr.MaxIdleConnsPerHost, tr.MaxIdleConns)
+	}
+	if tr.Proxy != nil {
+		t.Error("Proxy is set; upstreams are addressed directly, never through HTTP_PROXY")
+	}
+	if tr.ResponseHeaderTimeout != 0 {
+		t.Errorf("ResponseHeaderTimeout = %v, want 0 (each route's timeout applies per request)", tr.ResponseHeaderTimeout)
+	}
+	if tr.TLSHandshakeTimeout <= 0 || tr.IdleConnTimeout <= 0 {
+		t.Errorf("TLSHandshakeTimeout = %v, IdleConnTimeout = %v; want explicit timeouts", tr.TLSHandshakeTimeout, tr.IdleConnTimeout)
+	}
+}

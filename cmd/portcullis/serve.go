@@ -146,8 +146,14 @@ func newProcess(path string, cfg *config.Config, logger *slog.Logger, level *slo
 		return nil, err
 	}
 	p.gw = gw
+	p.newServers(cfg)
+	return p, nil
+}
 
-	p.proxy = gateway.NewServer(cfg.Server, gw)
+// newServers builds the proxy, metrics and (with a token) admin servers
+// around p.gw, without opening any listener.
+func (p *process) newServers(cfg *config.Config) {
+	p.proxy = gateway.NewServer(cfg.Server, p.gw)
 	if cfg.Server.TLS.Enabled() {
 		p.proxy.TLSConfig = &tls.Config{
 			MinVersion: tls.VersionTLS12,
@@ -156,11 +162,10 @@ func newProcess(path string, cfg *config.Config, logger *slog.Logger, level *slo
 			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return p.cert.Load(), nil },
 		}
 	}
-	p.metrics = sideServer(cfg.Metrics.Listen, gw.MetricsHandler())
+	p.metrics = sideServer(cfg.Metrics.Listen, p.gw.MetricsHandler())
 	if cfg.Admin.Token != "" {
-		p.admin = sideServer(cfg.Admin.Listen, gw.AdminHandler())
+		p.admin = sideServer(cfg.Admin.Listen, p.gw.AdminHandler())
 	}
-	return p, nil
 }
 
 // newStore builds the session store named by cfg.Store.
