@@ -225,3 +225,42 @@ func TestOptionalRouteRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestProxied401InvalidTokenChallenge: an expired token, a revoked session
+// and a disabled user all answer 401 with error="invalid_token" (clients
+// refresh on it), and a browser navigation goes to the login page instead.
+func TestProxied401InvalidTokenChallenge(t *testing.T) {
+	forEachStore(t, func(t *testing.T, sk storeKind) {
+		e := newAuthEnv(t, sk, aeOptions{})
+		expired := e.loginJSON("alice", "alice-password")
+		e.clock.Advance(11 * time.Minute)
+		revoked := e.loginJSON("alice", "alice-password")
+		wantStatus(t, "logout", e.do("POST", "/auth/logout", "", bearer(revoked.AccessToken)...), http.StatusNoContent)
+		disabled := e.loginJSON("bob", "bob-password")
+		writeUsersFile(t, e.usersPath, func(name string, u *aeUser) bool {
+			u.disabled = u.disabled || name == "bob"
+			return true
+		})
+		if err := e.users.Reload(); err != nil {
+			t.Fatalf("users reload: %v", err)
+		}
+		for _, tt := range []struct{ name, token string }{
+			{"expired token", expired.AccessToken},
+			{"revoked session", revoked.AccessToken},
+			{"disabled user", disabled.AccessToken},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				res := e.do("GET", "/api/x", "", bearer(tt.token)...)
+				wantStatus(t, "GET /api/x", res, http.StatusUnauthorized)
+				if got := res.Header.Get("WWW-Authenticate"); got != `Bearer realm="portcullis", error="invalid_token"` {
+					t.Errorf("WWW-Authenticate = %q", got)
+				}
+				res = e.do("GET", "/api/x", "", "Sec-Fetch-Mode", "navigate", "Cookie", e.jar().accessName+"="+tt.token)
+				wantStatus(t, "navigation", res, http.StatusFound)
+				if got := res.Header.Get("Location"); got != "/auth/login?rd=%2Fapi%2Fx" {
+					t.Errorf("Location = %q", got)
+				}
+			})
+		}
+	})
+}
