@@ -170,14 +170,7 @@ func (p *process) newServers(cfg *config.Config) {
 
 // newStore builds the session store named by cfg.Store.
 func newStore(cfg config.Sessions, deriveKey []byte) (sessionStore, error) {
-	opts := sessions.Options{
-		MaxPerUser:       cfg.MaxPerUser,
-		IdleTimeout:      cfg.IdleTimeout,
-		AbsoluteLifetime: cfg.AbsoluteLifetime,
-		TouchInterval:    cfg.TouchInterval,
-		RefreshGrace:     cfg.RefreshGrace,
-		DeriveKey:        deriveKey,
-	}
+	opts := sessions.OptionsFor(cfg, deriveKey)
 	switch cfg.Store {
 	case config.StoreRedis:
 		client, err := sessions.NewRedisClient(cfg.Redis)
