@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -184,5 +183,5 @@ func (g *Gateway) loginURL(rec *record, r *http.Request) string {
 	if r.URL.RawQuery != "" {
 		rd += "?" + r.URL.RawQuery
 	}
-	return rec.snap.authPrefix + "/login?rd=" + url.QueryEscape(rd)
+	return loginURLFor(&rec.snap.auth, rd)
 }

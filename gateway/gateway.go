@@ -9,7 +9,6 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"runtime/debug"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -82,13 +81,12 @@ type snapshot struct {
 	cfg        *config.Config
 	routes     *routeTable
 	transports []*http.Transport // per-route (tls) transports, closed when replaced
-	authPrefix string            // no trailing "/"
 	trusted    []netip.Prefix
 	identity   identityHeaders
 	spoofable  map[string]struct{} // normalised inbound names dropped on every request
-	cookies    []string            // the gateway's own cookie names
+	cookies    []string            // the gateway's own cookie names (auth.cookies.names())
 	accessLog  bool
-	auth       authSnapshot // seam.go
+	auth       authSnapshot // seam.go; auth.prefix is auth_prefix without trailing "/"
 }
 
 // New builds a Gateway from a loaded config. It registers the gateway's
@@ -154,26 +152,21 @@ func (g *Gateway) buildSnapshot(cfg *config.Config) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	ap := strings.TrimSuffix(cfg.Server.AuthPrefix, "/")
-	if ap == "" {
-		ap = "/auth"
-	}
 	ih := newIdentityHeaders(cfg.Headers)
 	snap := &snapshot{
 		cfg:        cfg,
 		routes:     routes,
 		transports: transports,
-		authPrefix: ap,
 		trusted:    cfg.Server.TrustedProxies,
 		identity:   ih,
 		spoofable:  spoofableSet(ih, cfg.Headers.Strip),
-		cookies:    []string{cfg.Cookies.AccessName, cfg.Cookies.RefreshName},
 		accessLog:  cfg.Log.AccessLog,
 	}
 	if snap.auth, err = g.buildAuthSnapshot(cfg); err != nil {
 		closeTransports(transports)
 		return nil, err
 	}
+	snap.cookies = snap.auth.cookies.names()
 	for _, rs := range routes.all() {
 		g.metrics.initRoute(rs.name)
 	}
@@ -309,7 +302,7 @@ const jwksPath = "/.well-known/jwks.json"
 // isGatewayEndpoint reports whether a normalised path is served by the
 // gateway itself; gateway endpoints always win over routes.
 func (s *snapshot) isGatewayEndpoint(path string) bool {
-	return path == jwksPath || withinPrefix(path, s.authPrefix)
+	return path == jwksPath || withinPrefix(path, s.auth.prefix)
 }
 
 // route normalises the path, dispatches gateway endpoints and matches the
