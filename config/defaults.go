@@ -101,24 +101,31 @@ func DefaultRoute() Route {
 // fillDerived fills the defaults that depend on other values: the cookie
 // names follow cookies.secure and cookies.domain.
 func (c *Config) fillDerived() {
-	ck := &c.Cookies
-	if ck.AccessName == "" {
+	c.Cookies.AccessName, c.Cookies.RefreshName = c.Cookies.Names()
+}
+
+// Names returns the access and refresh cookie names: the configured ones, or
+// for an empty name the SPEC §3 default for cookies.secure and cookies.domain.
+func (ck Cookies) Names() (access, refresh string) {
+	access, refresh = ck.AccessName, ck.RefreshName
+	if access == "" {
 		switch {
 		case !ck.Secure:
-			ck.AccessName = cookieAccessPlain
+			access = cookieAccessPlain
 		case ck.Domain != "":
 			// __Host- forbids a Domain attribute.
-			ck.AccessName = cookieAccessSecure
+			access = cookieAccessSecure
 		default:
-			ck.AccessName = cookieAccessHost
+			access = cookieAccessHost
 		}
 	}
-	if ck.RefreshName == "" {
+	if refresh == "" {
 		if ck.Secure {
 			// Never __Host-: the refresh cookie's Path is <auth_prefix>/, not /.
-			ck.RefreshName = cookieRefreshSecure
+			refresh = cookieRefreshSecure
 		} else {
-			ck.RefreshName = cookieRefreshPlain
+			refresh = cookieRefreshPlain
 		}
 	}
+	return access, refresh
 }

@@ -8,16 +8,6 @@ import (
 	"github.com/portcullis-gw/portcullis/config"
 )
 
-// Default cookie names (SPEC §3). The __Host- prefix needs Secure, Path=/ and
-// no Domain; __Secure- only Secure.
-const (
-	cookieAccessHost      = "__Host-portcullis_at"
-	cookieAccessSecure    = "__Secure-portcullis_at"
-	cookieRefreshSecure   = "__Secure-portcullis_rt"
-	cookieAccessInsecure  = "portcullis_at"
-	cookieRefreshInsecure = "portcullis_rt"
-)
-
 // cookieJar writes and reads the gateway's two cookies (SPEC §6). It is built
 // once per config snapshot; cookies.* cannot change on reload.
 type cookieJar struct {
@@ -31,28 +21,12 @@ type cookieJar struct {
 
 func newCookieJar(c config.Cookies, authPrefix string) cookieJar {
 	j := cookieJar{
-		accessName:  c.AccessName,
-		refreshName: c.RefreshName,
 		domain:      c.Domain,
 		secure:      c.Secure,
 		refreshPath: strings.TrimSuffix(authPrefix, "/") + "/",
 	}
-	if j.accessName == "" {
-		switch {
-		case !c.Secure:
-			j.accessName = cookieAccessInsecure
-		case c.Domain != "":
-			j.accessName = cookieAccessSecure
-		default:
-			j.accessName = cookieAccessHost
-		}
-	}
-	if j.refreshName == "" {
-		j.refreshName = cookieRefreshInsecure
-		if c.Secure {
-			j.refreshName = cookieRefreshSecure
-		}
-	}
+	// Load has filled the names already; Names also covers hand-built configs.
+	j.accessName, j.refreshName = c.Names()
 	switch strings.ToLower(c.SameSite) {
 	case "strict":
 		j.sameSite = http.SameSiteStrictMode
