@@ -178,7 +178,9 @@ func removeBearer(h http.Header) {
 	}
 	kept := values[:0]
 	for _, v := range values {
-		if !isBearer(v) {
+		// The same scheme test extractCredential uses, so whatever could
+		// authenticate as a bearer is what gets removed ("Bearer\tX" too).
+		if !isBearerScheme(strings.TrimLeft(v, " \t")) {
 			kept = append(kept, v)
 		}
 	}
@@ -187,14 +189,6 @@ func removeBearer(h http.Header) {
 		return
 	}
 	h["Authorization"] = kept
-}
-
-// isBearer reports whether an Authorization value uses the Bearer scheme
-// (case-insensitive, RFC 9110 §11.1).
-func isBearer(v string) bool {
-	v = strings.TrimLeft(v, " \t")
-	scheme, _, _ := strings.Cut(v, " ")
-	return strings.EqualFold(scheme, "Bearer")
 }
 
 // setIdentity writes every identity header from id, empty when there is no

@@ -310,6 +310,35 @@ func TestWithoutCookies(t *testing.T) {
 	}
 }
 
+// TestRemoveBearer: every value extractCredential would take as a bearer
+// token is removed (the tab-separated form too); other schemes stay.
+func TestRemoveBearer(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   []string
+		want []string
+	}{
+		{"space", []string{"Bearer TOKEN"}, nil},
+		{"tab", []string{"Bearer\tTOKEN"}, nil},
+		{"lower case", []string{"bearer TOKEN"}, nil},
+		{"bare scheme", []string{"Bearer"}, nil},
+		{"leading space", []string{" Bearer TOKEN"}, nil},
+		{"basic kept", []string{"Basic dXNlcjpwYXNz", "Bearer TOKEN"}, []string{"Basic dXNlcjpwYXNz"}},
+		{"prefix is not the scheme", []string{"BearerTOKEN"}, []string{"BearerTOKEN"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := http.Header{"Authorization": slices.Clone(tc.in)}
+			removeBearer(h)
+			if got := h["Authorization"]; !slices.Equal(got, tc.want) {
+				t.Errorf("removeBearer(%q) left %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestRequestIDHeader(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
