@@ -16,7 +16,7 @@ const adminChallenge = `Bearer realm="portcullis-admin"`
 func (g *Gateway) AdminHandler() http.Handler { return g.adminHandler }
 
 func (g *Gateway) newAdminHandler() http.Handler {
-	endpoints := g.adminEndpoints()
+	endpoints := g.adminAPI()
 	return chain(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := recordFrom(r.Context())
 		rec.routeLabel = routeAuth // admin endpoints are gateway endpoints

@@ -31,8 +31,11 @@ type verified struct {
 	source  credSource
 }
 
-// authenticateRoute is SPEC §6 steps 4–6 for a proxied request.
-func (g *Gateway) authenticateRoute(r *http.Request, rt *route) (Identity, error) {
+// authenticate runs SPEC §6 steps 4–6 for a matched route and returns the
+// identity to forward (zero Identity = anonymous) or an error for writeError.
+// Whatever it returns, authenticateStepWith refuses to forward a required
+// route without a user holding one of the route's roles.
+func (g *Gateway) authenticate(r *http.Request, rt *route) (Identity, error) {
 	if rt.auth == config.AuthPublic {
 		// Counted, not timed: nothing was checked.
 		g.auth.m.decisions.WithLabelValues(decisionAllow, reasonPublic).Inc()

@@ -24,10 +24,10 @@
 //     dispatches gateway endpoints (auth_prefix subtree and
 //     /.well-known/jwks.json, route label "_auth") and matches the route
 //     table (routes.go; nothing → 404, label "_none").
-//   - authenticate calls the auth seam (seam.go) and puts the verified
+//   - authenticate (auth.go) checks the credential and puts the verified
 //     Identity in the context (IdentityFrom). A required route is never
-//     forwarded without a user holding one of its roles, whatever the seam
-//     returns.
+//     forwarded without a user holding one of its roles, whatever
+//     authenticate returns (authenticateStepWith checks again).
 //   - proxy is one httputil.ReverseProxy with Rewrite: it joins the
 //     upstream URL, sets Host (preserve_host), the forwarding headers, every
 //     identity header, removes the gateway's cookies and (unless

@@ -130,7 +130,7 @@ func New(opts Options) (*Gateway, error) {
 	g.metrics.lastReload.Set(float64(g.now().Unix()))
 
 	g.proxy = g.newReverseProxy()
-	g.authHandler = g.authEndpoints()
+	g.authHandler = http.HandlerFunc(g.serveAuthEndpoint) // <auth_prefix>/* and the JWKS
 	g.adminHandler = g.newAdminHandler()
 	g.metricsMux = g.newMetricsMux()
 	g.handler = chain(http.HandlerFunc(g.serveProxy),
@@ -347,7 +347,7 @@ func withPath(r *http.Request, path, escaped string) *http.Request {
 	return r2
 }
 
-// authenticateStep runs the auth seam for the matched route and puts the
+// authenticateStep runs authenticate (auth.go) for the matched route and puts the
 // identity in the context (SPEC §6 steps 4–6).
 func (g *Gateway) authenticateStep(next http.Handler) http.Handler {
 	return g.authenticateStepWith(g.authenticate)(next)

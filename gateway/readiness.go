@@ -22,11 +22,12 @@ type readiness struct {
 const storePingTimeout = 2 * time.Second
 
 // Run does the gateway's background work until ctx ends: the readiness probe
-// of the session store, and the authentication code's background work.
+// of the session store and the periodic session re-check of upgraded
+// connections.
 func (g *Gateway) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { g.probeStore(ctx) })
-	wg.Go(func() { g.runAuth(ctx) })
+	wg.Go(func() { g.runUpgradeRechecks(ctx) })
 	wg.Wait()
 }
 

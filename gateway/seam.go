@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 
@@ -10,25 +9,10 @@ import (
 	"github.com/portcullis-gw/portcullis/gateway/users"
 )
 
-// This file is the seam between the HTTP core and authentication (SPEC §4–6).
-// The core calls the functions below; the work is in auth*.go, login*.go,
-// endpoints*.go, verify.go and admin_api.go.
-
-// authenticate runs SPEC §6 steps 4–6 for a matched route and returns the
-// identity to forward (zero Identity = anonymous) or an error for writeError.
-// Whatever it returns, the core refuses to forward a required route without
-// a user holding one of the route's roles.
-func (g *Gateway) authenticate(r *http.Request, rt *route) (Identity, error) {
-	return g.authenticateRoute(r, rt)
-}
-
-// authEndpoints serves <auth_prefix>/* and /.well-known/jwks.json (gateway
-// endpoints always win over routes). Called once, by New. Requests arrive
-// with r.URL.Path normalised and the record's routeLabel set to "_auth".
-func (g *Gateway) authEndpoints() http.Handler { return http.HandlerFunc(g.serveAuthEndpoint) }
-
-// adminEndpoints serves /admin/* after the admin token check. Called once, by New.
-func (g *Gateway) adminEndpoints() http.Handler { return g.adminAPI() }
+// This file is the seam between the HTTP core and authentication (SPEC §4–6):
+// the auth state the Gateway and each snapshot carry. The core's entry points
+// are authenticate (auth.go), serveAuthEndpoint (endpoints.go), adminAPI
+// (admin_api.go) and runUpgradeRechecks (auth_upgrades.go).
 
 // authState is the authentication code's long-lived state on the Gateway.
 type authState struct {
@@ -116,7 +100,3 @@ func (g *Gateway) keysFor(cfg *config.Config) (*tokens.Keyset, error) {
 	}
 	return ks, nil
 }
-
-// runAuth is the authentication code's background work, run until ctx ends:
-// the periodic session re-check of upgraded connections.
-func (g *Gateway) runAuth(ctx context.Context) { g.runUpgradeRechecks(ctx) }
