@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/portcullis-gw/portcullis/sessions"
 )
@@ -162,15 +161,7 @@ func isNavigation(r *http.Request) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return false
 	}
-	if r.Header.Get("Sec-Fetch-Mode") == "navigate" {
-		return true
-	}
-	for _, a := range r.Header.Values("Accept") {
-		if strings.Contains(strings.ToLower(a), "text/html") {
-			return true
-		}
-	}
-	return false
+	return r.Header.Get("Sec-Fetch-Mode") == "navigate" || wantsHTML(r)
 }
 
 // loginURL is <auth_prefix>/login?rd=<path+query>, with the normalised path

@@ -49,14 +49,7 @@ func (g *Gateway) verify(w http.ResponseWriter, r *http.Request, a *authSnapshot
 		return g.verifyDeny(start, reason, err)
 	}
 	rec.identity = id
-	h := w.Header()
-	ih := snap.identity
-	h.Set(ih.user, id.User)
-	h.Set(ih.roles, strings.Join(id.Roles, ","))
-	h.Set(ih.session, id.SessionID)
-	if ih.assertion != "" {
-		h.Set(ih.assertion, id.Assertion)
-	}
+	setIdentity(w.Header(), snap.identity, id) // the same headers a proxied request carries
 	g.auth.m.decide(decisionAllow, reasonOK, start, g.now())
 	w.WriteHeader(http.StatusOK)
 	return nil
