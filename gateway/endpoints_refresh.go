@@ -105,8 +105,7 @@ func readRefreshBody(r *http.Request) (string, error) {
 		return "", errUnsupportedMedia
 	}
 	var tok string
-	r.Body = io.NopCloser(bytes.NewReader(b))
-	if err := decodeJSONFields(r, map[string]*string{"refresh_token": &tok}); err != nil {
+	if err := decodeJSONObject(b, map[string]*string{"refresh_token": &tok}); err != nil {
 		return "", err
 	}
 	return tok, nil
@@ -117,9 +116,8 @@ func readRefreshBody(r *http.Request) (string, error) {
 // rd) even when nothing was found — logging out twice is not an error.
 func (g *Gateway) logout(w http.ResponseWriter, r *http.Request, a *authSnapshot) error {
 	var bodyTok, rd string
-	form := false
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == mediaForm {
-		form = true
+	form := isFormPost(r)
+	if form {
 		if err := r.ParseForm(); err != nil {
 			return bodyError(err)
 		}

@@ -147,6 +147,11 @@ func decodeJSONFields(r *http.Request, fields map[string]*string) error {
 	if err != nil {
 		return bodyError(err)
 	}
+	return decodeJSONObject(b, fields)
+}
+
+// decodeJSONObject is decodeJSONFields on a body already read.
+func decodeJSONObject(b []byte, fields map[string]*string) error {
 	if !utf8.Valid(b) {
 		return errInvalidRequest
 	}
