@@ -29,8 +29,10 @@ func (k keyspace) session(id string) string { return k.sessionPrefix(id[:tagLen]
 // sessionPrefix is session() without the id, for scripts.
 func (k keyspace) sessionPrefix(tag string) string { return k.userBase(tag) + "s:" }
 
-// index is the key of user's sorted set of session ids.
-func (k keyspace) index(user string) string { return k.indexPrefix(UserTag(user)) + user }
+// index is the key of user's sorted set of session ids; tag is UserTag(user),
+// which callers already hold (the first tagLen bytes of a session id that
+// ownedBy accepted), so the per-request path hashes the name only once.
+func (k keyspace) index(tag, user string) string { return k.indexPrefix(tag) + user }
 
 // indexPrefix is index() without the user name, for scripts.
 func (k keyspace) indexPrefix(tag string) string { return k.userBase(tag) + "u:" }

@@ -109,7 +109,7 @@ func (s *RedisStore) Create(ctx context.Context, n NewSession) (Created, error) 
 	idle, abs := s.lifetimes()
 	tag := id[:tagLen]
 	res, err := createScript.Run(ctx, s.client,
-		[]string{s.keys.session(id), s.keys.index(n.User)},
+		[]string{s.keys.session(id), s.keys.index(tag, n.User)},
 		now, id, n.User, n.IP, n.UserAgent, n.PasswordFingerprint, h[:],
 		s.opts.MaxPerUser, idle, abs, s.keys.sessionPrefix(tag), s.channel,
 	).StringSlice()
@@ -132,7 +132,7 @@ func (s *RedisStore) Validate(ctx context.Context, user, id string) (Session, er
 	}
 	idle, abs := s.lifetimes()
 	res, err := validateScript.Run(ctx, s.client,
-		[]string{s.keys.session(id), s.keys.index(user)},
+		[]string{s.keys.session(id), s.keys.index(id[:tagLen], user)},
 		user, s.opts.nowMS(), idle, abs, s.opts.TouchInterval.Milliseconds(), id,
 	).Slice()
 	if err != nil {
@@ -234,7 +234,7 @@ func (s *RedisStore) Revoke(ctx context.Context, user, id string) error {
 	}
 	idle, abs := s.lifetimes()
 	n, err := revokeScript.Run(ctx, s.client,
-		[]string{s.keys.session(id), s.keys.index(user)},
+		[]string{s.keys.session(id), s.keys.index(id[:tagLen], user)},
 		user, id, s.opts.nowMS(), idle, abs, s.channel, s.keys.sessionPrefix(id[:tagLen]),
 	).Int()
 	if err != nil {
@@ -249,8 +249,9 @@ func (s *RedisStore) Revoke(ctx context.Context, user, id string) error {
 // RevokeUser ends every session of user and returns the ids it ended.
 func (s *RedisStore) RevokeUser(ctx context.Context, user string) ([]string, error) {
 	idle, abs := s.lifetimes()
-	ids, err := revokeUserScript.Run(ctx, s.client, []string{s.keys.index(user)},
-		s.keys.sessionPrefix(UserTag(user)), user, s.opts.nowMS(), idle, abs, s.channel,
+	tag := UserTag(user)
+	ids, err := revokeUserScript.Run(ctx, s.client, []string{s.keys.index(tag, user)},
+		s.keys.sessionPrefix(tag), user, s.opts.nowMS(), idle, abs, s.channel,
 	).StringSlice()
 	if err != nil {
 		return nil, redisError("revoke user", err)
@@ -261,8 +262,9 @@ func (s *RedisStore) RevokeUser(ctx context.Context, user string) ([]string, err
 // List returns user's live sessions, most recently used first.
 func (s *RedisStore) List(ctx context.Context, user string) ([]Session, error) {
 	idle, abs := s.lifetimes()
-	res, err := listScript.Run(ctx, s.client, []string{s.keys.index(user)},
-		s.keys.sessionPrefix(UserTag(user)), user, s.opts.nowMS(), idle, abs,
+	tag := UserTag(user)
+	res, err := listScript.Run(ctx, s.client, []string{s.keys.index(tag, user)},
+		s.keys.sessionPrefix(tag), user, s.opts.nowMS(), idle, abs,
 	).Slice()
 	if err != nil {
 		return nil, redisError("list", err)
