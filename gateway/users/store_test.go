@@ -29,6 +29,16 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// mustStore is NewStore(path) with the default Argon2 limits, failing the test on error.
+func mustStore(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := NewStore(path, config.Argon2Limit{})
+	if err != nil {
+		t.Fatalf("NewStore(%s) = %v", path, err)
+	}
+	return s
+}
+
 func has(s *Store, name string) bool {
 	_, ok := s.Current().Lookup(name)
 	return ok
@@ -38,10 +48,7 @@ func TestReloadKeepsOldSetOnBrokenFile(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	path := writeFile(t, dir, "users.yaml", goodFile(t))
-	s, err := NewStore(path, config.Argon2Limit{})
-	if err != nil {
-		t.Fatalf("NewStore = %v", err)
-	}
+	s := mustStore(t, path)
 	before := s.Current()
 	for _, broken := range []string{"", "users: {}\n", "users:\n  alice:\n    password_hash: nope\n", "users: [\n"} {
 		writeFile(t, dir, "users.yaml", broken)
@@ -68,10 +75,7 @@ func TestReloadKeepsOldSetOnBrokenFile(t *testing.T) {
 func TestStoreConcurrentReload(t *testing.T) {
 	t.Parallel()
 	path := writeFile(t, t.TempDir(), "users.yaml", goodFile(t))
-	s, err := NewStore(path, config.Argon2Limit{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustStore(t, path)
 	var wg sync.WaitGroup
 	for i := 0; i < 4; i++ {
 		wg.Add(2)
@@ -128,10 +132,7 @@ func TestWatchPlainRewrite(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	path := writeFile(t, dir, "users.yaml", goodFile(t))
-	s, err := NewStore(path, config.Argon2Limit{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustStore(t, path)
 	r := watch(t, s)
 	writeFile(t, dir, "users.yaml", extraUser(t, "dave")) // in-place rewrite
 	eventually(t, "dave after an in-place rewrite", func() bool { return has(s, "dave") })
@@ -183,10 +184,7 @@ func TestWatchKubernetesSymlinkSwap(t *testing.T) {
 	if err := os.Symlink("..data/users.yaml", path); err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewStore(path, config.Argon2Limit{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustStore(t, path)
 	watch(t, s)
 	mkVersion("..2026_y", extraUser(t, "frank"))
 	swapData("..2026_y")
@@ -202,10 +200,7 @@ func TestWatchKubernetesSymlinkSwap(t *testing.T) {
 func TestWatchStopsWithContext(t *testing.T) {
 	t.Parallel()
 	path := writeFile(t, t.TempDir(), "users.yaml", goodFile(t))
-	s, err := NewStore(path, config.Argon2Limit{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustStore(t, path)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Watch(ctx, time.Millisecond, nil, nil); close(done) }()
@@ -221,10 +216,7 @@ func TestWatchMissingFileKeepsServing(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	path := writeFile(t, dir, "users.yaml", goodFile(t))
-	s, err := NewStore(path, config.Argon2Limit{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustStore(t, path)
 	r := watch(t, s)
 	os.Remove(path)
 	// Let several polls see the missing file; nothing may be reloaded.
