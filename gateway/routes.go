@@ -17,10 +17,6 @@ import (
 	"github.com/portcullis-gw/portcullis/config"
 )
 
-// defaultRouteTimeout applies when a route's timeout is zero (configs built
-// by hand; config.Load always fills it).
-const defaultRouteTimeout = 30 * time.Second
-
 // route is one compiled routes[] entry. Immutable once built; shared by every
 // request of one runtime snapshot.
 type route struct {
@@ -168,16 +164,19 @@ func buildRoute(rc config.Route, globalPassAuth bool, shared *http.Transport) (*
 	if rest, ok := strings.CutPrefix(rt.host, "*."); ok {
 		rt.wildcard = "." + rest
 	}
+	// Zero values come only from configs built by hand (config.Load fills
+	// every route from config.DefaultRoute); the same defaults apply.
+	def := config.DefaultRoute()
 	if rt.prefix == "" {
-		rt.prefix = "/"
+		rt.prefix = def.PathPrefix
 	} else if len(rt.prefix) > 1 {
 		rt.prefix = strings.TrimSuffix(rt.prefix, "/")
 	}
 	if rt.auth == "" {
-		rt.auth = config.AuthRequired // fail closed
+		rt.auth = def.Auth // required: fail closed
 	}
 	if rt.timeout <= 0 {
-		rt.timeout = defaultRouteTimeout
+		rt.timeout = def.Timeout
 	}
 	if rc.IsEcho() {
 		rt.upstream = &url.URL{Scheme: echoScheme, Host: echoHost}
