@@ -20,8 +20,7 @@ import (
 // route is one compiled routes[] entry. Immutable once built; shared by every
 // request of one runtime snapshot.
 type route struct {
-	name string       // metrics label and assertion audience
-	cfg  config.Route // as configured (read-only)
+	name string // metrics label and assertion audience
 
 	host     string // "" (any host), an exact lower-case host, or "*.suffix"
 	wildcard string // ".suffix" for a "*." host, else ""
@@ -149,7 +148,6 @@ func buildRoutes(cfg *config.Config, shared *http.Transport) (*routeTable, []*ht
 func buildRoute(rc config.Route, globalPassAuth bool, shared *http.Transport) (*route, *http.Transport, error) {
 	rt := &route{
 		name:         rc.Name,
-		cfg:          rc,
 		host:         strings.TrimSuffix(strings.ToLower(rc.Host), "."),
 		prefix:       rc.PathPrefix,
 		methods:      rc.Methods,
