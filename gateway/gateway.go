@@ -373,9 +373,8 @@ func (g *Gateway) authenticateStepWith(auth func(*http.Request, *route) (Identit
 				g.writeError(w, r, err)
 				return
 			}
-			ctx := withIdentity(r.Context(), id)
-			rec.identity, _ = IdentityFrom(ctx)
-			next.ServeHTTP(w, r.WithContext(ctx))
+			rec.identity = id // access log and upgrade owner; Roles are not read there, so no second clone
+			next.ServeHTTP(w, r.WithContext(withIdentity(r.Context(), id)))
 		})
 	}
 }
