@@ -208,9 +208,9 @@ func setIdentity(h http.Header, ih identityHeaders, id Identity) {
 // X-Forwarded-Proto and -Host from a trusted peer's values, else from the
 // connection; X-Real-IP = the client; Forwarded only as a trusted peer sent it.
 func setForwarded(out http.Header, in *http.Request, rec *record) {
-	xff := slices.Clone(rec.chain)
+	xff := rec.chain
 	if rec.peer.IsValid() {
-		xff = append(xff, rec.peer.String())
+		xff = append(slices.Clip(xff), rec.peer.String()) // Clip: a new array, rec.chain untouched
 	}
 	if len(xff) > 0 {
 		out.Set(headerXForwardedFor, strings.Join(xff, ", "))
