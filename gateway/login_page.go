@@ -107,17 +107,20 @@ func loginMessage(ae *apiError) string {
 func (g *Gateway) renderLogin(w http.ResponseWriter, a *authSnapshot, status int, v loginView) {
 	v.Style = pageStyle
 	v.Action = a.prefix + pathLogin
-	var buf bytes.Buffer
-	if err := loginTmpl.Execute(&buf, v); err != nil {
+	if err := writePage(w, status, loginTmpl, v); err != nil {
 		g.log.Error("render login page", "error", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
 	}
-	writePage(w, status, buf.Bytes())
 }
 
-// writePage writes an HTML page with the headers every browser page carries.
-func writePage(w http.ResponseWriter, status int, body []byte) {
+// writePage renders t with data and writes it as an HTML page with the
+// headers every browser page carries. Rendering goes to a buffer first, so on
+// error nothing has been written and the caller can still answer.
+func writePage(w http.ResponseWriter, status int, t *template.Template, data any) error {
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, data); err != nil {
+		return err
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", pageCSP)
@@ -126,5 +129,6 @@ func writePage(w http.ResponseWriter, status int, body []byte) {
 	h.Set("Referrer-Policy", "no-referrer") // rd and session ids stay off other sites' logs
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	_, _ = w.Write(buf.Bytes())
+	return nil
 }

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -35,11 +34,9 @@ func (g *Gateway) renderSessionsPage(w http.ResponseWriter, a *authSnapshot, use
 	for _, s := range list.Sessions {
 		v.Sessions = append(v.Sessions, sessionView{sessionJSON: s, IsCurrent: s.Current != nil && *s.Current})
 	}
-	var buf bytes.Buffer
-	if err := sessionsTmpl.Execute(&buf, v); err != nil {
+	if err := writePage(w, http.StatusOK, sessionsTmpl, v); err != nil {
 		return fmt.Errorf("render sessions page: %w", err)
 	}
-	writePage(w, http.StatusOK, buf.Bytes())
 	return nil
 }
 
@@ -61,15 +58,13 @@ func (g *Gateway) pageError(w http.ResponseWriter, r *http.Request, a *authSnaps
 	case http.StatusServiceUnavailable:
 		msg = "The service is temporarily unavailable. Please try again in a moment."
 	}
-	var buf bytes.Buffer
 	v := struct {
 		Style          template.CSS
 		Title, Message string
 		Back           string
 	}{pageStyle, http.StatusText(ae.status), msg, a.prefix + pathSessions}
-	if err := errorPageTmpl.Execute(&buf, v); err != nil {
+	if err := writePage(w, ae.status, errorPageTmpl, v); err != nil {
 		return fmt.Errorf("render error page: %w", err)
 	}
-	writePage(w, ae.status, buf.Bytes())
 	return nil
 }
