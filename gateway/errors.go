@@ -45,6 +45,14 @@ func (e *apiError) withRetryAfter(seconds int) *apiError {
 	return &c
 }
 
+// setRetryAfter sets Retry-After when e carries one; the JSON and the HTML
+// answers of one error send the same value.
+func (e *apiError) setRetryAfter(h http.Header) {
+	if e.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(e.retryAfter))
+	}
+}
+
 // storeRetryAfter is the Retry-After (seconds) sent when the session store is
 // unavailable: long enough to ride out a Redis failover, short enough that
 // clients come back soon.
@@ -133,9 +141,7 @@ func (g *Gateway) writeError(w http.ResponseWriter, r *http.Request, err error) 
 			h.Set("WWW-Authenticate", bearerChallenge)
 		}
 	}
-	if ae.retryAfter > 0 {
-		h.Set("Retry-After", strconv.Itoa(ae.retryAfter))
-	}
+	ae.setRetryAfter(h)
 	w.WriteHeader(ae.status)
 	_ = json.NewEncoder(w).Encode(errorBody{Error: ae.code, Description: ae.description})
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
-	"strconv"
 )
 
 //go:embed templates/login.html templates/sessions.html templates/error.html templates/style.css
@@ -78,9 +77,7 @@ func (g *Gateway) renderLoginError(w http.ResponseWriter, r *http.Request, a *au
 	if ae.status >= 500 {
 		g.logError(r, recordFrom(r.Context()), ae, err)
 	}
-	if ae.retryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
-	}
+	ae.setRetryAfter(w.Header())
 	g.renderLogin(w, a, ae.status, loginView{
 		RD:       a.redirect.target(in.rd),
 		Username: in.username,

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"strconv"
 )
 
 var (
@@ -46,9 +45,7 @@ func (g *Gateway) renderSessionsPage(w http.ResponseWriter, a *authSnapshot, use
 func (g *Gateway) pageError(w http.ResponseWriter, r *http.Request, a *authSnapshot, err error) error {
 	ae := publicError(err)
 	g.logError(r, recordFrom(r.Context()), ae, err)
-	if ae.retryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
-	}
+	ae.setRetryAfter(w.Header())
 	msg := "The request could not be completed."
 	switch ae.status {
 	case http.StatusNotFound:
