@@ -82,6 +82,7 @@ func TestLoadMinimalEqualsDefault(t *testing.T) {
 	want := Default()
 	want.Users.File = filepath.Join("testdata", "users.yaml")
 	want.Path = "testdata/minimal.yaml"
+	want.lines = c.lines // the line index is tested by TestConfigLine
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load(minimal.yaml) = %+v\nwant %+v", c, want)
 	}
