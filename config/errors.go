@@ -17,6 +17,7 @@ type FieldError struct {
 	Line int    // 1-based line in File; 0 when unknown
 	Path string // YAML path such as "routes[2].upstream"; empty for document errors
 	Msg  string
+	Err  error // the cause behind Msg, if any, for errors.Is and errors.As
 }
 
 // Error formats the problem as "file:line: yaml.path: message", leaving out
@@ -38,6 +39,10 @@ func (e *FieldError) Error() string {
 	b.WriteString(e.Msg)
 	return b.String()
 }
+
+// Unwrap returns the cause, so errors.Is(err, fs.ErrNotExist) sees through a
+// FieldError about a missing file.
+func (e *FieldError) Unwrap() error { return e.Err }
 
 // problems collects FieldErrors; the zero value is ready to use.
 type problems struct {

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"testing"
 )
@@ -117,5 +118,17 @@ func TestYAMLError(t *testing.T) {
 		if !errors.As(err, &fe) || fe.Error() != tt.want {
 			t.Errorf("parse %q = %v, want %q", tt.doc, err, tt.want)
 		}
+	}
+}
+
+func TestFieldErrorUnwrap(t *testing.T) {
+	t.Parallel()
+	_, err := Load(filepath.Join(t.TempDir(), "absent.yaml"))
+	var fe *FieldError
+	if !errors.As(err, &fe) || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Load(absent) = %#v, want a FieldError wrapping fs.ErrNotExist", err)
+	}
+	if fe != nil && fe.Error() != fe.File+": no such file or directory" {
+		t.Errorf("Error() = %q; the cause must not be printed twice", fe.Error())
 	}
 }

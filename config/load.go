@@ -28,7 +28,7 @@ const (
 func Load(path string) (*Config, error) {
 	data, err := readLimited(path, maxConfigBytes)
 	if err != nil {
-		return nil, &FieldError{File: path, Msg: causeOf(err)}
+		return nil, &FieldError{File: path, Msg: causeOf(err), Err: err}
 	}
 	return parse(path, data, os.LookupEnv)
 }
