@@ -44,6 +44,15 @@ func (e *FieldError) Error() string {
 // FieldError about a missing file.
 func (e *FieldError) Unwrap() error { return e.Err }
 
+// Errorf returns a FieldError at path with the message formatted as
+// fmt.Errorf does; the error a %w verb wraps becomes Err. Consumers of the
+// config (tokens, users, gateway) build their problems with it, leaving File
+// and Line to Config.Locate.
+func Errorf(path, format string, args ...any) *FieldError {
+	err := fmt.Errorf(format, args...)
+	return &FieldError{Path: path, Msg: err.Error(), Err: errors.Unwrap(err)}
+}
+
 // problems collects FieldErrors; the zero value is ready to use.
 type problems struct {
 	list []*FieldError

@@ -132,3 +132,14 @@ func TestFieldErrorUnwrap(t *testing.T) {
 		t.Errorf("Error() = %q; the cause must not be printed twice", fe.Error())
 	}
 }
+
+func TestErrorf(t *testing.T) {
+	t.Parallel()
+	fe := Errorf("routes[1].tls.ca_file", "%s: %w", "/ca.pem", fs.ErrNotExist)
+	if fe.Error() != "routes[1].tls.ca_file: /ca.pem: file does not exist" || !errors.Is(fe, fs.ErrNotExist) {
+		t.Errorf("Errorf = %q (Err %v), want the path, the message and ErrNotExist wrapped", fe, fe.Err)
+	}
+	if fe := Errorf("tokens.issuer", "required"); fe.Err != nil || fe.Error() != "tokens.issuer: required" {
+		t.Errorf("Errorf without %%w = %q, Err %v", fe, fe.Err)
+	}
+}

@@ -90,13 +90,13 @@ type Keyset struct {
 func New(cfg config.Tokens) (*Keyset, error) {
 	switch {
 	case cfg.Issuer == "":
-		return nil, fieldErr("tokens.issuer", nil, "required")
+		return nil, config.Errorf("tokens.issuer", "required")
 	case cfg.Audience == "":
-		return nil, fieldErr("tokens.audience", nil, "required")
+		return nil, config.Errorf("tokens.audience", "required")
 	case cfg.AccessTTL <= 0:
-		return nil, fieldErr("tokens.access_ttl", nil, "must be positive")
+		return nil, config.Errorf("tokens.access_ttl", "must be positive")
 	case cfg.Leeway < 0:
-		return nil, fieldErr("tokens.leeway", nil, "must not be negative")
+		return nil, config.Errorf("tokens.leeway", "must not be negative")
 	}
 	ks := &Keyset{
 		keys:     make(map[string]*key),
@@ -122,12 +122,12 @@ func New(cfg config.Tokens) (*Keyset, error) {
 			return nil, err
 		}
 		if _, dup := ks.keys[k.id]; dup {
-			return nil, fieldErr(base+"id", nil, "duplicate id %q", k.id)
+			return nil, config.Errorf(base+"id", "duplicate id %q", k.id)
 		}
 		ks.add(k)
 	}
 	if ks.active == nil {
-		return nil, fieldErr("tokens.keys", nil, "no key with private material (secret or private_key_file) to sign with")
+		return nil, config.Errorf("tokens.keys", "no key with private material (secret or private_key_file) to sign with")
 	}
 	jwks, err := buildJWKS(ks.order)
 	if err != nil {
@@ -208,43 +208,37 @@ func ephemeralKey() (*key, error) {
 	}, nil
 }
 
-// fieldErr is a problem with the configuration at path; cause, if not nil,
-// is its underlying error.
-func fieldErr(path string, cause error, format string, args ...any) error {
-	return &config.FieldError{Path: path, Msg: fmt.Sprintf(format, args...), Err: cause}
-}
-
 // loadKey loads one tokens.keys entry; base is its YAML path with a
 // trailing dot ("tokens.keys[1].").
 func loadKey(base string, kc config.Key) (*key, error) {
 	if kc.ID == "" {
-		return nil, fieldErr(base+"id", nil, "required")
+		return nil, config.Errorf(base+"id", "required")
 	}
 	method, ok := methods[kc.Alg]
 	if !ok {
-		return nil, fieldErr(base+"alg", nil, "%q is not one of HS256, HS384, HS512, RS256, ES256, EdDSA", kc.Alg)
+		return nil, config.Errorf(base+"alg", "%q is not one of HS256, HS384, HS512, RS256, ES256, EdDSA", kc.Alg)
 	}
 	k := &key{id: kc.ID, alg: kc.Alg, method: method}
 	if k.symmetric() {
 		if kc.PrivateKeyFile != "" || kc.PublicKeyFile != "" {
-			return nil, fieldErr(base+"private_key_file", nil, "alg %s takes secret or secret_file, not a key file", kc.Alg)
+			return nil, config.Errorf(base+"private_key_file", "alg %s takes secret or secret_file, not a key file", kc.Alg)
 		}
 		if kc.Secret == "" {
-			return nil, fieldErr(base+"secret", nil, "required for an HS key (secret or secret_file)")
+			return nil, config.Errorf(base+"secret", "required for an HS key (secret or secret_file)")
 		}
 		secret, err := decodeSecret(kc.Secret.Reveal())
 		if err != nil {
-			return nil, fieldErr(base+"secret", err, "%v", err)
+			return nil, config.Errorf(base+"secret", "%w", err)
 		}
 		k.sign, k.verify, k.secret = secret, secret, secret
 		return k, nil
 	}
 	if kc.Secret != "" || kc.SecretFile != "" {
-		return nil, fieldErr(base+"secret", nil, "alg %s takes private_key_file or public_key_file, not a secret", kc.Alg)
+		return nil, config.Errorf(base+"secret", "alg %s takes private_key_file or public_key_file, not a secret", kc.Alg)
 	}
 	switch {
 	case kc.PrivateKeyFile != "" && kc.PublicKeyFile != "":
-		return nil, fieldErr(base+"public_key_file", nil, "set private_key_file or public_key_file, not both")
+		return nil, config.Errorf(base+"public_key_file", "set private_key_file or public_key_file, not both")
 	case kc.PrivateKeyFile != "":
 		priv, err := readPrivateKey(kc.PrivateKeyFile)
 		if err == nil {
@@ -255,7 +249,7 @@ func loadKey(base string, kc config.Key) (*key, error) {
 			der, err = x509.MarshalPKCS8PrivateKey(priv)
 		}
 		if err != nil {
-			return nil, fieldErr(base+"private_key_file", err, "%v", err)
+			return nil, config.Errorf(base+"private_key_file", "%w", err)
 		}
 		k.sign, k.verify, k.secret = priv, priv.Public(), der
 	case kc.PublicKeyFile != "":
@@ -264,11 +258,11 @@ func loadKey(base string, kc config.Key) (*key, error) {
 			err = checkKeyType(kc.Alg, pub)
 		}
 		if err != nil {
-			return nil, fieldErr(base+"public_key_file", err, "%v", err)
+			return nil, config.Errorf(base+"public_key_file", "%w", err)
 		}
 		k.verify = pub
 	default:
-		return nil, fieldErr(base+"private_key_file", nil, "required for alg %s (or public_key_file to verify only)", kc.Alg)
+		return nil, config.Errorf(base+"private_key_file", "required for alg %s (or public_key_file to verify only)", kc.Alg)
 	}
 	return k, nil
 }
