@@ -27,6 +27,9 @@ type Config struct {
 	// against its directory by Load, so every path in a loaded Config is
 	// absolute or relative to the process working directory as written.
 	Path string `yaml:"-"`
+
+	// lines maps each YAML path of the file to its line (see Line).
+	lines map[string]int
 }
 
 // Secret is a string that never appears in logs or %v output.

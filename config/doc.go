@@ -12,5 +12,11 @@
 // returning every problem as a *FieldError. Load attaches file and line to
 // each, so `portcullis check` prints "file:line: yaml.path: message".
 //
+// The consumers of a loaded Config (tokens, users, the gateway's routes)
+// report their own problems as *FieldError too, built with Errorf at the YAML
+// path they were given; Config.Locate flattens such an error and places each
+// problem at its line from the index the decoder built (Config.Line), so
+// check and serve print them the same way without parsing the file again.
+//
 // ReloadBlockers tells a SIGHUP reload which changes need a restart.
 package config

@@ -17,6 +17,7 @@ type FieldError struct {
 	Line int    // 1-based line in File; 0 when unknown
 	Path string // YAML path such as "routes[2].upstream"; empty for document errors
 	Msg  string
+	Err  error // the cause behind Msg, if any, for errors.Is and errors.As
 }
 
 // Error formats the problem as "file:line: yaml.path: message", leaving out
@@ -37,6 +38,19 @@ func (e *FieldError) Error() string {
 	}
 	b.WriteString(e.Msg)
 	return b.String()
+}
+
+// Unwrap returns the cause, so errors.Is(err, fs.ErrNotExist) sees through a
+// FieldError about a missing file.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Errorf returns a FieldError at path with the message formatted as
+// fmt.Errorf does; the error a %w verb wraps becomes Err. Consumers of the
+// config (tokens, users, gateway) build their problems with it, leaving File
+// and Line to Config.Locate.
+func Errorf(path, format string, args ...any) *FieldError {
+	err := fmt.Errorf(format, args...)
+	return &FieldError{Path: path, Msg: err.Error(), Err: errors.Unwrap(err)}
 }
 
 // problems collects FieldErrors; the zero value is ready to use.
@@ -64,24 +78,57 @@ func (p *problems) err() error {
 	return errors.Join(errs...)
 }
 
-// fieldErrors flattens an error returned by Validate into its FieldErrors.
-// A non-FieldError (never produced by this package) is wrapped as one.
-func fieldErrors(err error) []*FieldError {
+// FieldErrors flattens err into its FieldErrors, found with errors.As down
+// every branch of an errors.Join: the FieldErrors the config's consumers
+// return (tokens.New, users.Load, gateway.New) arrive wrapped in prefixes
+// such as "gateway: tokens: ", which the FieldError's own path replaces. A
+// branch that holds no FieldError becomes one whose Msg is that branch's
+// whole text.
+func FieldErrors(err error) []*FieldError {
 	if err == nil {
 		return nil
 	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
+	var fe *FieldError
+	if !errors.As(err, &fe) {
+		return []*FieldError{{Msg: err.Error()}}
+	}
+	switch e := err.(type) {
+	case *FieldError:
+		return []*FieldError{e}
+	case interface{ Unwrap() []error }:
 		var out []*FieldError
-		for _, e := range j.Unwrap() {
-			out = append(out, fieldErrors(e)...)
+		for _, c := range e.Unwrap() {
+			out = append(out, FieldErrors(c)...)
 		}
 		return out
+	case interface{ Unwrap() error }:
+		return FieldErrors(e.Unwrap())
 	}
-	var fe *FieldError
-	if errors.As(err, &fe) {
-		return []*FieldError{fe}
+	return []*FieldError{fe} // an error type with its own As method
+}
+
+// Line returns the line of the YAML path ("routes[1].tls.ca_file") in the
+// file c was loaded from, or of its nearest ancestor present there (a missing
+// key is placed at its parent mapping); 0 when c did not come from Load or
+// not even the path's first element is in the file.
+func (c *Config) Line(path string) int {
+	return lineFor(c.lines, path)
+}
+
+// Locate flattens err (FieldErrors) and places every problem that names no
+// file of its own in c's file, at the line of its path. Problems that name a
+// file (the users file's file:line) are kept as they are. The FieldErrors in
+// err are not modified.
+func (c *Config) Locate(err error) []*FieldError {
+	list := FieldErrors(err)
+	for i, fe := range list {
+		if fe.File == "" {
+			located := *fe
+			located.File, located.Line = c.Path, c.Line(fe.Path)
+			list[i] = &located
+		}
 	}
-	return []*FieldError{{Msg: err.Error()}}
+	return list
 }
 
 // parentPath returns the path one level up: "a.b[2].c" → "a.b[2]" → "a.b" → "a" → "".
@@ -126,13 +173,14 @@ func sortProblems(list []*FieldError) {
 
 var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// syntaxError turns a yaml.v3 parse error into a FieldError with its line.
-func syntaxError(file string, err error) *FieldError {
+// YAMLError turns a yaml.v3 parse error of file into a FieldError, with the
+// line when yaml.v3 names one (it names none for some problems, such as an
+// unknown anchor or one on the first line).
+func YAMLError(file string, err error) *FieldError {
 	msg := err.Error()
 	if m := yamlLineErr.FindStringSubmatch(msg); m != nil {
 		n, _ := strconv.Atoi(m[1])
 		return &FieldError{File: file, Line: n, Msg: m[2]}
 	}
-	// yaml.v3 names no line for some problems (first line, unknown anchor).
 	return &FieldError{File: file, Msg: strings.TrimPrefix(msg, "yaml: ")}
 }

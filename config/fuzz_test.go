@@ -53,7 +53,7 @@ func FuzzLoadConfig(f *testing.F) {
 		if c != nil {
 			t.Fatal("config returned together with an error")
 		}
-		for _, fe := range fieldErrors(err) {
+		for _, fe := range FieldErrors(err) {
 			if fe.File != file {
 				t.Fatalf("problem without the file name: %v", fe)
 			}

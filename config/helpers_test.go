@@ -61,7 +61,7 @@ func loadDoc(t *testing.T, doc string, env map[string]string) (*Config, []string
 		t.Errorf("parse returned a config together with an error")
 	}
 	var lines []string
-	for _, fe := range fieldErrors(err) {
+	for _, fe := range FieldErrors(err) {
 		if fe.File != file {
 			t.Errorf("problem %q has File %q, want %q", fe.Error(), fe.File, file)
 		}

@@ -28,7 +28,7 @@ const (
 func Load(path string) (*Config, error) {
 	data, err := readLimited(path, maxConfigBytes)
 	if err != nil {
-		return nil, &FieldError{File: path, Msg: causeOf(err)}
+		return nil, &FieldError{File: path, Msg: causeOf(err), Err: err}
 	}
 	return parse(path, data, os.LookupEnv)
 }
@@ -44,7 +44,7 @@ func parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	if root != nil {
 		d.decode(root, reflect.ValueOf(c).Elem(), "")
 	}
-	c.Path = file
+	c.Path, c.lines = file, d.lines
 	c.normalize()
 	l := loader{dir: filepath.Dir(file), d: d}
 	l.resolvePaths(c)
@@ -52,7 +52,7 @@ func parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	c.fillDerived()
 
 	list := d.probs.list
-	for _, fe := range fieldErrors(c.Validate()) {
+	for _, fe := range FieldErrors(c.Validate()) {
 		// A value that failed to decode kept its default; do not pile a
 		// validation error on top of the decode error.
 		if underAny(fe.Path, d.bad) {
@@ -83,12 +83,12 @@ func parseYAML(file string, data []byte) (*yaml.Node, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil
 		}
-		return nil, syntaxError(file, err)
+		return nil, YAMLError(file, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		if err != nil {
-			return nil, syntaxError(file, err)
+			return nil, YAMLError(file, err)
 		}
 		return nil, &FieldError{File: file, Line: extra.Line, Msg: "more than one YAML document"}
 	}

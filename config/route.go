@@ -1,9 +1,6 @@
 package config
 
-import (
-	"log/slog"
-	"net/url"
-)
+import "net/url"
 
 // PassAuth reports whether the inbound Authorization: Bearer header is passed
 // to the upstream: the route's pass_authorization when set, else global
@@ -31,9 +28,6 @@ func (r Route) UpstreamURL() *url.URL {
 	return u
 }
 
-// Enabled reports whether any upstream TLS setting is given.
-func (t UpstreamTLS) Enabled() bool { return t != UpstreamTLS{} }
-
 // Enabled reports whether the admin listener runs (a token is configured).
 func (a Admin) Enabled() bool { return a.Token != "" }
 
@@ -46,21 +40,4 @@ func (t Tokens) SigningKey() *Key {
 		}
 	}
 	return nil
-}
-
-// AssertionKey returns the key that signs identity assertions (the first
-// asymmetric key with a private key file), or nil when none is configured.
-func (c *Config) AssertionKey() *Key { return c.assertionKey() }
-
-// SlogLevel returns log.level as a slog.Level (info when unknown).
-func (l Log) SlogLevel() slog.Level {
-	switch l.Level {
-	case "debug":
-		return slog.LevelDebug
-	case "warn":
-		return slog.LevelWarn
-	case "error":
-		return slog.LevelError
-	}
-	return slog.LevelInfo
 }

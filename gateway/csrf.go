@@ -3,6 +3,8 @@ package gateway
 import (
 	"fmt"
 	"net/http"
+
+	"github.com/portcullis-gw/portcullis/config"
 )
 
 // errCrossOrigin answers an unsafe cross-origin browser request (SPEC §5).
@@ -14,9 +16,9 @@ var errCrossOrigin = newAPIError(http.StatusForbidden, "cross_origin", "cross-or
 // snapshot, so trusted_origins follows SIGHUP.
 func newOriginGuard(trusted []string) (*http.CrossOriginProtection, error) {
 	cop := http.NewCrossOriginProtection()
-	for _, o := range trusted {
+	for i, o := range trusted {
 		if err := cop.AddTrustedOrigin(o); err != nil {
-			return nil, fmt.Errorf("login.trusted_origins: %w", err)
+			return nil, config.Errorf(fmt.Sprintf("login.trusted_origins[%d]", i), "%w", err)
 		}
 	}
 	return cop, nil

@@ -181,3 +181,34 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// TestNewErrorsAreFieldErrors: New's config-derived errors keep their
+// *config.FieldError under the "gateway: " prefix, at the exact YAML path.
+func TestNewErrorsAreFieldErrors(t *testing.T) {
+	t.Parallel()
+	echo := coreRoute("web", "/", config.EchoUpstream, config.AuthPublic)
+	badRoute := coreConfig(echo, coreRoute("api", "/api", "ftp://x", config.AuthPublic))
+	badKey := coreConfig(echo)
+	badKey.Tokens.Keys = []config.Key{{ID: "k", Alg: "HS256", Secret: "short"}}
+	badOrigin := coreConfig(echo)
+	badOrigin.Login.TrustedOrigins = []string{"https://ok.example", "no-scheme"}
+	tests := []struct {
+		name string
+		cfg  *config.Config
+		path string
+	}{
+		{"route", badRoute, "routes[1].upstream"},
+		{"tokens key", badKey, "tokens.keys[0].secret"},
+		{"trusted origin", badOrigin, "login.trusted_origins[1]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := New(Options{Config: tt.cfg})
+			got := config.FieldErrors(err)
+			if len(got) != 1 || got[0].Path != tt.path || got[0].Msg == "" {
+				t.Fatalf("New = %v, want one FieldError at %s", err, tt.path)
+			}
+		})
+	}
+}

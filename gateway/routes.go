@@ -109,7 +109,7 @@ func buildRoutes(cfg *config.Config, shared *http.Transport) (*routeTable, []*ht
 	for i, rc := range cfg.Routes {
 		rt, tr, err := buildRoute(rc, cfg.Headers.PassAuthorization, shared)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("routes[%d] (%s): %w", i, rc.Name, err))
+			errs = append(errs, underRoute(i, err))
 			continue
 		}
 		if tr != nil {
@@ -184,7 +184,7 @@ func buildRoute(rc config.Route, globalPassAuth bool, shared *http.Transport) (*
 	}
 	u, err := url.Parse(rc.Upstream)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, nil, errors.New(`upstream: want an http(s) URL or "echo:"`)
+		return nil, nil, config.Errorf("upstream", `want an http(s) URL or "echo:"`)
 	}
 	rt.upstream = &url.URL{Scheme: u.Scheme, Host: u.Host}
 	rt.basePath = u.Path
@@ -217,22 +217,32 @@ func upstreamTLSConfig(c config.UpstreamTLS) (*tls.Config, error) {
 	if c.CAFile != "" {
 		pem, err := os.ReadFile(c.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("tls.ca_file: %w", err)
+			return nil, config.Errorf("tls.ca_file", "%w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, errors.New("tls.ca_file: no PEM certificate found")
+			return nil, config.Errorf("tls.ca_file", "%s: no PEM certificate found", c.CAFile)
 		}
 		tc.RootCAs = pool
 	}
 	if c.CertFile != "" || c.KeyFile != "" {
 		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("tls.cert_file/key_file: %w", err)
+			return nil, config.Errorf("tls.cert_file", "%s (with key_file %s): %w", c.CertFile, c.KeyFile, err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}
 	return tc, nil
+}
+
+// underRoute moves a buildRoute problem, a *config.FieldError whose path is
+// relative to the route ("tls.ca_file"), under routes[i].
+func underRoute(i int, err error) error {
+	var fe *config.FieldError
+	if !errors.As(err, &fe) {
+		return fmt.Errorf("routes[%d]: %w", i, err)
+	}
+	return &config.FieldError{Path: fmt.Sprintf("routes[%d].%s", i, fe.Path), Msg: fe.Msg, Err: fe.Err}
 }
 
 // all returns every route of the table.

@@ -1,7 +1,11 @@
 package gateway
 
 import (
+	"errors"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/portcullis-gw/portcullis/config"
@@ -132,5 +136,45 @@ func TestBuildRoutesRejectsBadUpstream(t *testing.T) {
 	cfg.Routes[0].TLS.CAFile = "/nonexistent/ca.pem"
 	if _, _, err := buildRoutes(cfg, newSharedTransport()); err == nil {
 		t.Error("buildRoutes(missing ca_file) = nil error, want error")
+	}
+}
+
+// TestBuildRoutesErrorsAreFieldErrors: every problem is a *config.FieldError
+// at the route's own YAML path, so check prints it at its line.
+func TestBuildRoutesErrorsAreFieldErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.pem")
+	if err := os.WriteFile(junk, []byte("junk"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing.pem")
+	good := coreRoute("web", "/", config.EchoUpstream, config.AuthPublic)
+	badCA := coreRoute("api", "/api", "https://x.invalid", config.AuthPublic)
+	badCA.TLS.CAFile = junk
+	badPair := coreRoute("pair", "/pair", "https://x.invalid", config.AuthPublic)
+	badPair.TLS.CertFile, badPair.TLS.KeyFile = junk, junk
+	badUp := coreRoute("up", "/up", "ftp://x", config.AuthPublic)
+	noCA := coreRoute("noca", "/noca", "https://x.invalid", config.AuthPublic)
+	noCA.TLS.CAFile = missing
+
+	_, _, err := buildRoutes(coreConfig(good, badCA, badPair, badUp, noCA), newSharedTransport())
+	want := []string{
+		"routes[1].tls.ca_file: " + junk + ": no PEM certificate found",
+		"routes[2].tls.cert_file: " + junk + " (with key_file " + junk + "): tls: failed to find any PEM data in certificate input",
+		`routes[3].upstream: want an http(s) URL or "echo:"`,
+		"routes[4].tls.ca_file: open " + missing + ": no such file or directory",
+	}
+	got := config.FieldErrors(err)
+	if len(got) != len(want) {
+		t.Fatalf("buildRoutes = %v, want %d problems", err, len(want))
+	}
+	for i, fe := range got {
+		if fe.Error() != want[i] {
+			t.Errorf("problem %d = %q, want %q", i, fe.Error(), want[i])
+		}
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("buildRoutes(missing ca_file) does not wrap fs.ErrNotExist")
 	}
 }

@@ -51,7 +51,8 @@ func runServe(args []string, stderr io.Writer) int {
 	defer sig.stop()
 	cfg, err := config.Load(*path)
 	if err != nil {
-		fmt.Fprintf(stderr, "portcullis: invalid config:\n%v\n", err)
+		fmt.Fprintln(stderr, "portcullis: invalid config:")
+		writeProblems(stderr, config.FieldErrors(err))
 		return 1
 	}
 	level := new(slog.LevelVar)
@@ -59,6 +60,14 @@ func runServe(args []string, stderr io.Writer) int {
 	redis.SetLogger(redisLogger{logger})
 
 	p, err := newProcess(*path, cfg, logger, level)
+	var fe *config.FieldError
+	if errors.As(err, &fe) {
+		// A problem in what the config names (a key file, the users file):
+		// reported like Load's own problems, as `check` reports them.
+		fmt.Fprintln(stderr, "portcullis: invalid config:")
+		writeProblems(stderr, cfg.Locate(err))
+		return 1
+	}
 	if err != nil {
 		logger.Error("start-up failed", "err", err)
 		return 1
@@ -116,9 +125,9 @@ func newProcess(path string, cfg *config.Config, logger *slog.Logger, level *slo
 	}
 
 	if cfg.Server.TLS.Enabled() {
-		cert, err := tls.LoadX509KeyPair(cfg.Server.TLS.CertFile, cfg.Server.TLS.KeyFile)
+		cert, err := loadServerCert(cfg.Server.TLS)
 		if err != nil {
-			return nil, fmt.Errorf("server.tls: %w", err)
+			return nil, err
 		}
 		p.cert.Store(&cert)
 	}
@@ -148,6 +157,16 @@ func newProcess(path string, cfg *config.Config, logger *slog.Logger, level *slo
 	p.gw = gw
 	p.newServers(cfg)
 	return p, nil
+}
+
+// loadServerCert loads the proxy listener's certificate; a failure is a
+// problem at server.tls.cert_file (tls names which of the pair is bad).
+func loadServerCert(t config.ServerTLS) (tls.Certificate, error) {
+	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	if err != nil {
+		return cert, config.Errorf("server.tls.cert_file", "%s (with key_file %s): %w", t.CertFile, t.KeyFile, err)
+	}
+	return cert, nil
 }
 
 // newServers builds the proxy, metrics and (with a token) admin servers

@@ -115,12 +115,20 @@ func TestServeRefusesBadStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { busy.Close() })
+	junk := writeFile(t, t.TempDir(), "junk.pem", "junk")
+	badKey := "tokens:\n  keys:\n    - id: hs\n      alg: HS256\n      secret: \"" + strings.Repeat("s", 32) + "\"\n" +
+		"    - id: ed\n      alg: EdDSA\n      private_key_file: " + junk + "\n" + publicRoute
 	tests := []struct {
 		name string
 		cfg  func(proxyAddr, metricsAddr string) string
 		want string
 	}{
 		{"invalid config", func(p, m string) string { return "server:\n  listen: [x\n" }, "invalid config"},
+		// A problem in a file the config names is reported as check reports it.
+		{"bad key file", func(p, m string) string { return testConfig(t, p, m, badKey) },
+			"portcullis: invalid config:\n"},
+		{"bad key file line", func(p, m string) string { return testConfig(t, p, m, badKey) },
+			"gateway.yaml:22: tokens.keys[1].private_key_file: " + junk + ": no PEM key found\n"},
 		{"port in use", func(p, m string) string { return testConfig(t, p, busy.Addr().String(), publicRoute) }, "metrics listener"},
 	}
 	for _, tt := range tests {

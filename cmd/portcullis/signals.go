@@ -70,9 +70,9 @@ func (p *process) reloadLocked() error {
 	}
 	var cert *tls.Certificate
 	if next.Server.TLS.Enabled() {
-		c, err := tls.LoadX509KeyPair(next.Server.TLS.CertFile, next.Server.TLS.KeyFile)
+		c, err := loadServerCert(next.Server.TLS)
 		if err != nil {
-			return fmt.Errorf("server.tls: %w", err)
+			return err
 		}
 		cert = &c
 	}

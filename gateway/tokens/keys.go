@@ -84,18 +84,19 @@ type Keyset struct {
 }
 
 // New loads the keys of cfg and returns the Keyset. With no keys configured
-// it generates an ephemeral Ed25519 key (see Ephemeral). Errors name the
-// offending entry as tokens.keys[i].
+// it generates an ephemeral Ed25519 key (see Ephemeral). A problem with the
+// configuration is a *config.FieldError naming its YAML path, such as
+// tokens.keys[1].private_key_file (config.Config.Locate finds its line).
 func New(cfg config.Tokens) (*Keyset, error) {
 	switch {
 	case cfg.Issuer == "":
-		return nil, errors.New("tokens.issuer: required")
+		return nil, config.Errorf("tokens.issuer", "required")
 	case cfg.Audience == "":
-		return nil, errors.New("tokens.audience: required")
+		return nil, config.Errorf("tokens.audience", "required")
 	case cfg.AccessTTL <= 0:
-		return nil, errors.New("tokens.access_ttl: must be positive")
+		return nil, config.Errorf("tokens.access_ttl", "must be positive")
 	case cfg.Leeway < 0:
-		return nil, errors.New("tokens.leeway: must not be negative")
+		return nil, config.Errorf("tokens.leeway", "must not be negative")
 	}
 	ks := &Keyset{
 		keys:     make(map[string]*key),
@@ -115,17 +116,18 @@ func New(cfg config.Tokens) (*Keyset, error) {
 		ks.add(k)
 	}
 	for i, kc := range cfg.Keys {
-		k, err := loadKey(kc)
+		base := fmt.Sprintf("tokens.keys[%d].", i)
+		k, err := loadKey(base, kc)
 		if err != nil {
-			return nil, fmt.Errorf("tokens.keys[%d].%w", i, err)
+			return nil, err
 		}
 		if _, dup := ks.keys[k.id]; dup {
-			return nil, fmt.Errorf("tokens.keys[%d].id: duplicate id %q", i, k.id)
+			return nil, config.Errorf(base+"id", "duplicate id %q", k.id)
 		}
 		ks.add(k)
 	}
 	if ks.active == nil {
-		return nil, errors.New("tokens.keys: no key with private material (secret or private_key_file) to sign with")
+		return nil, config.Errorf("tokens.keys", "no key with private material (secret or private_key_file) to sign with")
 	}
 	jwks, err := buildJWKS(ks.order)
 	if err != nil {
@@ -206,59 +208,61 @@ func ephemeralKey() (*key, error) {
 	}, nil
 }
 
-func loadKey(kc config.Key) (*key, error) {
+// loadKey loads one tokens.keys entry; base is its YAML path with a
+// trailing dot ("tokens.keys[1].").
+func loadKey(base string, kc config.Key) (*key, error) {
 	if kc.ID == "" {
-		return nil, errors.New("id: required")
+		return nil, config.Errorf(base+"id", "required")
 	}
 	method, ok := methods[kc.Alg]
 	if !ok {
-		return nil, fmt.Errorf("alg: %q is not one of HS256, HS384, HS512, RS256, ES256, EdDSA", kc.Alg)
+		return nil, config.Errorf(base+"alg", "%q is not one of HS256, HS384, HS512, RS256, ES256, EdDSA", kc.Alg)
 	}
 	k := &key{id: kc.ID, alg: kc.Alg, method: method}
 	if k.symmetric() {
 		if kc.PrivateKeyFile != "" || kc.PublicKeyFile != "" {
-			return nil, fmt.Errorf("private_key_file: alg %s takes secret or secret_file, not a key file", kc.Alg)
+			return nil, config.Errorf(base+"private_key_file", "alg %s takes secret or secret_file, not a key file", kc.Alg)
 		}
 		if kc.Secret == "" {
-			return nil, errors.New("secret: required for an HS key (secret or secret_file)")
+			return nil, config.Errorf(base+"secret", "required for an HS key (secret or secret_file)")
 		}
 		secret, err := decodeSecret(kc.Secret.Reveal())
 		if err != nil {
-			return nil, fmt.Errorf("secret: %w", err)
+			return nil, config.Errorf(base+"secret", "%w", err)
 		}
 		k.sign, k.verify, k.secret = secret, secret, secret
 		return k, nil
 	}
 	if kc.Secret != "" || kc.SecretFile != "" {
-		return nil, fmt.Errorf("secret: alg %s takes private_key_file or public_key_file, not a secret", kc.Alg)
+		return nil, config.Errorf(base+"secret", "alg %s takes private_key_file or public_key_file, not a secret", kc.Alg)
 	}
 	switch {
 	case kc.PrivateKeyFile != "" && kc.PublicKeyFile != "":
-		return nil, errors.New("public_key_file: set private_key_file or public_key_file, not both")
+		return nil, config.Errorf(base+"public_key_file", "set private_key_file or public_key_file, not both")
 	case kc.PrivateKeyFile != "":
 		priv, err := readPrivateKey(kc.PrivateKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("private_key_file: %w", err)
+		if err == nil {
+			err = checkKeyType(kc.Alg, priv.Public())
 		}
-		if err := checkKeyType(kc.Alg, priv.Public()); err != nil {
-			return nil, fmt.Errorf("private_key_file: %w", err)
+		var der []byte
+		if err == nil {
+			der, err = x509.MarshalPKCS8PrivateKey(priv)
 		}
-		der, err := x509.MarshalPKCS8PrivateKey(priv)
 		if err != nil {
-			return nil, fmt.Errorf("private_key_file: %w", err)
+			return nil, config.Errorf(base+"private_key_file", "%w", err)
 		}
 		k.sign, k.verify, k.secret = priv, priv.Public(), der
 	case kc.PublicKeyFile != "":
 		pub, err := readPublicKey(kc.PublicKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("public_key_file: %w", err)
+		if err == nil {
+			err = checkKeyType(kc.Alg, pub)
 		}
-		if err := checkKeyType(kc.Alg, pub); err != nil {
-			return nil, fmt.Errorf("public_key_file: %w", err)
+		if err != nil {
+			return nil, config.Errorf(base+"public_key_file", "%w", err)
 		}
 		k.verify = pub
 	default:
-		return nil, fmt.Errorf("private_key_file: required for alg %s (or public_key_file to verify only)", kc.Alg)
+		return nil, config.Errorf(base+"private_key_file", "required for alg %s (or public_key_file to verify only)", kc.Alg)
 	}
 	return k, nil
 }

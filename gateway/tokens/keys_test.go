@@ -164,6 +164,54 @@ func TestErrorsNameTheKeyIndex(t *testing.T) {
 	}
 }
 
+// TestErrorsAreFieldErrors: every configuration problem is a
+// *config.FieldError with the exact YAML path, so `portcullis check` can
+// place it at its line without reading the message.
+func TestErrorsAreFieldErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.pem")
+	os.WriteFile(junk, []byte("junk"), 0o600)
+	missing := filepath.Join(dir, "missing.pem")
+	hs := config.Key{ID: "hs", Alg: AlgHS256, Secret: hsSecret}
+	tests := []struct {
+		name      string
+		cfg       config.Tokens
+		path, msg string
+	}{
+		{"bad private key file", baseConfig(hs, config.Key{ID: "ed", Alg: AlgEdDSA, PrivateKeyFile: junk}),
+			"tokens.keys[1].private_key_file", junk + ": no PEM key found"},
+		{"bad public key file", baseConfig(hs, config.Key{ID: "ed", Alg: AlgEdDSA, PublicKeyFile: junk}),
+			"tokens.keys[1].public_key_file", junk + ": no PEM key found"},
+		{"duplicate id", baseConfig(hs, hs, config.Key{ID: "ed", Alg: AlgEdDSA, PrivateKeyFile: missing}),
+			"tokens.keys[1].id", `duplicate id "hs"`},
+		{"short secret", baseConfig(hs, config.Key{ID: "b", Alg: AlgHS256, Secret: "x"}),
+			"tokens.keys[1].secret", "1 bytes, need at least 32"},
+		{"unknown alg", baseConfig(config.Key{ID: "a", Alg: "none"}),
+			"tokens.keys[0].alg", `"none" is not one of HS256, HS384, HS512, RS256, ES256, EdDSA`},
+		{"verify only", baseConfig(config.Key{ID: "a", Alg: AlgEdDSA, PublicKeyFile: pubPEM(t, dir, "ed.pub", genKeys(t).ed.Public())}),
+			"tokens.keys", "no key with private material (secret or private_key_file) to sign with"},
+		{"no issuer", config.Tokens{Audience: "a", AccessTTL: time.Minute}, "tokens.issuer", "required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := New(tt.cfg)
+			var fe *config.FieldError
+			if !errors.As(err, &fe) || fe.Path != tt.path || fe.Msg != tt.msg {
+				t.Fatalf("New = %#v, want a FieldError %s: %s", err, tt.path, tt.msg)
+			}
+			if fe.File != "" || fe.Line != 0 {
+				t.Errorf("FieldError names %s:%d; tokens knows only the path", fe.File, fe.Line)
+			}
+		})
+	}
+	_, err := New(baseConfig(hs, config.Key{ID: "ed", Alg: AlgEdDSA, PrivateKeyFile: missing}))
+	if !errors.Is(err, os.ErrNotExist) || !strings.HasPrefix(err.Error(), "tokens.keys[1].private_key_file: ") {
+		t.Errorf("New(missing key file) = %v, want tokens.keys[1].private_key_file wrapping ErrNotExist", err)
+	}
+}
+
 func TestEphemeral(t *testing.T) {
 	t.Parallel()
 	a, err := New(baseConfig())

@@ -99,16 +99,30 @@ func (u User) clone() User {
 
 // Load reads and parses the users file (SPEC §3). Decoding is strict: an
 // unknown key, a wrong type, an invalid username or role, or a hash that
-// does not parse or exceeds limit fails the whole file with file:line. An
-// empty file or one without users is refused. The file is never
-// environment-expanded. Zero fields of limit mean the SPEC defaults
-// (256 MiB, t=10, p=16).
+// does not parse or exceeds limit fails the whole file. An empty file or one
+// without users is refused. The file is never environment-expanded. Zero
+// fields of limit mean the SPEC defaults (256 MiB, t=10, p=16).
+//
+// Every problem is a *config.FieldError (several are joined with
+// errors.Join): one in the file's content names the users file, its line and
+// the path inside it (users.alice.roles[1]); a file that cannot be read is
+// the config's users.file, wrapping the cause.
 func Load(path string, limit config.Argon2Limit) (*Set, error) {
 	data, err := readLimited(path)
 	if err != nil {
-		return nil, fmt.Errorf("users: %w", err)
+		return nil, &config.FieldError{Path: "users.file", Msg: path + ": " + causeOf(err), Err: err}
 	}
 	return parse(path, data, limit)
+}
+
+// causeOf strips the op and path from an *os.PathError (the path is named
+// once, by the caller).
+func causeOf(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 func readLimited(path string) ([]byte, error) {
@@ -122,20 +136,21 @@ func readLimited(path string) ([]byte, error) {
 		return nil, err
 	}
 	if len(data) > maxFileSize {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxFileSize)
+		return nil, fmt.Errorf("larger than %d bytes", maxFileSize)
 	}
 	return data, nil
 }
 
-// parser accumulates every problem of one file, each with file:line.
+// parser accumulates every problem of one file, each a *config.FieldError
+// with file:line and the path inside the users file.
 type parser struct {
 	file  string
 	limit config.Argon2Limit
 	errs  []error
 }
 
-func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
-	p.errs = append(p.errs, fmt.Errorf("%s:%d: %s", p.file, n.Line, fmt.Sprintf(format, args...)))
+func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
+	p.errs = append(p.errs, &config.FieldError{File: p.file, Line: n.Line, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 func parse(file string, data []byte, limit config.Argon2Limit) (*Set, error) {
@@ -143,18 +158,18 @@ func parse(file string, data []byte, limit config.Argon2Limit) (*Set, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s: empty users file", file)
+			return nil, &config.FieldError{File: file, Msg: "empty users file"}
 		}
-		return nil, fmt.Errorf("%s: %w", file, err)
+		return nil, config.YAMLError(file, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: more than one YAML document", file)
+		return nil, &config.FieldError{File: file, Line: extra.Line, Msg: "more than one YAML document"}
 	}
 	p := &parser{file: file, limit: limit}
 	s := &Set{users: make(map[string]*entry)}
 	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
-		p.errorf(&doc, "the users file must be a mapping with a users: key")
+		p.errorf(&doc, "", "the users file must be a mapping with a users: key")
 		return nil, errors.Join(p.errs...)
 	}
 	root := doc.Content[0]
@@ -162,26 +177,26 @@ func parse(file string, data []byte, limit config.Argon2Limit) (*Set, error) {
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		if k.Kind != yaml.ScalarNode || k.Value != "users" {
-			p.errorf(k, "unknown key %q (want users)", k.Value)
+			p.errorf(k, "", "unknown key %q (want users)", k.Value)
 			continue
 		}
 		if usersNode != nil {
-			p.errorf(k, "users: defined twice")
+			p.errorf(k, "users", "defined twice")
 			continue
 		}
 		usersNode = v
 	}
 	switch {
 	case usersNode == nil:
-		p.errorf(root, "users: required")
+		p.errorf(root, "users", "required")
 	case usersNode.Kind == yaml.ScalarNode && usersNode.Tag == "!!null":
-		p.errorf(usersNode, "users: no users defined")
+		p.errorf(usersNode, "users", "no users defined")
 	case usersNode.Kind != yaml.MappingNode:
-		p.errorf(usersNode, "users: must be a mapping of username to user")
+		p.errorf(usersNode, "users", "must be a mapping of username to user")
 	default:
 		p.users(usersNode, s)
 		if len(s.users) == 0 && len(p.errs) == 0 {
-			p.errorf(usersNode, "users: no users defined")
+			p.errorf(usersNode, "users", "no users defined")
 		}
 	}
 	if len(p.errs) > 0 {
@@ -195,16 +210,16 @@ func (p *parser) users(n *yaml.Node, s *Set) {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode || k.Tag == "!!merge" {
-			p.errorf(k, "users: keys must be usernames")
+			p.errorf(k, "users", "keys must be usernames")
 			continue
 		}
 		name := k.Value
 		if !nameRE.MatchString(name) {
-			p.errorf(k, "users.%s: invalid username (want [A-Za-z0-9._@+-]{1,128})", quoteName(name))
+			p.errorf(k, "users."+quoteName(name), "invalid username (want [A-Za-z0-9._@+-]{1,128})")
 			continue
 		}
 		if line, dup := lines[name]; dup {
-			p.errorf(k, "users.%s: duplicate user (first at line %d)", name, line)
+			p.errorf(k, "users."+name, "duplicate user (first at line %d)", line)
 			continue
 		}
 		lines[name] = k.Line
@@ -225,7 +240,7 @@ func quoteName(name string) string {
 func (p *parser) user(name string, n *yaml.Node) *entry {
 	path := "users." + name
 	if n.Kind != yaml.MappingNode {
-		p.errorf(n, "%s: must be a mapping with password_hash, roles, disabled", path)
+		p.errorf(n, path, "must be a mapping with password_hash, roles, disabled")
 		return nil
 	}
 	before := len(p.errs)
@@ -235,7 +250,7 @@ func (p *parser) user(name string, n *yaml.Node) *entry {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if seen[k.Value] {
-			p.errorf(k, "%s.%s: defined twice", path, k.Value)
+			p.errorf(k, path+"."+k.Value, "defined twice")
 			continue
 		}
 		seen[k.Value] = true
@@ -243,12 +258,12 @@ func (p *parser) user(name string, n *yaml.Node) *entry {
 		case "password_hash":
 			hashNode = v
 			if v.Kind != yaml.ScalarNode || v.Tag != "!!str" {
-				p.errorf(v, "%s.password_hash: must be a string", path)
+				p.errorf(v, path+".password_hash", "must be a string")
 				continue
 			}
 			h, err := parseHash(v.Value, p.limit)
 			if err != nil {
-				p.errorf(v, "%s.password_hash: %v", path, err)
+				p.errorf(v, path+".password_hash", "%v", err)
 				continue
 			}
 			e.hash = h
@@ -258,14 +273,14 @@ func (p *parser) user(name string, n *yaml.Node) *entry {
 			e.user.Roles = p.roles(path, v)
 		case "disabled":
 			if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" || v.Decode(&e.user.Disabled) != nil {
-				p.errorf(v, "%s.disabled: must be true or false", path)
+				p.errorf(v, path+".disabled", "must be true or false")
 			}
 		default:
-			p.errorf(k, "%s: unknown key %q (want password_hash, roles, disabled)", path, k.Value)
+			p.errorf(k, path, "unknown key %q (want password_hash, roles, disabled)", k.Value)
 		}
 	}
 	if hashNode == nil {
-		p.errorf(n, "%s.password_hash: required", path)
+		p.errorf(n, path+".password_hash", "required")
 	}
 	if len(p.errs) > before {
 		return nil
@@ -278,7 +293,7 @@ func (p *parser) roles(path string, n *yaml.Node) []string {
 		return nil
 	}
 	if n.Kind != yaml.SequenceNode {
-		p.errorf(n, "%s.roles: must be a list of role names", path)
+		p.errorf(n, path+".roles", "must be a list of role names")
 		return nil
 	}
 	var roles []string
@@ -286,7 +301,7 @@ func (p *parser) roles(path string, n *yaml.Node) []string {
 		// Plain scalars only (a role "2024" is tagged !!int); never null or an alias.
 		plain := r.Tag == "!!str" || r.Tag == "!!int" || r.Tag == "!!float" || r.Tag == "!!bool"
 		if r.Kind != yaml.ScalarNode || !plain || !roleRE.MatchString(r.Value) {
-			p.errorf(r, "%s.roles[%d]: invalid role (want [A-Za-z0-9._:-]+)", path, i)
+			p.errorf(r, fmt.Sprintf("%s.roles[%d]", path, i), "invalid role (want [A-Za-z0-9._:-]+)")
 			continue
 		}
 		if !slices.Contains(roles, r.Value) {

@@ -260,3 +260,47 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadErrorsAreFieldErrors: a problem in the file's content is a
+// *config.FieldError naming the users file, its line and the path inside
+// it; a file that cannot be read is the config's users.file.
+func TestLoadErrorsAreFieldErrors(t *testing.T) {
+	t.Parallel()
+	alice, _, _ := hashes(t)
+	dir := t.TempDir()
+	tests := []struct {
+		name, content string
+		line          int
+		path, msg     string
+	}{
+		{"bad role", "users:\n  alice:\n    password_hash: '" + alice + "'\n    roles: [ok, \"sta ff\"]\n",
+			4, "users.alice.roles[1]", "invalid role (want [A-Za-z0-9._:-]+)"},
+		{"missing hash", "users:\n  alice:\n    roles: [a]\n", 3, "users.alice.password_hash", "required"},
+		{"bad username", "users:\n  \"a b\":\n    password_hash: x\n", 2, `users."a b"`, "invalid username (want [A-Za-z0-9._@+-]{1,128})"},
+		{"unknown top key", "users: {}\nextra: 1\n", 2, "", `unknown key "extra" (want users)`},
+		{"syntax error", "users:\n  alice: [\n", 2, "", "did not find expected node content"},
+		{"two documents", "users: {}\n---\nusers: {}\n", 2, "", "more than one YAML document"},
+		{"empty file", "", 0, "", "empty users file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := writeFile(t, t.TempDir(), "users.yaml", tt.content)
+			_, err := Load(path, config.Argon2Limit{})
+			var fe *config.FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("Load = %v, want a *config.FieldError", err)
+			}
+			want := config.FieldError{File: path, Line: tt.line, Path: tt.path, Msg: tt.msg}
+			if *fe != want {
+				t.Errorf("Load = %+v, want %+v", *fe, want)
+			}
+		})
+	}
+	missing := filepath.Join(dir, "nope.yaml")
+	_, err := Load(missing, config.Argon2Limit{})
+	var fe *config.FieldError
+	if !errors.As(err, &fe) || fe.File != "" || fe.Path != "users.file" || fe.Msg != missing+": no such file or directory" {
+		t.Errorf("Load(missing) = %#v, want users.file: %s: no such file or directory", err, missing)
+	}
+}
