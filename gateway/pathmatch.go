@@ -109,7 +109,7 @@ func segKey(seg string, fold bool) string {
 // "/;x/admin;y/panel" is "/admin/panel" (Tomcat, Spring and Shiro strip
 // path parameters: CVE-2020-11989). A trailing "/" is kept.
 func matchPath(path string, fold bool) string {
-	if !fold && strings.IndexByte(path, ';') < 0 {
+	if isMatchForm(path, fold) {
 		return path // the common case: nothing to remove
 	}
 	var b strings.Builder
@@ -130,6 +130,26 @@ func matchPath(path string, fold bool) string {
 		b.WriteByte('/')
 	}
 	return b.String()
+}
+
+// isMatchForm reports whether matchPath would return path unchanged: no
+// ";" and, under fold, no upper-case ASCII letter and no segment ending in
+// a dot or space.
+func isMatchForm(path string, fold bool) bool {
+	if !fold {
+		return strings.IndexByte(path, ';') < 0
+	}
+	for i := 0; i < len(path); i++ {
+		switch c := path[i]; {
+		case c == ';', 'A' <= c && c <= 'Z':
+			return false
+		case c == '.' || c == ' ':
+			if i+1 == len(path) || path[i+1] == '/' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // withinPrefix reports whether a match path (matchPath) is prefix or below
