@@ -161,6 +161,13 @@ func TestVerifyMalformedForwardedHost(t *testing.T) {
 			"X-Forwarded-Uri", "/api/x", "X-Forwarded-Host", tc.host)...)
 		wantStatus(t, "verify with X-Forwarded-Host "+tc.host, res, tc.want)
 	}
+	// The forwarded URI is matched like a proxied path: parameters in any
+	// segment do not move it off the admin-only route.
+	dave := e.loginJSON("dave", "dave-password")
+	for _, uri := range []string{"/;x/adminarea", "/;/adminarea/x", "/adminarea;x/y"} {
+		res := e.do("GET", "/auth/verify", "", append(bearer(dave.AccessToken), "X-Forwarded-Uri", uri)...)
+		wantStatus(t, "verify "+uri+" as a user without the admin role", res, http.StatusForbidden)
+	}
 }
 
 // TestPathParametersInEverySegment: ";…" parameters are ignored for matching
