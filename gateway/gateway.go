@@ -224,7 +224,7 @@ type record struct {
 	chain   []string   // believed X-Forwarded-For hops, client first, without the peer
 
 	rawPath    string // path of the request-target as received (no query)
-	path       string // normalised, decoded
+	path       string // normalised, decoded; parameters and case as received (routes match matchPath(path))
 	escaped    string // normalised, re-escaped once
 	routeLabel string // route name, "_auth" or "_none"
 	route      *route // nil for gateway endpoints and unmatched requests
