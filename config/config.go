@@ -67,7 +67,20 @@ type Server struct {
 	TrustedProxies       []netip.Prefix `yaml:"trusted_proxies"`
 	AuthPrefix           string         `yaml:"auth_prefix"`            // "/auth"
 	ReadinessTracksStore bool           `yaml:"readiness_tracks_store"` // false
+	// PathMatching is PathMatchingExact (default) or
+	// PathMatchingCaseInsensitive (IIS and Windows upstreams).
+	PathMatching string `yaml:"path_matching"`
 }
+
+// server.path_matching values.
+const (
+	PathMatchingExact           = "exact"
+	PathMatchingCaseInsensitive = "case_insensitive"
+)
+
+// FoldsPathCase reports whether routes match paths as IIS reads them (ASCII
+// case folded, trailing dots and spaces of each segment ignored).
+func (s Server) FoldsPathCase() bool { return s.PathMatching == PathMatchingCaseInsensitive }
 
 // ServerTLS enables TLS termination on the proxy listener when both files are set.
 type ServerTLS struct {

@@ -39,6 +39,7 @@ func defaults() *Config {
 			ShutdownDelay:     5 * time.Second,
 			ShutdownTimeout:   25 * time.Second,
 			AuthPrefix:        "/auth",
+			PathMatching:      PathMatchingExact,
 		},
 		Metrics: Metrics{Listen: ":9464"},
 		Admin:   Admin{Listen: "127.0.0.1:9465"},

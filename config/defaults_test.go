@@ -24,6 +24,7 @@ func TestDefault(t *testing.T) {
 		{"server.shutdown_timeout", c.Server.ShutdownTimeout, 25 * time.Second},
 		{"server.trusted_proxies", len(c.Server.TrustedProxies), 0},
 		{"server.auth_prefix", c.Server.AuthPrefix, "/auth"},
+		{"server.path_matching", c.Server.PathMatching, "exact"},
 		{"server.readiness_tracks_store", c.Server.ReadinessTracksStore, false},
 		{"metrics.listen", c.Metrics.Listen, ":9464"},
 		{"admin.listen", c.Admin.Listen, "127.0.0.1:9465"},

@@ -58,6 +58,7 @@ func TestReloadBlockers(t *testing.T) {
 			c.Log.Level = "debug"
 			c.Log.AccessLog = false
 			c.Server.TrustedProxies = nil
+			c.Server.PathMatching = PathMatchingCaseInsensitive // SPEC §8: reloadable
 		}, nil},
 	}
 	for _, tt := range tests {

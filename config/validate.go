@@ -50,6 +50,17 @@ func (c *Config) validateServer(p *problems) {
 	if msg := pathProblem(s.AuthPrefix, false); msg != "" {
 		p.add("server.auth_prefix", "%s", msg)
 	}
+	switch s.PathMatching {
+	case PathMatchingExact:
+	case PathMatchingCaseInsensitive:
+		if msg := pathProblem(s.AuthPrefix, false); msg == "" {
+			if msg = foldedPathProblem(s.AuthPrefix); msg != "" {
+				p.add("server.auth_prefix", "%s", msg)
+			}
+		}
+	default:
+		p.add("server.path_matching", "unknown value %q: want exact or case_insensitive", s.PathMatching)
+	}
 
 	checkListen(p, "metrics.listen", c.Metrics.Listen)
 	listeners := [][2]string{{"server.listen", s.Listen}, {"metrics.listen", c.Metrics.Listen}}

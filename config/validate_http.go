@@ -12,6 +12,7 @@ import (
 var (
 	routeNameRe = regexp.MustCompile(`^[a-z0-9_-]+$`)
 	roleRe      = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
+	tildeDigit  = regexp.MustCompile(`~[0-9]`) // an 8.3 short name ("PROGRA~1")
 )
 
 func (c *Config) validateCookies(p *problems) {
@@ -204,7 +205,7 @@ func (c *Config) validateRoutes(p *problems) {
 	for j, b := range c.Routes {
 		for i := range j {
 			a := c.Routes[i]
-			if a.Host == b.Host && a.PathPrefix == b.PathPrefix && methodsOverlap(a.Methods, b.Methods) {
+			if a.Host == b.Host && c.matchForm(a.PathPrefix) == c.matchForm(b.PathPrefix) && methodsOverlap(a.Methods, b.Methods) {
 				p.add(fmt.Sprintf("routes[%d]", j), "route %q ties with route %q (routes[%d]): same host, path_prefix and methods, so neither takes precedence",
 					b.Name, a.Name, i)
 			}
@@ -230,11 +231,14 @@ func (c *Config) validateRoute(p *problems, base string, r Route) {
 			p.add(base+".host", "%s", msg)
 		}
 	}
+	pp, ap := c.matchForm(r.PathPrefix), c.matchForm(c.Server.AuthPrefix)
 	if msg := pathProblem(r.PathPrefix, true); msg != "" {
 		p.add(base+".path_prefix", "%s", msg)
-	} else if ap := c.Server.AuthPrefix; ap != "" && (r.PathPrefix == ap || strings.HasPrefix(r.PathPrefix, ap+"/")) {
+	} else if msg := foldedPathProblem(r.PathPrefix); msg != "" && c.Server.FoldsPathCase() {
+		p.add(base+".path_prefix", "%s", msg)
+	} else if ap != "" && (pp == ap || strings.HasPrefix(pp, ap+"/")) {
 		p.add(base+".path_prefix", "%q is at or under server.auth_prefix %q: gateway endpoints always win", r.PathPrefix, ap)
-	} else if r.PathPrefix == jwksPath {
+	} else if pp == jwksPath {
 		p.add(base+".path_prefix", "%q is a gateway endpoint", r.PathPrefix)
 	}
 	for j, m := range r.Methods {
@@ -355,7 +359,37 @@ func pathProblem(s string, root bool) string {
 			return `must not contain "." or ".." segments`
 		}
 	}
+	// Requests match with path parameters removed (SPEC §6 step 3): a prefix
+	// holding one could never match as written.
+	if strings.Contains(s, ";") {
+		return `must not contain ";" (path parameters are ignored when matching)`
+	}
 	return ""
+}
+
+// foldedPathProblem checks a prefix that is already free of pathProblem's
+// problems against server.path_matching: case_insensitive, under which a
+// segment with a trailing dot or space, ":" or "~" and a digit never
+// matches as written (requests are trimmed, or refused).
+func foldedPathProblem(s string) string {
+	for _, seg := range strings.Split(s[1:], "/") {
+		if strings.HasSuffix(seg, ".") || strings.HasSuffix(seg, " ") {
+			return "must not end a segment with a dot or space with server.path_matching: case_insensitive (they are ignored when matching)"
+		}
+		if strings.Contains(seg, ":") || tildeDigit.MatchString(seg) {
+			return `must not contain ":" or "~" followed by a digit with server.path_matching: case_insensitive (such requests are refused)`
+		}
+	}
+	return ""
+}
+
+// matchForm is a prefix as requests are compared with it: lower-cased
+// under server.path_matching: case_insensitive.
+func (c *Config) matchForm(prefix string) string {
+	if c.Server.FoldsPathCase() {
+		return strings.ToLower(prefix)
+	}
+	return prefix
 }
 
 // validHostname reports whether h is a DNS name: dot-separated labels of

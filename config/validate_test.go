@@ -293,6 +293,30 @@ func TestLoadValidationErrors(t *testing.T) {
 				`gateway.yaml:24: routes[6]: route "g" ties with route "f" (routes[5])`,
 			}},
 
+		// server.path_matching
+		{"path_matching value", "server:\n  path_matching: CASE_INSENSITIVE\n" + usersLine,
+			[]string{`gateway.yaml:2: server.path_matching: unknown value "CASE_INSENSITIVE": want exact or case_insensitive`}},
+		{"case_insensitive prefixes", "server:\n  path_matching: case_insensitive\n  auth_prefix: /gw.\nroutes:\n" +
+			"  - name: a\n    path_prefix: /admin.\n    upstream: \"echo:\"\n" +
+			"  - name: b\n    path_prefix: /a:b\n    upstream: \"echo:\"\n" +
+			"  - name: c\n    path_prefix: /PROGRA~1\n    upstream: \"echo:\"\n" +
+			"  - name: d\n    path_prefix: /Api\n    upstream: \"echo:\"\n" +
+			"  - name: e\n    path_prefix: /api\n    upstream: \"echo:\"\n" +
+			"  - name: f\n    path_prefix: /GW./x\n    upstream: \"echo:\"\n" +
+			"  - name: g\n    path_prefix: /.WELL-KNOWN/jwks.json\n    upstream: \"echo:\"\n" + usersLine,
+			[]string{
+				`gateway.yaml:3: server.auth_prefix: must not end a segment with a dot or space`,
+				`gateway.yaml:6: routes[0].path_prefix: must not end a segment with a dot or space`,
+				`gateway.yaml:9: routes[1].path_prefix: must not contain ":" or "~" followed by a digit`,
+				`gateway.yaml:12: routes[2].path_prefix: must not contain ":" or "~" followed by a digit`,
+				`gateway.yaml:17: routes[4]: route "e" ties with route "d" (routes[3])`,
+				`gateway.yaml:21: routes[5].path_prefix: must not end a segment with a dot or space`,
+				`gateway.yaml:24: routes[6].path_prefix: "/.WELL-KNOWN/jwks.json" is a gateway endpoint`,
+			}},
+		{"exact prefixes differ by case", "server:\n  path_matching: exact\nroutes:\n" +
+			"  - name: d\n    path_prefix: /Api\n    upstream: \"echo:\"\n" +
+			"  - name: e\n    path_prefix: /api\n    upstream: \"echo:\"\n" + usersLine, nil},
+
 		// log
 		{"log values", "log:\n  level: verbose\n  format: xml\n" + usersLine,
 			[]string{
@@ -360,6 +384,10 @@ func TestLoadPathPrefixRules(t *testing.T) {
 		{`/a\b`, `must not contain "\", "?" or "#"`},
 		{"/a?b", `must not contain "\", "?" or "#"`},
 		{"/a\tb", "must not contain control characters"},
+		{"/api;v=1", `must not contain ";"`},
+		{"/;x/api", `must not contain ";"`},
+		{"/Admin.", ""}, // exact matching: a name like any other
+		{"/a:b/~1", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.prefix, func(t *testing.T) {

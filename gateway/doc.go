@@ -20,10 +20,15 @@
 //     headers from untrusted peers and every header that names an identity
 //     header (compared lower-case with "_" as "-"), headers.strip and
 //     config.AlwaysStripped; it also finds the client IP.
-//   - route normalises the raw request path (path.go; bad paths are 400),
-//     dispatches gateway endpoints (auth_prefix subtree and
-//     /.well-known/jwks.json, route label "_auth") and matches the route
-//     table (routes.go; nothing → 404, label "_none").
+//   - route checks the Host (host.go: outside the host grammar → 400,
+//     before anything is chosen by it), normalises the raw request path
+//     (path.go; bad paths, asterisk-form included, are 400), dispatches
+//     gateway endpoints (auth_prefix subtree and /.well-known/jwks.json,
+//     route label "_auth") and matches the route table (routes.go; nothing
+//     → 404, label "_none"). Matching uses matchPath (pathmatch.go): path
+//     parameters removed from every segment and, with server.path_matching:
+//     case_insensitive, case folded and trailing dots and spaces ignored;
+//     the path is forwarded with its parameters and case as received.
 //   - authenticate (auth.go) checks the credential and puts the verified
 //     Identity in the context (IdentityFrom). A required route is never
 //     forwarded without a user holding one of its roles, whatever

@@ -79,6 +79,9 @@ var (
 	errBadRequest = &apiError{status: http.StatusBadRequest, code: "invalid_request", description: "malformed request"}
 	// errBadPath: a request-target rejected by normalizePath (SPEC §6 step 3).
 	errBadPath = &apiError{status: http.StatusBadRequest, code: "invalid_request", description: "malformed request path"}
+	// errBadHost: a Host header or absolute-form authority outside the SPEC §3
+	// host grammar (parseHost), refused before any route is chosen.
+	errBadHost = &apiError{status: http.StatusBadRequest, code: "invalid_request", description: "malformed Host"}
 	// errNoRoute: no route matches (route label _none).
 	errNoRoute = &apiError{status: http.StatusNotFound, code: "not_found", description: "no route matches the request"}
 	// errUpstreamRefused: the upstream could not be connected to.

@@ -224,7 +224,7 @@ type record struct {
 	chain   []string   // believed X-Forwarded-For hops, client first, without the peer
 
 	rawPath    string // path of the request-target as received (no query)
-	path       string // normalised, decoded
+	path       string // normalised, decoded; parameters and case as received (routes match matchPath(path))
 	escaped    string // normalised, re-escaped once
 	routeLabel string // route name, "_auth" or "_none"
 	route      *route // nil for gateway endpoints and unmatched requests
@@ -300,34 +300,48 @@ const (
 const jwksPath = "/.well-known/jwks.json"
 
 // isGatewayEndpoint reports whether a normalised path is served by the
-// gateway itself; gateway endpoints always win over routes.
+// gateway itself; gateway endpoints always win over routes. It compares the
+// path as routes see it (matchPath), so "/;x/auth/login" and, under
+// case_insensitive, "/AUTH/login" never reach an upstream.
 func (s *snapshot) isGatewayEndpoint(path string) bool {
-	return path == jwksPath || withinPrefix(path, s.auth.prefix)
+	fold := s.routes.fold
+	m := matchPath(path, fold)
+	return m == jwksPath || withinPrefix(m, matchPath(s.auth.prefix, fold))
 }
 
-// route normalises the path, dispatches gateway endpoints and matches the
-// route (SPEC §6 steps 3–4). Downstream steps see r.URL.Path as normalised.
+// route checks the Host, normalises the path, dispatches gateway endpoints
+// and matches the route (SPEC §3 precedence, §6 steps 3–4). Downstream steps
+// see r.URL.Path as normalised.
 func (g *Gateway) route(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := recordFrom(r.Context())
-		raw, ok := requestPath(r)
+		raw, err := requestTarget(r)
 		rec.rawPath = raw
-		if !ok {
-			g.writeError(w, r, errBadPath)
+		if err != nil {
+			g.writeError(w, r, err)
 			return
 		}
-		p, esc, err := normalizePath(raw)
+		// Before anything is chosen by it: a Host that is not host[:port]
+		// never falls through to a route without host (parseHost says why).
+		if _, ok := parseHost(r.Host); !ok {
+			g.writeError(w, r, errBadHost)
+			return
+		}
+		fold := rec.snap.routes.fold
+		p, esc, err := normalizePath(raw, fold)
 		if err != nil {
 			g.writeError(w, r, err)
 			return
 		}
 		rec.path, rec.escaped = p, esc
-		r = withPath(r, p, esc)
 		if rec.snap.isGatewayEndpoint(p) {
 			rec.routeLabel = routeAuth
-			g.authHandler.ServeHTTP(w, r)
+			// Endpoints see the path without parameters (case as received).
+			ep := matchPath(p, false)
+			g.authHandler.ServeHTTP(w, withPath(r, ep, escapePath(ep)))
 			return
 		}
+		r = withPath(r, p, esc)
 		rt := rec.snap.routes.match(r.Host, p, r.Method)
 		if rt == nil {
 			g.writeError(w, r, errNoRoute)

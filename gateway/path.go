@@ -1,46 +1,64 @@
 package gateway
 
 import (
+	"bytes"
 	"net/http"
 	"strings"
 )
 
-// requestPath returns the path of the raw request-target (no query), as the
-// client sent it: r.RequestURI for server requests, which net/http leaves
-// untouched. Absolute-form targets ("http://host/p") give their path;
-// asterisk-form ("*") and authority-form (CONNECT) have none.
-func requestPath(r *http.Request) (string, bool) {
-	raw := r.RequestURI
-	if raw == "" { // a request built in-process rather than read from the wire
-		return r.URL.EscapedPath(), true
+// requestTarget returns the path of the raw request-target (r.RequestURI,
+// which net/http leaves untouched) without the query, as the client sent
+// it; absolute-form targets ("http://host/p") give their path. It fails
+// with errBadPath for asterisk-form ("*", returned as the path so the access
+// log shows it) and authority-form (CONNECT), which have no path, and with
+// errBadHost for an absolute-form target whose authority is not host[:port]
+// (SPEC §3; userinfo, which net/http drops from r.Host, and an empty
+// authority included).
+func requestTarget(r *http.Request) (path string, err error) {
+	target := r.RequestURI
+	if target == "" { // a request built in-process rather than read from the wire
+		return r.URL.EscapedPath(), nil
 	}
-	if !strings.HasPrefix(raw, "/") {
-		_, rest, ok := strings.Cut(raw, "://")
-		if !ok {
-			return "", false
-		}
-		i := strings.IndexAny(rest, "/?")
-		if i < 0 || rest[i] == '?' {
-			return "/", true
-		}
-		raw = rest[i:]
+	if target == "*" {
+		return target, errBadPath
 	}
-	p, _, _ := strings.Cut(raw, "?")
-	return p, true
+	if !strings.HasPrefix(target, "/") {
+		_, rest, found := strings.Cut(target, "://")
+		if !found {
+			return "", errBadPath
+		}
+		i := strings.IndexAny(rest, "/?#")
+		if i < 0 {
+			i = len(rest)
+		}
+		if h, ok := parseHost(rest[:i]); !ok || h == "" {
+			err = errBadHost
+		}
+		if i == len(rest) || rest[i] != '/' {
+			return "/", err
+		}
+		target = rest[i:]
+	}
+	p, _, _ := strings.Cut(target, "?")
+	return p, err
 }
 
 // normalizePath applies SPEC §6 step 3 to a raw (still escaped) path. It
-// returns the decoded path that routes match on and the same path re-escaped
-// once, which is what is forwarded; or errBadPath.
+// returns the normalised decoded path, which is forwarded (path parameters
+// and letter case as received), and the same path re-escaped once; or
+// errBadPath. Routes match on matchPath of the result. fold is
+// server.path_matching: case_insensitive.
 //
 // Rejected, because an upstream could decode or split differently than we
 // match: %2F %5C %2E (encoded separators and dots), raw "\", %00–%1F, %7F and
-// raw control bytes, a double-encoded dot, slash or backslash ("%252e"), a
-// malformed escape, a ".." that climbs above the root, and a segment whose
-// part before ";" is "." or ".." (Tomcat's path parameters: "..;/").
-// Resolved: other "." and ".." segments; runs of "/" collapse to one (nginx
-// and Tomcat merge them, so "//admin" must meet the "/admin" rules).
-func normalizePath(raw string) (path, escaped string, err error) {
+// raw control bytes, over-long UTF-8 forms, "%25" followed by the encoding
+// of any of those (an upstream that decodes twice), a malformed escape, a
+// ".." that climbs above the root, and a segment whose part before ";" is
+// "." or ".." (Tomcat's path parameters: "..;/"); under fold also what
+// segmentKind refuses. Resolved: other "." and ".." segments; runs of "/"
+// collapse to one (nginx and Tomcat merge them, so "//admin" must meet the
+// "/admin" rules).
+func normalizePath(raw string, fold bool) (path, escaped string, err error) {
 	if raw == "" || raw[0] != '/' {
 		return "", "", errBadPath
 	}
@@ -53,19 +71,19 @@ func normalizePath(raw string) (path, escaped string, err error) {
 	trailing := false
 	for i, s := range segs {
 		last := i == len(segs)-1
-		switch s {
-		case "", ".":
-			trailing = last
-		case "..":
+		kind, ok := segmentKind(s, fold)
+		switch {
+		case !ok:
+			return "", "", errBadPath
+		case kind == segDotDot:
 			if len(out) == 0 {
 				return "", "", errBadPath // climbs above the root
 			}
 			out = out[:len(out)-1]
 			trailing = last
+		case kind == segDot:
+			trailing = last
 		default:
-			if base, _, ok := strings.Cut(s, ";"); ok && (base == "." || base == "..") {
-				return "", "", errBadPath // "..;/" is ".." to Tomcat
-			}
 			out = append(out, s)
 			trailing = false
 		}
@@ -127,47 +145,95 @@ func pathSafe(c byte) bool {
 // normalizePath. After decoding, every "/" and "." is one the client wrote
 // literally, so segment handling sees what any upstream will see.
 func decodePath(raw string) (string, bool) {
-	if !strings.ContainsAny(raw, "%\\") && !hasControl(raw) {
+	if plainASCII(raw) {
 		return raw, true
 	}
-	b := make([]byte, 0, len(raw))
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		switch {
-		case c < 0x20 || c == 0x7f || c == '\\':
-			return "", false
-		case c == '%':
-			if i+2 >= len(raw) {
-				return "", false
-			}
-			hi, ok1 := unhex(raw[i+1])
-			lo, ok2 := unhex(raw[i+2])
-			if !ok1 || !ok2 {
-				return "", false
-			}
-			d := hi<<4 | lo
-			if d < 0x20 || d == 0x7f || d == '/' || d == '\\' || d == '.' {
-				return "", false
-			}
-			b = append(b, d)
-			i += 2
-		default:
-			b = append(b, c)
-		}
+	b, ok := unescape([]byte(raw), true)
+	if !ok || overlongUTF8(b) {
+		return "", false
 	}
-	// A "%" left after decoding came from %25: refuse %252e, %252f, %255c (and
-	// %25%32%65, which decodes to the same), so an upstream that decodes twice
-	// cannot find a dot-segment or separator we never saw.
-	for i := 0; i+2 < len(b); i++ {
-		if b[i] != '%' {
-			continue
-		}
-		x, y := b[i+1], b[i+2]|0x20
-		if (x == '2' && (y == 'e' || y == 'f')) || (x == '5' && y == 'c') {
+	// A "%" left after decoding came from %25: decode once more, leniently,
+	// and refuse what the first pass would have refused (%252e, %2500,
+	// %25C0%25AE …), so an upstream that decodes twice cannot find a
+	// dot-segment, separator, control byte or over-long form we never saw.
+	if bytes.IndexByte(b, '%') >= 0 {
+		b2, ok := unescape(bytes.Clone(b), false)
+		if !ok || overlongUTF8(b2) {
 			return "", false
 		}
 	}
 	return string(b), true
+}
+
+// unescape percent-decodes b in place, refusing raw control bytes and "\"
+// and escapes of a refusedByte. strict refuses a "%" not followed by two hex
+// digits; otherwise such a "%" stays as it is (the second pass of
+// decodePath, over bytes that were "%25" on the wire).
+func unescape(b []byte, strict bool) ([]byte, bool) {
+	out := b[:0] // decoding only shrinks: out never overtakes the byte being read
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c < 0x20 || c == 0x7f || c == '\\':
+			return nil, false
+		case c == '%':
+			hi, ok1 := unhexAt(b, i+1)
+			lo, ok2 := unhexAt(b, i+2)
+			if !ok1 || !ok2 {
+				if strict {
+					return nil, false
+				}
+				out = append(out, c)
+				continue
+			}
+			d := hi<<4 | lo
+			if refusedByte(d) {
+				return nil, false
+			}
+			out = append(out, d)
+			i += 2
+		default:
+			out = append(out, c)
+		}
+	}
+	return out, true
+}
+
+// refusedByte reports whether a decoded escape is refused: control bytes,
+// and "/", "\" and "." (an encoded separator or dot is read as a literal one
+// by some upstreams and as a name by others).
+func refusedByte(d byte) bool {
+	return d < 0x20 || d == 0x7f || d == '/' || d == '\\' || d == '.'
+}
+
+// overlongUTF8 reports whether b holds the lead of an over-long UTF-8 form:
+// C0 or C1 anywhere, E0 followed by 80–9F, F0 followed by 80–8F. Lenient
+// decoders map them to ASCII ("%C0%AE" is "." to some), so they could smuggle
+// a dot or separator past the checks above. Other bytes pass, Latin-1 ones
+// such as E9 included: legacy backends use them.
+func overlongUTF8(b []byte) bool {
+	for i, c := range b {
+		switch {
+		case c == 0xC0 || c == 0xC1:
+			return true
+		case c == 0xE0 && i+1 < len(b) && b[i+1] >= 0x80 && b[i+1] <= 0x9F:
+			return true
+		case c == 0xF0 && i+1 < len(b) && b[i+1] >= 0x80 && b[i+1] <= 0x8F:
+			return true
+		}
+	}
+	return false
+}
+
+// plainASCII reports whether s needs no decoding and no checks beyond the
+// segment rules: no "%", no "\", no control and no non-ASCII byte.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '%' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func hasControl(s string) bool {
@@ -177,6 +243,13 @@ func hasControl(s string) bool {
 		}
 	}
 	return false
+}
+
+func unhexAt(b []byte, i int) (byte, bool) {
+	if i >= len(b) {
+		return 0, false
+	}
+	return unhex(b[i])
 }
 
 func unhex(c byte) (byte, bool) {
@@ -189,64 +262,4 @@ func unhex(c byte) (byte, bool) {
 		return c - 'A' + 10, true
 	}
 	return 0, false
-}
-
-// withinPrefix reports whether path is prefix or below it, segment-aware:
-// "/api" matches "/api" and "/api/x", not "/apix". A segment's path
-// parameters are ignored ("/api;jsessionid=1/x" is under "/api"): Tomcat and
-// other servlet containers drop them, so they must not carry a request
-// around a route's rules.
-func withinPrefix(path, prefix string) bool {
-	return prefixEnd(path, prefix) >= 0
-}
-
-// prefixEnd returns the length of the part of path that prefix matched (a
-// segment boundary), or -1 when path is not within prefix.
-func prefixEnd(path, prefix string) int {
-	if prefix == "/" {
-		return 0
-	}
-	if !strings.Contains(path, ";") {
-		if strings.HasPrefix(path, prefix) && (len(path) == len(prefix) || path[len(prefix)] == '/') {
-			return len(prefix)
-		}
-		return -1
-	}
-	i := 0
-	for pseg := range strings.SplitSeq(prefix[1:], "/") {
-		if i >= len(path) || path[i] != '/' {
-			return -1
-		}
-		i++
-		end := len(path)
-		if j := strings.IndexByte(path[i:], '/'); j >= 0 {
-			end = i + j
-		}
-		if seg := path[i:end]; seg != pseg {
-			if base, _, _ := strings.Cut(seg, ";"); base != pseg {
-				return -1
-			}
-		}
-		i = end
-	}
-	return i
-}
-
-// forwardPath is the decoded path sent upstream: path minus the route's
-// prefix when strip_prefix is set ("" becomes "/"), joined onto the
-// upstream URL's own path as a base.
-func forwardPath(path string, rt *route) string {
-	if rt.stripPrefix && rt.prefix != "/" {
-		if n := prefixEnd(path, rt.prefix); n >= 0 {
-			path = path[n:]
-		}
-		if path == "" {
-			path = "/"
-		}
-	}
-	base := rt.basePath
-	if base == "" || base == "/" {
-		return path
-	}
-	return strings.TrimSuffix(base, "/") + path
 }

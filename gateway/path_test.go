@@ -40,6 +40,18 @@ func TestNormalizePath(t *testing.T) {
 		{"/$&+,;=:@", "/$&+,;=:@", "/$&+,;=:@"},
 		{"/a%23b%22c%3Cd%7B%7C%5E%60%20", "/a#b\"c<d{|^` ", "/a%23b%22c%3Cd%7B%7C%5E%60%20"},
 		{"/a[1]", "/a[1]", "/a%5B1%5D"},
+		{"/;x/admin", "/;x/admin", "/;x/admin"}, // parameters are forwarded as received
+		{"/;/admin;a/b;c", "/;/admin;a/b;c", "/;/admin;a/b;c"},
+		{"/a;x/../b", "/b", "/b"},
+		{"/caf%E9", "/caf\xe9", "/caf%E9"}, // Latin-1 passes
+		{"/%E0%A4%A4", "/\xe0\xa4\xa4", "/%E0%A4%A4"},
+		{"/%F0%9F%98%80", "/\U0001F600", "/%F0%9F%98%80"},
+		{"/%E0", "/\xe0", "/%E0"},
+		{"/%25E9", "/%E9", "/%25E9"},
+		{"/100%25", "/100%", "/100%25"},
+		{"/a%2520b", "/a%20b", "/a%2520b"},
+		{"/a/..%20/x", "/a/.. /x", "/a/..%20/x"}, // a name unless case_insensitive
+		{"/ADMIN./a:b/~1", "/ADMIN./a:b/~1", "/ADMIN./a:b/~1"},
 
 		// rejected
 		{"", "", ""},
@@ -64,6 +76,24 @@ func TestNormalizePath(t *testing.T) {
 		{"/a/.;x/b", "", ""},
 		{"/..;", "", ""},
 		{"/a/..%3b/b", "", ""},
+		{"/;x/..;/b", "", ""},
+		{"/a/.;/b", "", ""},
+		{"/%C0%AE%C0%AE/x", "", ""},
+		{"/%c1%9c", "", ""},
+		{"/%C0", "", ""},
+		{"/%E0%80%AE", "", ""},
+		{"/%E0%9F%BF", "", ""},
+		{"/%F0%80%80%AE", "", ""},
+		{"/%F0%8F%BF%BF", "", ""},
+		{"/\xC0\xAE", "", ""},
+		{"/\xE0\x80", "", ""},
+		{"/%2500", "", ""},
+		{"/%250A", "", ""},
+		{"/%251f", "", ""},
+		{"/%257F", "", ""},
+		{"/%25C0%25AE", "", ""},
+		{"/%25E0%2580", "", ""},
+		{"/%E0%2580", "", ""},
 		{"/a%00b", "", ""},
 		{"/a%0Ab", "", ""},
 		{"/a%1fb", "", ""},
@@ -77,7 +107,7 @@ func TestNormalizePath(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.raw, func(t *testing.T) {
-			path, esc, err := normalizePath(tc.raw)
+			path, esc, err := normalizePath(tc.raw, false)
 			if tc.path == "" {
 				if err == nil {
 					t.Fatalf("normalizePath(%q) = %q, nil; want errBadPath", tc.raw, path)
@@ -95,12 +125,15 @@ func FuzzNormalizePath(f *testing.F) {
 	for _, s := range []string{
 		"/", "/a/b", "//x", "/a/./b", "/a/b/../c", "/public/../secret", "/%2e%2e", "/..%2f",
 		"/%5c", "/%252e", "/..;/", "/a%00", "/a%25b", "/caf%C3%A9", "/a;b", "/a/b/", "/\x7f",
-		"/%25%32%65", "/...", "/a%3Fb?x",
+		"/%25%32%65", "/...", "/a%3Fb?x", "/;x/admin", "/;/a;b/c;d", "/a;x/../b", "/%C0%AE", "/%E0%80%AE",
+		"/%F0%80%80%AE", "/%2500", "/%25C0%25AE", "/caf%E9", "/%E0%2580", "/ADMIN.", "/admin%20", "/a/..%20/b",
+		"/a/.../b", "/a/. ./b", "/a::$DATA", "/PROGRA~1", "/.. ;x", "/%20;x/a",
 	} {
-		f.Add(s)
+		f.Add(s, false)
+		f.Add(s, true)
 	}
-	f.Fuzz(func(t *testing.T, raw string) {
-		path, esc, err := normalizePath(raw)
+	f.Fuzz(func(t *testing.T, raw string, fold bool) {
+		path, esc, err := normalizePath(raw, fold)
 		if err != nil {
 			if path != "" || esc != "" {
 				t.Fatalf("normalizePath(%q) returned %q, %q with error %v", raw, path, esc, err)
@@ -113,40 +146,47 @@ func FuzzNormalizePath(f *testing.F) {
 		if strings.Contains(path, "//") {
 			t.Fatalf("normalizePath(%q) = %q: contains //", raw, path)
 		}
-		for seg := range strings.SplitSeq(path[1:], "/") {
-			if base, _, _ := strings.Cut(seg, ";"); base == "." || base == ".." {
-				t.Fatalf("normalizePath(%q) = %q: dot segment %q", raw, path, seg)
+		for seg := range strings.SplitSeq(strings.Trim(path, "/"), "/") {
+			if kind, ok := segmentKind(seg, fold); path != "/" && (!ok || kind != segName) {
+				t.Fatalf("normalizePath(%q, %v) = %q: segment %q is not a name", raw, fold, path, seg)
 			}
 		}
-		if strings.ContainsAny(path, "\\") || hasControl(path) {
-			t.Fatalf("normalizePath(%q) = %q: backslash or control byte", raw, path)
+		if strings.ContainsAny(path, "\\") || hasControl(path) || overlongUTF8([]byte(path)) {
+			t.Fatalf("normalizePath(%q) = %q: backslash, control byte or over-long form", raw, path)
 		}
-		p2, e2, err := normalizePath(esc)
+		p2, e2, err := normalizePath(esc, fold)
 		if err != nil || p2 != path || e2 != esc {
 			t.Fatalf("normalizePath(%q) = %q, %q, %v; not idempotent on %q (from %q)", esc, p2, e2, err, path, raw)
 		}
+		checkMatchPath(t, path, fold)
 	})
 }
 
-func TestRequestPath(t *testing.T) {
+func TestRequestTarget(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		uri, want string
-		ok        bool
+		err       error
 	}{
-		{"/a/b?x=1", "/a/b", true},
-		{"/a%2Fb", "/a%2Fb", true},
-		{"http://host/a/b?q", "/a/b", true},
-		{"http://host", "/", true},
-		{"http://host?q", "/", true},
-		{"*", "", false},
-		{"host:443", "", false},
+		{"/a/b?x=1", "/a/b", nil},
+		{"/a%2Fb", "/a%2Fb", nil},
+		{"http://host/a/b?q", "/a/b", nil},
+		{"http://host", "/", nil},
+		{"http://host?q", "/", nil},
+		{"http://host:8080#f", "/", nil},
+		{"http://[::1]:80/x", "/x", nil},
+		{"*", "*", errBadPath},
+		{"host:443", "", errBadPath},
+		{"http://user@host/a?q", "/a", errBadHost},
+		{"http:///a", "/a", errBadHost},
+		{"http://host:80:90/a", "/a", errBadHost},
+		{"http://a..b", "/", errBadHost},
 	}
 	for _, tc := range tests {
 		r := &http.Request{RequestURI: tc.uri}
-		got, ok := requestPath(r)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("requestPath(%q) = %q, %v; want %q, %v", tc.uri, got, ok, tc.want, tc.ok)
+		got, err := requestTarget(r)
+		if got != tc.want || err != tc.err {
+			t.Errorf("requestTarget(%q) = %q, %v; want %q, %v", tc.uri, got, err, tc.want, tc.err)
 		}
 	}
 }
@@ -252,27 +292,39 @@ func TestStripPrefixAndUpstreamBase(t *testing.T) {
 	}
 }
 
-func TestWithinPrefix(t *testing.T) {
+func TestPrefixEnd(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		path, prefix string
+		fold         bool
 		want         int
 	}{
-		{"/api", "/api", 4},
-		{"/api/x", "/api", 4},
-		{"/apix", "/api", -1},
-		{"/ap", "/api", -1},
-		{"/x", "/", 0},
-		{"/api;a=b", "/api", 8},
-		{"/api;a=b/x", "/api", 8},
-		{"/api/v2;x/y", "/api/v2", 9},
-		{"/api;x/v2x", "/api/v2", -1},
-		{"/apix;y", "/api", -1},
-		{"/;x/api", "/api", -1},
+		{"/api", "/api", false, 4},
+		{"/api/x", "/api", false, 4},
+		{"/apix", "/api", false, -1},
+		{"/ap", "/api", false, -1},
+		{"/x", "/", false, 0},
+		{"/api;a=b", "/api", false, 8},
+		{"/api;a=b/x", "/api", false, 8},
+		{"/api/v2;x/y", "/api/v2", false, 9},
+		{"/api;x/v2x", "/api/v2", false, -1},
+		{"/apix;y", "/api", false, -1},
+		{"/;x/api", "/api", false, 7},
+		{"/;/api;v/x", "/api", false, 8},
+		{"/;x/api;y/;z/v2/w", "/api/v2", false, 15},
+		{"/;x", "/api", false, -1},
+		{"/API", "/api", false, -1},
+		{"/API", "/api", true, 4},
+		{"/Api. /x", "/api", true, 6},
+		{"/;x/API;y/V2./z", "/api/v2", true, 13},
+		{"/apiX", "/api", true, -1},
 	}
 	for _, tc := range tests {
-		if got := prefixEnd(tc.path, tc.prefix); got != tc.want {
-			t.Errorf("prefixEnd(%q, %q) = %d, want %d", tc.path, tc.prefix, got, tc.want)
+		if got := prefixEnd(tc.path, tc.prefix, tc.fold); got != tc.want {
+			t.Errorf("prefixEnd(%q, %q, %v) = %d, want %d", tc.path, tc.prefix, tc.fold, got, tc.want)
+		}
+		if in := withinPrefix(matchPath(tc.path, tc.fold), tc.prefix); in != (tc.want >= 0) {
+			t.Errorf("withinPrefix(matchPath(%q, %v), %q) = %v, want %v", tc.path, tc.fold, tc.prefix, in, tc.want >= 0)
 		}
 	}
 }

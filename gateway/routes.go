@@ -33,6 +33,7 @@ type route struct {
 	passAuth bool // forward Authorization: Bearer (route value, else global)
 
 	stripPrefix  bool
+	fold         bool // server.path_matching: case_insensitive (prefix is folded)
 	preserveHost bool
 	timeout      time.Duration // dial + response headers
 
@@ -57,12 +58,20 @@ type routeTable struct {
 	exact    map[string][]*route
 	wildcard []*route
 	anyHost  []*route
+	fold     bool // server.path_matching: case_insensitive
 }
 
 // match returns the route for a request, or nil. host is the Host header as
-// received (never X-Forwarded-Host); path is the normalised decoded path.
+// received (never X-Forwarded-Host; /verify passes the forwarded host) or
+// as parseHost returned it; path is the normalised path (normalizePath) or
+// its matchPath. A host outside the grammar matches nothing, not even a
+// route without host (the route step answers it 400 before matching).
 func (t *routeTable) match(host, path, method string) *route {
-	h := normalizeHost(host)
+	h, ok := parseHost(host)
+	if !ok {
+		return nil
+	}
+	path = matchPath(path, t.fold)
 	for _, rt := range t.exact[h] {
 		if withinPrefix(path, rt.prefix) && rt.allows(method) {
 			return rt
@@ -82,32 +91,16 @@ func (t *routeTable) match(host, path, method string) *route {
 	return nil
 }
 
-// normalizeHost lower-cases a Host header value and removes the port and a
-// trailing dot ("API.Example.com.:8443" → "api.example.com"; "[::1]:80" → "::1").
-func normalizeHost(h string) string {
-	h = strings.ToLower(h)
-	if strings.HasPrefix(h, "[") {
-		if i := strings.IndexByte(h, ']'); i > 0 {
-			return h[1:i]
-		}
-		return h
-	}
-	if i := strings.LastIndexByte(h, ':'); i >= 0 && strings.Count(h, ":") == 1 {
-		h = h[:i]
-	}
-	return strings.TrimSuffix(h, ".")
-}
-
 // buildRoutes compiles cfg.Routes. Routes with upstream tls options get their
 // own transport (a clone of shared); all others share one connection pool.
 // The per-route transports are returned so a reload can close their idle
 // connections once they are replaced.
 func buildRoutes(cfg *config.Config, shared *http.Transport) (*routeTable, []*http.Transport, error) {
-	t := &routeTable{exact: map[string][]*route{}}
+	t := &routeTable{exact: map[string][]*route{}, fold: cfg.Server.FoldsPathCase()}
 	var own []*http.Transport
 	var errs []error
 	for i, rc := range cfg.Routes {
-		rt, tr, err := buildRoute(rc, cfg.Headers.PassAuthorization, shared)
+		rt, tr, err := buildRoute(rc, cfg.Headers.PassAuthorization, t.fold, shared)
 		if err != nil {
 			errs = append(errs, underRoute(i, err))
 			continue
@@ -145,7 +138,7 @@ func buildRoutes(cfg *config.Config, shared *http.Transport) (*routeTable, []*ht
 	return t, own, nil
 }
 
-func buildRoute(rc config.Route, globalPassAuth bool, shared *http.Transport) (*route, *http.Transport, error) {
+func buildRoute(rc config.Route, globalPassAuth, fold bool, shared *http.Transport) (*route, *http.Transport, error) {
 	rt := &route{
 		name:         rc.Name,
 		host:         strings.TrimSuffix(strings.ToLower(rc.Host), "."),
@@ -156,6 +149,7 @@ func buildRoute(rc config.Route, globalPassAuth bool, shared *http.Transport) (*
 		csrf:         rc.CSRF,
 		passAuth:     rc.PassAuth(globalPassAuth),
 		stripPrefix:  rc.StripPrefix,
+		fold:         fold,
 		preserveHost: rc.PreserveHost,
 		timeout:      rc.Timeout,
 	}
@@ -170,6 +164,7 @@ func buildRoute(rc config.Route, globalPassAuth bool, shared *http.Transport) (*
 	} else if len(rt.prefix) > 1 {
 		rt.prefix = strings.TrimSuffix(rt.prefix, "/")
 	}
+	rt.prefix = matchPath(rt.prefix, fold) // request paths are compared in the same form
 	if rt.auth == "" {
 		rt.auth = def.Auth // required: fail closed
 	}

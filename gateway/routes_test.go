@@ -11,28 +11,6 @@ import (
 	"github.com/portcullis-gw/portcullis/config"
 )
 
-func TestNormalizeHost(t *testing.T) {
-	t.Parallel()
-	tests := map[string]string{
-		"example.com":           "example.com",
-		"Example.COM":           "example.com",
-		"example.com:8080":      "example.com",
-		"example.com.":          "example.com",
-		"EXAMPLE.com.:443":      "example.com",
-		"[::1]:8080":            "::1",
-		"[2001:DB8::1]":         "2001:db8::1",
-		"127.0.0.1:80":          "127.0.0.1",
-		"":                      "",
-		"api.example.com:":      "api.example.com",
-		"a.b.example.com.:9000": "a.b.example.com",
-	}
-	for in, want := range tests {
-		if got := normalizeHost(in); got != want {
-			t.Errorf("normalizeHost(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestRouteMatch(t *testing.T) {
 	t.Parallel()
 	r := func(name, host, prefix string, methods ...string) config.Route {
@@ -77,6 +55,12 @@ func TestRouteMatch(t *testing.T) {
 		{"wildcard needs a label", "example.com", "/api/v2", "GET", "api-v2"},
 		{"wildcard is not a suffix match without dot", "xexample.com", "/", "GET", "root"},
 		{"ipv6 host", "[::1]:8080", "/", "GET", "root"},
+		{"parsed host", "app.example.com", "/admin", "GET", "exact-admin"},
+		{"malformed host matches nothing", "app.example.com:80:90", "/", "GET", ""},
+		{"empty labels match nothing", "x..example.com", "/", "GET", ""},
+		{"no host: host-less routes only", "", "/api", "GET", "api"},
+		{"parameters in any segment", "app.example.com", "/;x/admin;y/z", "GET", "exact-admin"},
+		{"case is exact by default", "app.example.com", "/ADMIN", "GET", "exact-root"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

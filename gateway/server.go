@@ -12,13 +12,18 @@ import (
 // answered 431 by net/http). There is deliberately no WriteTimeout (nor
 // ReadTimeout): they would cut streaming responses, long uploads and
 // upgraded connections. Zero values get the SPEC defaults.
+//
+// DisableGeneralOptionsHandler: net/http would otherwise answer "OPTIONS *"
+// with 200 itself, outside the access log and metrics; the gateway answers
+// it 400, like every asterisk-form target (SPEC §3).
 func NewServer(cfg config.Server, h http.Handler) *http.Server {
 	s := &http.Server{
-		Addr:              cfg.Listen,
-		Handler:           h,
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		IdleTimeout:       cfg.IdleTimeout,
-		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		Addr:                         cfg.Listen,
+		Handler:                      h,
+		DisableGeneralOptionsHandler: true,
+		ReadHeaderTimeout:            cfg.ReadHeaderTimeout,
+		IdleTimeout:                  cfg.IdleTimeout,
+		MaxHeaderBytes:               cfg.MaxHeaderBytes,
 	}
 	if s.ReadHeaderTimeout <= 0 {
 		s.ReadHeaderTimeout = 10 * time.Second

@@ -30,7 +30,7 @@ func (g *Gateway) verify(w http.ResponseWriter, r *http.Request, a *authSnapshot
 	if !rec.trusted {
 		return g.verifyDeny(start, reasonForbidden, errVerifyRefused)
 	}
-	orig, ok := forwardedRequest(r)
+	orig, ok := forwardedRequest(r, snap.routes.fold)
 	if !ok {
 		return g.verifyDeny(start, reasonForbidden, errVerifyRefused)
 	}
@@ -62,10 +62,12 @@ func (g *Gateway) verifyDeny(start time.Time, reason string, err error) error {
 
 // forwardedRequest rebuilds the original request from the forward-auth
 // headers: exactly one of X-Forwarded-Uri / X-Original-URI, normalised like
-// a proxied path (SPEC §6 step 3); host from X-Forwarded-Host, method from
+// a proxied path (SPEC §6 step 3); host from X-Forwarded-Host, which must
+// obey the Host grammar (SPEC §3: a malformed one is refused, like an
+// unparseable URI, rather than matched as no host at all); method from
 // X-Forwarded-Method. The clone keeps the inbound headers (Cookie, Origin,
 // Sec-Fetch-Site) for the cross-origin check.
-func forwardedRequest(r *http.Request) (*http.Request, bool) {
+func forwardedRequest(r *http.Request, fold bool) (*http.Request, bool) {
 	fu, ou := r.Header.Values(headerForwardedURI), r.Header.Values(headerOriginalURI)
 	var uri string
 	switch {
@@ -80,7 +82,7 @@ func forwardedRequest(r *http.Request) (*http.Request, bool) {
 	if !strings.HasPrefix(raw, "/") || hasControl(uri) {
 		return nil, false
 	}
-	path, _, err := normalizePath(raw)
+	path, _, err := normalizePath(raw, fold)
 	if err != nil {
 		return nil, false
 	}
@@ -88,6 +90,9 @@ func forwardedRequest(r *http.Request) (*http.Request, bool) {
 	if hs := r.Header.Values(headerXForwardedHost); len(hs) == 1 && hs[0] != "" {
 		host = hs[0]
 	} else if len(hs) > 1 {
+		return nil, false
+	}
+	if _, ok := parseHost(host); !ok {
 		return nil, false
 	}
 	method := http.MethodGet

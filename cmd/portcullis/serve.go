@@ -207,16 +207,18 @@ func newStore(cfg config.Sessions, deriveKey []byte) (sessionStore, error) {
 }
 
 // sideServer is an http.Server for the metrics and admin listeners: small,
-// bounded requests only, so every timeout can be short.
+// bounded requests only, so every timeout can be short. "OPTIONS *" goes
+// to the handler (whose ServeMux answers 400) rather than net/http's 200.
 func sideServer(addr string, h http.Handler) *http.Server {
 	return &http.Server{
-		Addr:              addr,
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		Addr:                         addr,
+		Handler:                      h,
+		DisableGeneralOptionsHandler: true,
+		ReadHeaderTimeout:            5 * time.Second,
+		ReadTimeout:                  10 * time.Second,
+		WriteTimeout:                 30 * time.Second,
+		IdleTimeout:                  120 * time.Second,
+		MaxHeaderBytes:               64 << 10,
 	}
 }
 
