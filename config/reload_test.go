@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestReloadBlockers(t *testing.T) {
@@ -58,6 +59,9 @@ func TestReloadBlockers(t *testing.T) {
 			c.Log.Level = "debug"
 			c.Log.AccessLog = false
 			c.Server.TrustedProxies = nil
+			c.Server.EndpointBodyTimeout = time.Second
+			c.Routes[0].Upgrades = nil
+			c.Routes[0].AllowMethodOverride = true
 		}, nil},
 	}
 	for _, tt := range tests {
