@@ -32,6 +32,9 @@ type route struct {
 	csrf     bool
 	passAuth bool // forward Authorization: Bearer (route value, else global)
 
+	upgrades       []string // allowed Upgrade protocols (headers_route.go)
+	methodOverride bool     // allow_method_override
+
 	stripPrefix  bool
 	preserveHost bool
 	timeout      time.Duration // dial + response headers
@@ -158,6 +161,9 @@ func buildRoute(rc config.Route, globalPassAuth bool, shared *http.Transport) (*
 		stripPrefix:  rc.StripPrefix,
 		preserveHost: rc.PreserveHost,
 		timeout:      rc.Timeout,
+
+		upgrades:       rc.Upgrades,
+		methodOverride: rc.AllowMethodOverride,
 	}
 	if rest, ok := strings.CutPrefix(rt.host, "*."); ok {
 		rt.wildcard = "." + rest
@@ -175,6 +181,9 @@ func buildRoute(rc config.Route, globalPassAuth bool, shared *http.Transport) (*
 	}
 	if rt.timeout <= 0 {
 		rt.timeout = def.Timeout
+	}
+	if rc.Upgrades == nil {
+		rt.upgrades = def.Upgrades // unset; an empty list forbids every upgrade
 	}
 	if rc.IsEcho() {
 		rt.upstream = &url.URL{Scheme: echoScheme, Host: echoHost}
