@@ -116,12 +116,16 @@ func (g *Gateway) readEndpointBody(w http.ResponseWriter, r *http.Request) error
 		g.log.Debug("endpoint body deadline not supported", "err", err)
 	}
 	b, err := io.ReadAll(r.Body)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// The deadline stays expired and the connection closes after the
+		// answer: net/http would otherwise read and discard the rest of the
+		// trickle before sending it.
+		w.Header().Set("Connection", "close")
+		return fmt.Errorf("%w: %w", errRequestTimeout, err)
+	}
 	// Cleared at once: the server's background read that starts at the end
 	// of the body would otherwise cancel the request when it fires.
 	_ = rc.SetReadDeadline(time.Time{})
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return fmt.Errorf("%w: %w", errRequestTimeout, err)
-	}
 	r.Body = &bufferedBody{r: bytes.NewReader(b), err: err}
 	return nil
 }
