@@ -94,10 +94,24 @@ func TestBearerNeverActsOnCookies(t *testing.T) {
 		mallory := e.loginJSON("bob", "bob-password")
 		hdr := append(append(bearer(mallory.AccessToken), "Cookie", e.cookieHeader(victim)), crossSite...)
 
+		// A refresh acts with a refresh token, never with the bearer: the
+		// bearer does not exempt it, and its cookies are ignored even where
+		// the origin check passes (an API client sends no Origin).
 		res := e.do("POST", "/auth/refresh", "", hdr...)
+		if res.StatusCode != http.StatusForbidden || len(res.Cookies()) != 0 {
+			t.Errorf("cross-site refresh with a verified bearer = %d %s, cookies %v; want 403, none set",
+				res.StatusCode, res.body, res.Header.Values("Set-Cookie"))
+		}
+		res = e.do("POST", "/auth/refresh", "", append(bearer(mallory.AccessToken), "Cookie", e.cookieHeader(victim))...)
 		if res.StatusCode != http.StatusBadRequest || len(res.Cookies()) != 0 {
 			t.Errorf("refresh with a bearer and cookies = %d %s, cookies %v; want 400 (no refresh token), none set",
 				res.StatusCode, res.body, res.Header.Values("Set-Cookie"))
+		}
+		res = e.do("POST", "/auth/login", "username=alice&password=alice-password&rd=%2F",
+			append(hdr, "Content-Type", "application/x-www-form-urlencoded")...)
+		if res.StatusCode != http.StatusForbidden || len(res.Cookies()) != 0 {
+			t.Errorf("cross-site form login with a verified bearer = %d, cookies %v; want 403, none set",
+				res.StatusCode, res.Header.Values("Set-Cookie"))
 		}
 		wantStatus(t, "proxied csrf route acts as the bearer", e.do("POST", "/api/x", "", hdr...), http.StatusOK)
 		if u := e.up.last(t).Get("X-Auth-User"); u != "bob" {

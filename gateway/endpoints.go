@@ -51,13 +51,13 @@ func (g *Gateway) serveAuthEndpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Every unsafe request to a gateway endpoint, login included, passes the
-	// cross-origin check; requests with a bearer that verifies are exempt (a
-	// browser never attaches an Authorization header on its own), but a bearer
-	// that does not verify exempts nothing (SPEC §5). /verify changes nothing
-	// and runs the check itself on the forwarded method and host: the
-	// subrequest's own method and Host are the fronting proxy's, not the
-	// browser's.
-	if rest != pathVerify && !g.bearerVerifies(r, a) {
+	// cross-origin check; bearer-authenticated requests are exempt (a browser
+	// never attaches an Authorization header on its own), but only when the
+	// bearer verifies and is what the endpoint acts with: any other bearer
+	// exempts nothing (SPEC §5). /verify changes nothing and runs the check
+	// itself on the forwarded method and host: the subrequest's own method
+	// and Host are the fronting proxy's, not the browser's.
+	if rest != pathVerify && !(bearerIsCredential(rest) && g.bearerVerifies(r, a)) {
 		if err := checkOrigin(a.origins, r); err != nil {
 			g.writeError(w, r, err)
 			return
@@ -77,6 +77,14 @@ func (g *Gateway) serveAuthEndpoint(w http.ResponseWriter, r *http.Request) {
 	if err := h(w, r, a); err != nil {
 		g.writeError(w, r, err)
 	}
+}
+
+// bearerIsCredential reports whether the endpoint at path (relative to
+// auth_prefix) acts with the caller's access token. Login acts with a
+// password and refresh with a refresh token: a bearer sent along is not their
+// credential, so it never exempts them.
+func bearerIsCredential(path string) bool {
+	return path != pathLogin && path != pathRefresh
 }
 
 // bearerVerifies reports whether r's credential is a bearer token that
