@@ -204,3 +204,65 @@ func TestMethodOverride(t *testing.T) {
 		})
 	}
 }
+
+func TestOverrideMethod(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		h       http.Header
+		want    string
+		wantErr bool
+	}{
+		{"none", http.Header{"X-Other": {"PUT"}}, "", false},
+		{"one", http.Header{"X-Http-Method-Override": {"PUT"}}, "PUT", false},
+		{"all names agree", http.Header{"X-Http-Method-Override": {"PUT"}, "X-Http-Method": {"PUT"}, "X_method_override": {"PUT"}}, "PUT", false},
+		{"names disagree", http.Header{"X-Http-Method-Override": {"PUT"}, "X-Http-Method": {"GET"}}, "", true},
+		{"lines disagree", http.Header{"X-Method-Override": {"PUT", "DELETE"}}, "", true},
+		{"lower case", http.Header{"X-Method-Override": {"delete"}}, "", true},
+		{"digits", http.Header{"X-Method-Override": {"PUT2"}}, "", true},
+		{"empty", http.Header{"X-Method-Override": {""}}, "", true},
+		{"non-ASCII", http.Header{"X-Method-Override": {"PUTÉ"}}, "", true},
+	}
+	for _, tc := range tests {
+		got, err := overrideMethod(tc.h)
+		if got != tc.want || (err != nil) != tc.wantErr {
+			t.Errorf("%s: overrideMethod(%v) = %q, %v; want %q, error %v", tc.name, tc.h, got, err, tc.want, tc.wantErr)
+		}
+	}
+}
+
+func TestFilterUpgrade(t *testing.T) {
+	t.Parallel()
+	ws := []string{"websocket"}
+	tests := []struct {
+		name    string
+		in      http.Header
+		allowed []string
+		want    http.Header
+	}{
+		{"listed", http.Header{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}}, ws,
+			http.Header{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}}},
+		{"h2c", http.Header{"Upgrade": {"h2c"}, "Http2-Settings": {"x"}, "Connection": {"Upgrade, HTTP2-Settings"}}, ws,
+			http.Header{}},
+		{"other Connection tokens stay", http.Header{"Upgrade": {"h2c"}, "Connection": {"keep-alive, upgrade", "X-Foo"}}, ws,
+			http.Header{"Connection": {"keep-alive", "X-Foo"}}},
+		{"listed keeps Upgrade, drops HTTP2-Settings", http.Header{"Upgrade": {"websocket"}, "Http2_settings": {"x"}, "Connection": {"Upgrade, HTTP2-Settings"}}, ws,
+			http.Header{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}}},
+		{"nothing allowed", http.Header{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}}, []string{},
+			http.Header{}},
+		{"only commas", http.Header{"Upgrade": {", ,"}, "Connection": {"Upgrade"}}, ws, http.Header{}},
+		{"no upgrade at all", http.Header{"Connection": {"close"}}, ws, http.Header{"Connection": {"close"}}},
+	}
+	for _, tc := range tests {
+		filterUpgrade(tc.in, tc.allowed)
+		if len(tc.in) != len(tc.want) {
+			t.Errorf("%s: filterUpgrade = %v, want %v", tc.name, tc.in, tc.want)
+			continue
+		}
+		for k, v := range tc.want {
+			if strings.Join(tc.in[k], "|") != strings.Join(v, "|") {
+				t.Errorf("%s: filterUpgrade %s = %q, want %q", tc.name, k, tc.in[k], v)
+			}
+		}
+	}
+}
