@@ -125,10 +125,12 @@ func (g *Gateway) readEndpointBody(w http.ResponseWriter, r *http.Request) error
 	}
 	b, err := io.ReadAll(r.Body)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		// The deadline stays expired and the connection closes after the
-		// answer: net/http would otherwise read and discard the rest of the
-		// trickle before sending it.
-		w.Header().Set("Connection", "close")
+		// The deadline stays expired and an HTTP/1 connection closes after
+		// the answer: net/http would otherwise read and discard the rest of
+		// the trickle before sending it. (HTTP/2 resets just the stream.)
+		if r.ProtoMajor < 2 {
+			w.Header().Set("Connection", "close")
+		}
 		return fmt.Errorf("%w: %w", errRequestTimeout, err)
 	}
 	// Cleared at once: the server's background read that starts at the end

@@ -137,3 +137,45 @@ func TestEndpointBodyTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestEndpointBodyTimeoutHTTP2: the same cut on an HTTP/2 stream (a TLS
+// listener negotiates h2).
+func TestEndpointBodyTimeoutHTTP2(t *testing.T) {
+	e := newAuthEnv(t, memoryStore, aeOptions{edit: func(c *config.Config) {
+		c.Server.EndpointBodyTimeout = 200 * time.Millisecond
+	}})
+	srv := httptest.NewUnstartedServer(e.g)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	pr, pw := io.Pipe()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer pw.Close()
+		_, _ = io.WriteString(pw, `{"username":"alice",`)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if _, err := io.WriteString(pw, " "); err != nil {
+				return
+			}
+		}
+	}()
+	req, _ := http.NewRequest("POST", srv.URL+"/auth/login", pr)
+	req.Header.Set("Content-Type", "application/json")
+	client := srv.Client()
+	client.Timeout = 30 * time.Second // liveness only
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("POST: %v", err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.ProtoMajor != 2 || res.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(b), "request_timeout") {
+		t.Errorf("HTTP/%d %d %s, want HTTP/2 408 request_timeout", res.ProtoMajor, res.StatusCode, b)
+	}
+}
