@@ -70,6 +70,9 @@ type Server struct {
 	// PathMatching is PathMatchingExact (default) or
 	// PathMatchingCaseInsensitive (IIS and Windows upstreams).
 	PathMatching string `yaml:"path_matching"`
+	// EndpointBodyTimeout bounds the arrival of the whole body of a request
+	// to a gateway endpoint (proxied bodies are never cut).
+	EndpointBodyTimeout time.Duration `yaml:"endpoint_body_timeout"` // 10s
 }
 
 // server.path_matching values.
@@ -265,6 +268,12 @@ type Route struct {
 	// PassAuthorization overrides headers.pass_authorization when set.
 	PassAuthorization *bool       `yaml:"pass_authorization"`
 	TLS               UpstreamTLS `yaml:"tls"`
+	// AllowMethodOverride keeps X-HTTP-Method-Override and its kin; the
+	// request must then match this route for the overriding method too.
+	AllowMethodOverride bool `yaml:"allow_method_override"` // false
+	// Upgrades is the complete allow-list of Upgrade protocols (compared
+	// case-insensitively); empty forbids every upgrade; h2c is refused.
+	Upgrades []string `yaml:"upgrades"` // [websocket]
 }
 
 // UpstreamTLS configures TLS from the gateway to one route's upstream.

@@ -40,6 +40,8 @@ func defaults() *Config {
 			ShutdownTimeout:   25 * time.Second,
 			AuthPrefix:        "/auth",
 			PathMatching:      PathMatchingExact,
+
+			EndpointBodyTimeout: 10 * time.Second,
 		},
 		Metrics: Metrics{Listen: ":9464"},
 		Admin:   Admin{Listen: "127.0.0.1:9465"},
@@ -88,7 +90,7 @@ func defaults() *Config {
 
 // DefaultRoute returns a Route holding the per-route defaults that Load
 // applies to every element of routes: path_prefix "/", auth required (fail
-// closed), preserve_host true, timeout 30s, csrf true.
+// closed), preserve_host true, timeout 30s, csrf true, upgrades [websocket].
 func DefaultRoute() Route {
 	return Route{
 		PathPrefix:   defaultRoutePrefix,
@@ -96,6 +98,7 @@ func DefaultRoute() Route {
 		PreserveHost: true,
 		Timeout:      defaultRouteTimeout,
 		CSRF:         true,
+		Upgrades:     []string{"websocket"},
 	}
 }
 

@@ -26,6 +26,7 @@ func TestDefault(t *testing.T) {
 		{"server.auth_prefix", c.Server.AuthPrefix, "/auth"},
 		{"server.path_matching", c.Server.PathMatching, "exact"},
 		{"server.readiness_tracks_store", c.Server.ReadinessTracksStore, false},
+		{"server.endpoint_body_timeout", c.Server.EndpointBodyTimeout, 10 * time.Second},
 		{"metrics.listen", c.Metrics.Listen, ":9464"},
 		{"admin.listen", c.Admin.Listen, "127.0.0.1:9465"},
 		{"admin enabled", c.Admin.Enabled(), false},
@@ -151,6 +152,7 @@ func TestLoadRouteDefaultsAndNormalisation(t *testing.T) {
 	c := mustLoad(t, "routes:\n"+
 		"  - name: a\n    upstream: http://backend:8000/base\n"+
 		"  - name: b\n    host: API.Example.COM.\n    methods: [get, Post]\n    upstream: \"echo:\"\n    pass_authorization: true\n"+
+		"    upgrades: []\n    allow_method_override: true\n"+
 		"login:\n  allowed_redirect_hosts: [App.Example.com., \".Example.COM\", \"Web.Example.com:8443\"]\n"+
 		"  trusted_origins: [\"HTTPS://App.Example.com\"]\n"+
 		"server:\n  trusted_proxies: [10.1.2.3/24, 192.0.2.7, \"2001:db8::1\"]\n"+
@@ -158,6 +160,9 @@ func TestLoadRouteDefaultsAndNormalisation(t *testing.T) {
 	a := c.Routes[0]
 	if a.PathPrefix != "/" || a.Auth != AuthRequired || !a.PreserveHost || a.Timeout != 30*time.Second || !a.CSRF || a.PassAuthorization != nil {
 		t.Errorf("route defaults = %+v, want path_prefix /, auth required, preserve_host, 30s, csrf, pass_authorization unset", a)
+	}
+	if !reflect.DeepEqual(a.Upgrades, []string{"websocket"}) || a.AllowMethodOverride {
+		t.Errorf("route upgrades %q allow_method_override %v, want [websocket] false", a.Upgrades, a.AllowMethodOverride)
 	}
 	if !a.PassAuth(true) || a.PassAuth(false) {
 		t.Errorf("PassAuth without a route value should follow the global value")
@@ -168,6 +173,9 @@ func TestLoadRouteDefaultsAndNormalisation(t *testing.T) {
 	b := c.Routes[1]
 	if b.Host != "api.example.com" || !reflect.DeepEqual(b.Methods, []string{"GET", "POST"}) {
 		t.Errorf("route b host %q methods %q, want api.example.com [GET POST]", b.Host, b.Methods)
+	}
+	if b.Upgrades == nil || len(b.Upgrades) != 0 || !b.AllowMethodOverride {
+		t.Errorf("route b upgrades %q allow_method_override %v, want [] (forbids all) true", b.Upgrades, b.AllowMethodOverride)
 	}
 	if !b.IsEcho() || b.UpstreamURL() != nil || !b.PassAuth(false) {
 		t.Errorf("echo route: IsEcho %v UpstreamURL %v PassAuth(false) %v", b.IsEcho(), b.UpstreamURL(), b.PassAuth(false))

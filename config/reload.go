@@ -15,8 +15,8 @@ import (
 // log.format), anything under sessions.* and cookies.*, tokens.issuer,
 // tokens.audience, and users.file and users.argon2 (the users store is built
 // once around its file path and hash caps; the file's contents reload).
-// Routes, the users file's contents, headers, login, tokens.keys, TLS
-// certificate files and log.level may change. This is the one list of what
+// Routes, server.endpoint_body_timeout, the users file's contents, headers,
+// login, tokens.keys, TLS certificate files and log.level may change. This is the one list of what
 // needs a restart: main refuses a reload on it and checks nothing else.
 func ReloadBlockers(old, new *Config) []string {
 	var out []string

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestReloadBlockers(t *testing.T) {
@@ -59,6 +60,9 @@ func TestReloadBlockers(t *testing.T) {
 			c.Log.AccessLog = false
 			c.Server.TrustedProxies = nil
 			c.Server.PathMatching = PathMatchingCaseInsensitive // SPEC §8: reloadable
+			c.Server.EndpointBodyTimeout = time.Second
+			c.Routes[0].Upgrades = nil
+			c.Routes[0].AllowMethodOverride = true
 		}, nil},
 	}
 	for _, tt := range tests {

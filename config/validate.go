@@ -42,6 +42,7 @@ func (c *Config) validateServer(p *problems) {
 		p.add("server.shutdown_delay", "must not be negative")
 	}
 	positive(p, "server.shutdown_timeout", s.ShutdownTimeout)
+	positive(p, "server.endpoint_body_timeout", s.EndpointBodyTimeout)
 	for i, pr := range s.TrustedProxies {
 		if !pr.IsValid() {
 			p.add(fmt.Sprintf("server.trusted_proxies[%d]", i), "invalid CIDR")

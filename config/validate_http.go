@@ -266,10 +266,26 @@ func (c *Config) validateRoute(p *problems, base string, r Route) {
 			p.add(fmt.Sprintf("%s.roles[%d]", base, j), "invalid role %q: want [A-Za-z0-9._:-]+", role)
 		}
 	}
+	validateUpgrades(p, base, r.Upgrades)
 	positive(p, base+".timeout", r.Timeout)
 	bothOrNeither(p, base+".tls", r.TLS.CertFile, r.TLS.KeyFile, "cert_file", "key_file")
 	if r.TLS != (UpstreamTLS{}) && (isHTTP || r.Upstream == EchoUpstream) {
 		p.add(base+".tls", "only applies to an https upstream")
+	}
+}
+
+// validateUpgrades checks routes[].upgrades: protocol names (RFC 9110
+// tokens), never h2c: an h2c tunnel would carry requests for any path past
+// every route rule.
+func validateUpgrades(p *problems, base string, ups []string) {
+	for j, u := range ups {
+		path := fmt.Sprintf("%s.upgrades[%d]", base, j)
+		switch {
+		case strings.EqualFold(u, "h2c"):
+			p.add(path, "h2c can never be allowed: an h2c tunnel carries requests for any path past every route rule")
+		case !isToken(u):
+			p.add(path, "invalid protocol name %q", u)
+		}
 	}
 }
 

@@ -279,6 +279,19 @@ func TestLoadValidationErrors(t *testing.T) {
 				"gateway.yaml:10: routes[1].tls: only applies to an https upstream",
 				"gateway.yaml:15: routes[2].tls: only applies to an https upstream",
 			}},
+		{"route upgrades: h2c in any case, non-tokens", "routes:\n" +
+			"  - name: a\n    upstream: \"echo:\"\n    upgrades: [websocket, h2c]\n" +
+			"  - name: b\n    path_prefix: /b\n    upstream: \"echo:\"\n    upgrades: [H2C]\n" +
+			"  - name: c\n    path_prefix: /c\n    upstream: \"echo:\"\n    upgrades: [\"h2c/1\", \"\", \"web socket\"]\n" + usersLine,
+			[]string{
+				"gateway.yaml:4: routes[0].upgrades[1]: h2c can never be allowed",
+				"gateway.yaml:8: routes[1].upgrades[0]: h2c can never be allowed",
+				`gateway.yaml:12: routes[2].upgrades[0]: invalid protocol name "h2c/1"`,
+				`gateway.yaml:12: routes[2].upgrades[1]: invalid protocol name ""`,
+				`gateway.yaml:12: routes[2].upgrades[2]: invalid protocol name "web socket"`,
+			}},
+		{"endpoint_body_timeout not positive", "server:\n  endpoint_body_timeout: 0s\n" + usersLine,
+			[]string{"gateway.yaml:2: server.endpoint_body_timeout: must be positive"}},
 		{"route precedence ties", "routes:\n" +
 			"  - name: a\n    path_prefix: /api\n    upstream: \"echo:\"\n" +
 			"  - name: b\n    path_prefix: /api\n    upstream: \"echo:\"\n" +

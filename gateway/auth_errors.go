@@ -18,6 +18,7 @@ var (
 	errEndpointNotFound   = newAPIError(http.StatusNotFound, "not_found", "no such endpoint")
 	errSessionNotFound    = newAPIError(http.StatusNotFound, "not_found", "no such session")
 	errMethodNotAllowed   = newAPIError(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed")
+	errRequestTimeout     = newAPIError(http.StatusRequestTimeout, "request_timeout", "the request body did not arrive in time")
 )
 
 // maxBodyBytes caps every auth endpoint's request body (SPEC §5).

@@ -33,6 +33,7 @@ func TestUpgradedConnectionRecheck(t *testing.T) {
 	e := newAuthEnv(t, memoryStore, aeOptions{edit: func(c *config.Config) {
 		r := config.DefaultRoute()
 		r.Name, r.PathPrefix, r.Upstream, r.Roles = "ws", "/ws", ws.URL, []string{"staff"}
+		r.Upgrades = []string{"test"} // the protocol the upstream above speaks
 		c.Routes = append([]config.Route{r}, c.Routes...)
 	}})
 	dial := func(token string) net.Conn {

@@ -5,8 +5,8 @@
 // # Request flow (proxy listener)
 //
 // Middleware is composed once in New, in the order it runs: recover →
-// request ID → observe → strip spoofable headers → route → authenticate →
-// proxy.
+// request ID → observe → strip spoofable headers → route → route hygiene →
+// authenticate → proxy.
 //
 //   - recover allocates the per-request record (with the config snapshot
 //     the whole request uses) and turns a panic into a 500, or aborts the
@@ -17,9 +17,11 @@
 //   - observe counts every response (portcullis_http_requests_total,
 //     portcullis_http_request_duration_seconds) and writes the access log.
 //   - strip removes, on every request and before routing, forwarding
-//     headers from untrusted peers and every header that names an identity
-//     header (compared lower-case with "_" as "-"), headers.strip and
-//     config.AlwaysStripped; it also finds the client IP.
+//     headers and the headers frameworks route on or take a client address
+//     from (X-Original-URL, X-Client-IP, ...) from untrusted peers, and every
+//     header that names an identity header (compared lower-case with "_" as
+//     "-"), headers.strip and config.AlwaysStripped; it also finds the
+//     client IP.
 //   - route checks the Host (host.go: outside the host grammar → 400,
 //     before anything is chosen by it), normalises the raw request path
 //     (path.go; bad paths, asterisk-form included, are 400), dispatches
@@ -29,16 +31,28 @@
 //     parameters removed from every segment and, with server.path_matching:
 //     case_insensitive, case folded and trailing dots and spaces ignored;
 //     the path is forwarded with its parameters and case as received.
+//   - route hygiene (headers_route.go) applies the matched route's header
+//     rules: an Upgrade naming a protocol outside routes[].upgrades is
+//     removed with HTTP2-Settings (h2c is never allowed); method override
+//     headers are dropped unless allow_method_override, and then the
+//     overriding method must route to the same route (else 403).
 //   - authenticate (auth.go) checks the credential and puts the verified
 //     Identity in the context (IdentityFrom). A required route is never
 //     forwarded without a user holding one of its roles, whatever
 //     authenticate returns (authenticateStepWith checks again).
 //   - proxy is one httputil.ReverseProxy with Rewrite: it joins the
 //     upstream URL, sets Host (preserve_host), the forwarding headers, every
-//     identity header, removes the gateway's cookies and (unless
+//     identity header for an authenticated request (none at all for an
+//     anonymous one), removes the gateway's cookies and (unless
 //     pass_authorization) the Bearer Authorization, and forwards
 //     X-Request-ID. The route's timeout bounds only the dial and the wait
 //     for response headers.
+//
+// Gateway endpoints read their (16 KiB-capped) request body in advance,
+// within server.endpoint_body_timeout (408 otherwise). A request carrying a
+// bearer is exempt from their cross-origin check only when the bearer
+// verifies, and never acts on the gateway's cookies: they are removed from
+// it before any handler runs.
 //
 // Every error becomes a response in one place, writeError (errors.go), which
 // is also the ReverseProxy ErrorHandler.

@@ -1,8 +1,14 @@
 package gateway
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"strings"
+	"time"
 )
 
 // authHandler is one gateway endpoint. It returns an error for writeError
@@ -45,20 +51,112 @@ func (g *Gateway) serveAuthEndpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Every unsafe request to a gateway endpoint, login included, passes the
-	// cross-origin check; bearer requests are exempt (a browser never attaches
-	// an Authorization header on its own). /verify changes nothing and runs
-	// the check itself on the forwarded method and host: the subrequest's own
-	// method and Host are the fronting proxy's, not the browser's.
-	if !hasBearer(r) && rest != pathVerify {
+	// cross-origin check; bearer-authenticated requests are exempt (a browser
+	// never attaches an Authorization header on its own), but only when the
+	// bearer verifies and is what the endpoint acts with: any other bearer
+	// exempts nothing (SPEC §5). /verify changes nothing and runs the check
+	// itself on the forwarded method and host: the subrequest's own method
+	// and Host are the fronting proxy's, not the browser's.
+	if rest != pathVerify && !(bearerIsCredential(rest) && g.bearerVerifies(r, a)) {
 		if err := checkOrigin(a.origins, r); err != nil {
 			g.writeError(w, r, err)
 			return
 		}
 	}
+	if hasBearer(r) {
+		// A request carrying a bearer never acts on the gateway's cookies:
+		// otherwise any bearer, valid or not, would lend its exemption (or
+		// its API client's lack of an Origin) to the ambient cookies riding
+		// along with it.
+		stripGatewayCookies(r.Header, recordFrom(r.Context()).snap.cookies)
+	}
+	if err := g.readEndpointBody(w, r); err != nil {
+		g.writeError(w, r, err)
+		return
+	}
 	if err := h(w, r, a); err != nil {
 		g.writeError(w, r, err)
 	}
 }
+
+// bearerIsCredential reports whether the endpoint at path (relative to
+// auth_prefix) acts with the caller's access token. Login acts with a
+// password and refresh with a refresh token: a bearer sent along is not their
+// credential, so it never exempts them.
+func bearerIsCredential(path string) bool {
+	return path != pathLogin && path != pathRefresh
+}
+
+// bearerVerifies reports whether r's credential is a bearer token that
+// verifies now (signature, claims, expiry): only such a request is
+// bearer-authenticated and exempt from the cross-origin check.
+func (g *Gateway) bearerVerifies(r *http.Request, a *authSnapshot) bool {
+	c := extractCredential(r, a.cookies.accessName)
+	if c.source != credBearer || c.bad {
+		return false
+	}
+	_, err := a.keys.Verify(c.token, g.now())
+	return err == nil
+}
+
+// defaultEndpointBodyTimeout applies when server.endpoint_body_timeout is
+// unset (configs built by hand; config.Load always fills it).
+const defaultEndpointBodyTimeout = 10 * time.Second
+
+// readEndpointBody reads the whole (size-capped) body of a request to a
+// gateway endpoint within server.endpoint_body_timeout, else errRequestTimeout
+// (SPEC §3): a client trickling a body would otherwise hold a handler, and
+// a login's password-check slot, for as long as it likes. The handler then
+// reads the buffered copy; a read error (413 included) is replayed to it.
+// Proxied bodies never pass here: uploads may be slow.
+func (g *Gateway) readEndpointBody(w http.ResponseWriter, r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	timeout := recordFrom(r.Context()).snap.cfg.Server.EndpointBodyTimeout
+	if timeout <= 0 {
+		timeout = defaultEndpointBodyTimeout
+	}
+	// The connection's read deadline (wall clock, not g.now: it is the
+	// network's) interrupts a read that is blocked waiting for bytes.
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+		g.log.Debug("endpoint body deadline not supported", "err", err)
+	}
+	b, err := io.ReadAll(r.Body)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// The deadline stays expired and an HTTP/1 connection closes after
+		// the answer: net/http would otherwise read and discard the rest of
+		// the trickle before sending it. (HTTP/2 resets just the stream.)
+		if r.ProtoMajor < 2 {
+			w.Header().Set("Connection", "close")
+		}
+		return fmt.Errorf("%w: %w", errRequestTimeout, err)
+	}
+	// Cleared at once: the server's background read that starts at the end
+	// of the body would otherwise cancel the request when it fires.
+	_ = rc.SetReadDeadline(time.Time{})
+	r.Body = &bufferedBody{r: bytes.NewReader(b), err: err}
+	return nil
+}
+
+// bufferedBody is a body read in advance: its bytes, then the error the
+// read ended with (io.EOF when none).
+type bufferedBody struct {
+	r   *bytes.Reader
+	err error
+}
+
+func (b *bufferedBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err == io.EOF && b.err != nil {
+		return n, b.err
+	}
+	return n, err
+}
+
+// Close implements io.Closer; the real body is closed by the server.
+func (b *bufferedBody) Close() error { return nil }
 
 // authHandlerFor returns the handler for path (relative to auth_prefix) and
 // method, or nil and the Allow header value ("" = no such endpoint).

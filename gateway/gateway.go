@@ -134,7 +134,7 @@ func New(opts Options) (*Gateway, error) {
 	g.adminHandler = g.newAdminHandler()
 	g.metricsMux = g.newMetricsMux()
 	g.handler = chain(http.HandlerFunc(g.serveProxy),
-		g.recover, g.requestID, g.observe, g.stripSpoofable, g.route, g.authenticateStep)
+		g.recover, g.requestID, g.observe, g.stripSpoofable, g.route, g.routeHygiene, g.authenticateStep)
 	return g, nil
 }
 

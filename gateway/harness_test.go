@@ -211,7 +211,7 @@ func newCoreEnvAs(t *testing.T, cfg *config.Config, id Identity) *coreEnv {
 	env := newCoreEnv(t, cfg)
 	g := env.g
 	as := g.authenticateStepWith(func(*http.Request, *route) (Identity, error) { return id, nil })
-	h := chain(http.HandlerFunc(g.serveProxy), g.recover, g.requestID, g.observe, g.stripSpoofable, g.route, as)
+	h := chain(http.HandlerFunc(g.serveProxy), g.recover, g.requestID, g.observe, g.stripSpoofable, g.route, g.routeHygiene, as)
 	env.srv.Close()
 	env.srv = httptest.NewServer(h)
 	t.Cleanup(env.srv.Close)

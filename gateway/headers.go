@@ -78,11 +78,26 @@ func isForwardingHeader(norm string) bool {
 	return strings.HasPrefix(norm, "x-forwarded-")
 }
 
+// isRoutingHeader reports whether a normalised header name is one that
+// frameworks route on or take a client address from (SPEC §6 step 2): IIS
+// URL Rewrite, Symfony and Laravel serve X-Original-URL / X-Rewrite-URL
+// instead of the request line, so from a client they would bypass every
+// path rule; the address headers would let a client pick its own IP.
+func isRoutingHeader(norm string) bool {
+	switch norm {
+	case "x-original-url", "x-rewrite-url", "x-original-host", "x-host",
+		"x-forwarded", "forwarded-for", "x-original-forwarded-for",
+		"x-client-ip", "client-ip", "cf-connecting-ip", "fastly-client-ip", "x-cluster-client-ip":
+		return true
+	}
+	return false
+}
+
 // stripInbound removes spoofable headers from an inbound request, before
-// routing, on every route (SPEC §6 steps 1–2). Forwarding headers are removed
-// unless the peer is trusted; their "_" spellings always (a trusted proxy
-// writes the canonical form; X_Forwarded_For would reach a CGI upstream as a
-// second X-Forwarded-For that nobody vouched for).
+// routing, on every route (SPEC §6 steps 1–2). Forwarding and routing
+// headers are removed unless the peer is trusted; their "_" spellings always
+// (a trusted proxy writes the canonical form; X_Forwarded_For would reach a
+// CGI upstream as a second X-Forwarded-For that nobody vouched for).
 func stripInbound(h http.Header, spoofable map[string]struct{}, trustedPeer bool) {
 	var buf [64]byte
 	for name := range h {
@@ -91,7 +106,7 @@ func stripInbound(h http.Header, spoofable map[string]struct{}, trustedPeer bool
 			delete(h, name)
 			continue
 		}
-		if isForwardingHeader(string(n)) && (!trustedPeer || strings.Contains(name, "_")) {
+		if (isForwardingHeader(string(n)) || isRoutingHeader(string(n))) && (!trustedPeer || strings.Contains(name, "_")) {
 			delete(h, name)
 		}
 	}
@@ -193,8 +208,18 @@ func removeBearer(h http.Header) {
 
 // setIdentity writes every identity header from id, empty when there is no
 // value (SPEC §6 step 6): an upstream can rely on the header being the
-// gateway's, never a client's.
+// gateway's, never a client's. An anonymous request (id without a user)
+// carries none of them: absent, not empty, so that an upstream testing for
+// presence never mistakes it for a sign-in (SPEC §6 step 4).
 func setIdentity(h http.Header, ih identityHeaders, id Identity) {
+	if id.User == "" {
+		for _, n := range []string{ih.user, ih.roles, ih.session, ih.assertion} {
+			if n != "" {
+				h.Del(n)
+			}
+		}
+		return
+	}
 	h.Set(ih.user, id.User)
 	h.Set(ih.roles, strings.Join(id.Roles, ","))
 	h.Set(ih.session, id.SessionID)

@@ -93,9 +93,18 @@ func TestSpoofedIdentityHeadersNeverReachUpstream(t *testing.T) {
 }
 
 // assertIdentityHeaders checks that the upstream saw exactly the gateway's
-// identity headers (all of them, empty when no value) and no other spelling.
+// identity headers (all of them, empty when no value) and no other spelling;
+// for an anonymous id (no user), none at all (SPEC §6 step 4).
 func assertIdentityHeaders(t *testing.T, h http.Header, id Identity) {
 	t.Helper()
+	if id.User == "" {
+		for name, v := range h {
+			if identityLike(name) {
+				t.Errorf("anonymous request: upstream saw %s: %q, want absent", name, v)
+			}
+		}
+		return
+	}
 	want := map[string]string{
 		"X-Auth-User":      id.User,
 		"X-Auth-Roles":     strings.Join(id.Roles, ","),

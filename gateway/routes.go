@@ -32,6 +32,9 @@ type route struct {
 	csrf     bool
 	passAuth bool // forward Authorization: Bearer (route value, else global)
 
+	upgrades       []string // allowed Upgrade protocols (headers_route.go)
+	methodOverride bool     // allow_method_override
+
 	stripPrefix  bool
 	fold         bool // server.path_matching: case_insensitive (prefix is folded)
 	preserveHost bool
@@ -152,6 +155,9 @@ func buildRoute(rc config.Route, globalPassAuth, fold bool, shared *http.Transpo
 		fold:         fold,
 		preserveHost: rc.PreserveHost,
 		timeout:      rc.Timeout,
+
+		upgrades:       rc.Upgrades,
+		methodOverride: rc.AllowMethodOverride,
 	}
 	if rest, ok := strings.CutPrefix(rt.host, "*."); ok {
 		rt.wildcard = "." + rest
@@ -170,6 +176,9 @@ func buildRoute(rc config.Route, globalPassAuth, fold bool, shared *http.Transpo
 	}
 	if rt.timeout <= 0 {
 		rt.timeout = def.Timeout
+	}
+	if rc.Upgrades == nil {
+		rt.upgrades = def.Upgrades // unset; an empty list forbids every upgrade
 	}
 	if rc.IsEcho() {
 		rt.upstream = &url.URL{Scheme: echoScheme, Host: echoHost}
