@@ -278,7 +278,8 @@ func TestRedisRetriedCallsTakeEffectOnce(t *testing.T) {
 	_, client, ctx := standalone(t)
 	client.AddHook(twice{})
 	for _, grace := range []time.Duration{0, 5 * time.Second} {
-		opts := faultOptions(sessionstest.NewClock(time.Now()))
+		clock := sessionstest.NewClock(time.Now())
+		opts := faultOptions(clock)
 		opts.RefreshGrace = grace
 		s := sessions.NewRedisStore(client, "twice"+grace.String()+":", opts)
 		held := threeSessions(t, ctx, s, "alice")
@@ -303,5 +304,75 @@ func TestRedisRetriedCallsTakeEffectOnce(t *testing.T) {
 		if _, err := s.Refresh(ctx, r.RefreshToken); err != nil {
 			t.Fatalf("grace %v: refresh with the token the doubled refresh returned: %v", grace, err)
 		}
+		// A replay of a rotated token is a new call (a new nonce), never
+		// taken for a retried copy: after the grace window it is reuse and
+		// ends the session (the doubled call's caller sees the second copy:
+		// the session already gone).
+		clock.Advance(grace + time.Second)
+		_, err = s.Refresh(ctx, r.RefreshToken)
+		if !errors.Is(err, sessions.ErrReused) && !errors.Is(err, sessions.ErrNotFound) {
+			t.Fatalf("grace %v: replayed old token error = %v, want ErrReused or ErrNotFound", grace, err)
+		}
+		if slices.Contains(liveIDs(t, ctx, s, "alice"), kept.Session.ID) {
+			t.Fatalf("grace %v: a replay after the grace window left the session alive", grace)
+		}
+	}
+}
+
+// delayed is a go-redis hook that holds every script call for d before
+// sending it, like a gateway goroutine stalled between building the call
+// and writing it (GC, CPU starvation).
+type delayed struct{ d time.Duration }
+
+func (delayed) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h delayed) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if n := cmd.Name(); n == "evalsha" || n == "eval" {
+			time.Sleep(h.d)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (delayed) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestRedisDelayedCallChangesNothing: a script that reaches a healthy Redis
+// after the gateway may already have given up on it (held longer than the
+// read timeout) changes nothing and is ErrUnavailable, whatever the context
+// deadline says.
+func TestRedisDelayedCallChangesNothing(t *testing.T) {
+	t.Parallel()
+	srv := sessionstest.StartRedis(t)
+	opts := faultOptions(sessionstest.NewClock(time.Now()))
+	ctx := testCtx(t)
+	s, _ := faultStore(t, srv, opts)
+	held := threeSessions(t, ctx, s, "alice")
+	warmUp(t, ctx, s)
+	slow, client := faultStore(t, srv, opts)
+	client.AddHook(delayed{600 * time.Millisecond}) // > the 400 ms read timeout
+	calls := map[string]func() error{
+		"login":      func() error { _, err := slow.Create(ctx, sessions.NewSession{User: "alice"}); return err },
+		"refresh":    func() error { _, err := slow.Refresh(ctx, held[0].RefreshToken); return err },
+		"logout":     func() error { _, err := slow.RevokeByRefreshToken(ctx, held[1].RefreshToken); return err },
+		"revoke":     func() error { return slow.Revoke(ctx, "alice", held[2].Session.ID) },
+		"logout-all": func() error { _, err := slow.RevokeUser(ctx, "alice"); return err },
+	}
+	for name, call := range calls {
+		before := srv.Errors(t, "LATE")
+		if err := call(); !errors.Is(err, sessions.ErrUnavailable) {
+			t.Errorf("delayed %s error = %v, want ErrUnavailable", name, err)
+		}
+		if srv.Errors(t, "LATE") == before {
+			t.Errorf("delayed %s was not refused as late by the script", name)
+		}
+	}
+	if got, want := liveIDs(t, ctx, s, "alice"), idsOf(held); !slices.Equal(got, want) {
+		t.Fatalf("after delayed calls sessions = %v, want the untouched %v", got, want)
+	}
+	if _, err := s.Refresh(ctx, held[0].RefreshToken); err != nil {
+		t.Fatalf("refresh with the untouched token: %v", err)
 	}
 }
