@@ -93,6 +93,62 @@ func idsOf(cs []sessions.Created) []string {
 	return ids
 }
 
+// frozenCases are the mutations TestRedisFrozenCallsChangeNothingLater freezes:
+// the call the gateway gives up on, and the client's retry with what it holds.
+var frozenCases = []struct {
+	name  string
+	call  func(ctx context.Context, s *sessions.RedisStore, held []sessions.Created) error
+	retry func(t *testing.T, ctx context.Context, s *sessions.RedisStore, held []sessions.Created)
+}{
+	{"login", func(ctx context.Context, s *sessions.RedisStore, _ []sessions.Created) error {
+		_, err := s.Create(ctx, sessions.NewSession{User: "alice"})
+		return err
+	}, func(t *testing.T, ctx context.Context, s *sessions.RedisStore, held []sessions.Created) {
+		c, err := s.Create(ctx, sessions.NewSession{User: "alice"})
+		if err != nil || len(c.Evicted) != 1 {
+			t.Fatalf("retried login = %v evicted, %v; want exactly 1", c.Evicted, err)
+		}
+	}},
+	{"refresh", func(ctx context.Context, s *sessions.RedisStore, held []sessions.Created) error {
+		_, err := s.Refresh(ctx, held[0].RefreshToken)
+		return err
+	}, func(t *testing.T, ctx context.Context, s *sessions.RedisStore, held []sessions.Created) {
+		// The client never received a rotation: its token is still the
+		// current one, never "previous after grace" (ErrReused).
+		r, err := s.Refresh(ctx, held[0].RefreshToken)
+		if err != nil || r.Grace {
+			t.Fatalf("retried refresh = grace %v, %v; want a normal rotation", r.Grace, err)
+		}
+		if _, err := s.Refresh(ctx, r.RefreshToken); err != nil {
+			t.Fatalf("refresh with the rotated token: %v", err)
+		}
+	}},
+	{"logout", func(ctx context.Context, s *sessions.RedisStore, held []sessions.Created) error {
+		_, err := s.RevokeByRefreshToken(ctx, held[0].RefreshToken)
+		return err
+	}, func(t *testing.T, ctx context.Context, s *sessions.RedisStore, held []sessions.Created) {
+		if _, err := s.RevokeByRefreshToken(ctx, held[0].RefreshToken); err != nil {
+			t.Fatalf("retried logout: %v", err)
+		}
+	}},
+	{"revoke", func(ctx context.Context, s *sessions.RedisStore, held []sessions.Created) error {
+		return s.Revoke(ctx, "alice", held[0].Session.ID)
+	}, func(t *testing.T, ctx context.Context, s *sessions.RedisStore, held []sessions.Created) {
+		if err := s.Revoke(ctx, "alice", held[0].Session.ID); err != nil {
+			t.Fatalf("retried revoke: %v", err)
+		}
+	}},
+	{"logout-all", func(ctx context.Context, s *sessions.RedisStore, _ []sessions.Created) error {
+		_, err := s.RevokeUser(ctx, "alice")
+		return err
+	}, func(t *testing.T, ctx context.Context, s *sessions.RedisStore, held []sessions.Created) {
+		ids, err := s.RevokeUser(ctx, "alice")
+		if err != nil || len(ids) != 3 {
+			t.Fatalf("retried logout-all = %v, %v; want the 3 sessions", ids, err)
+		}
+	}},
+}
+
 // TestRedisFrozenCallsChangeNothingLater: a mutation written to a frozen
 // Redis, answered ErrUnavailable (503), must not run when Redis resumes —
 // even though every copy go-redis queued is still in the server's sockets
@@ -100,60 +156,7 @@ func idsOf(cs []sessions.Created) []string {
 // client's retry with what it holds gets the normal answer.
 func TestRedisFrozenCallsChangeNothingLater(t *testing.T) {
 	t.Parallel()
-	cases := []struct {
-		name  string
-		call  func(ctx context.Context, s *sessions.RedisStore, held []sessions.Created) error
-		retry func(t *testing.T, ctx context.Context, s *sessions.RedisStore, held []sessions.Created)
-	}{
-		{"login", func(ctx context.Context, s *sessions.RedisStore, _ []sessions.Created) error {
-			_, err := s.Create(ctx, sessions.NewSession{User: "alice"})
-			return err
-		}, func(t *testing.T, ctx context.Context, s *sessions.RedisStore, held []sessions.Created) {
-			c, err := s.Create(ctx, sessions.NewSession{User: "alice"})
-			if err != nil || len(c.Evicted) != 1 {
-				t.Fatalf("retried login = %v evicted, %v; want exactly 1", c.Evicted, err)
-			}
-		}},
-		{"refresh", func(ctx context.Context, s *sessions.RedisStore, held []sessions.Created) error {
-			_, err := s.Refresh(ctx, held[0].RefreshToken)
-			return err
-		}, func(t *testing.T, ctx context.Context, s *sessions.RedisStore, held []sessions.Created) {
-			// The client never received a rotation: its token is still the
-			// current one, never "previous after grace" (ErrReused).
-			r, err := s.Refresh(ctx, held[0].RefreshToken)
-			if err != nil || r.Grace {
-				t.Fatalf("retried refresh = grace %v, %v; want a normal rotation", r.Grace, err)
-			}
-			if _, err := s.Refresh(ctx, r.RefreshToken); err != nil {
-				t.Fatalf("refresh with the rotated token: %v", err)
-			}
-		}},
-		{"logout", func(ctx context.Context, s *sessions.RedisStore, held []sessions.Created) error {
-			_, err := s.RevokeByRefreshToken(ctx, held[0].RefreshToken)
-			return err
-		}, func(t *testing.T, ctx context.Context, s *sessions.RedisStore, held []sessions.Created) {
-			if _, err := s.RevokeByRefreshToken(ctx, held[0].RefreshToken); err != nil {
-				t.Fatalf("retried logout: %v", err)
-			}
-		}},
-		{"revoke", func(ctx context.Context, s *sessions.RedisStore, held []sessions.Created) error {
-			return s.Revoke(ctx, "alice", held[0].Session.ID)
-		}, func(t *testing.T, ctx context.Context, s *sessions.RedisStore, held []sessions.Created) {
-			if err := s.Revoke(ctx, "alice", held[0].Session.ID); err != nil {
-				t.Fatalf("retried revoke: %v", err)
-			}
-		}},
-		{"logout-all", func(ctx context.Context, s *sessions.RedisStore, _ []sessions.Created) error {
-			_, err := s.RevokeUser(ctx, "alice")
-			return err
-		}, func(t *testing.T, ctx context.Context, s *sessions.RedisStore, held []sessions.Created) {
-			ids, err := s.RevokeUser(ctx, "alice")
-			if err != nil || len(ids) != 3 {
-				t.Fatalf("retried logout-all = %v, %v; want the 3 sessions", ids, err)
-			}
-		}},
-	}
-	for _, tc := range cases {
+	for _, tc := range frozenCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			srv := sessionstest.StartRedis(t)
