@@ -36,17 +36,34 @@
 //
 // Errors: ErrNotFound (missing, expired or another user's), ErrInvalidGrant,
 // ErrReused, and ErrUnavailable whenever the store cannot answer (network,
-// timeout, context deadline, failover): the gateway answers 503 for it,
-// never 401.
+// timeout, context deadline, failover, a script past its deadline): the
+// gateway answers 503 for it, never 401.
+//
+// # Faults: no late or repeated effects
+//
+// A call the gateway gave up on changes nothing later, and a retried call
+// takes effect once (design and proof: docs/sessions-faults.md). Every
+// script that changes what a client sees (create, refresh, revoke,
+// revoke_token, revoke_user) starts with lua/fence.lua and gets a deadline:
+// min(context deadline, now + the client's read timeout) - lateMargin, the
+// earliest instant the gateway can stop waiting. Past it by Redis' own clock
+// (TIME) the script changes nothing and answers LATE (ErrUnavailable), so the
+// copies a frozen Redis runs after its thaw, or that go-redis sent as
+// retries, are refused. Copies within the deadline are recognised by what is
+// new with every call: create by its session id (a copy that finds its
+// session returns the ids the first copy evicted, field e), refresh by its
+// nonce (a copy that finds its own rotation returns it). Repeated revocations
+// leave the same state.
 //
 // # Redis key layout
 //
 // With key prefix "portcullis:" and tag = the first 8 hex digits of
 // SHA-256(user) (see keys.go, the only place that builds key names):
 //
-//	portcullis:{tag}:s:<sid>    hash   u c l ip ua fp h p n r   (user, created ms, last used ms,
+//	portcullis:{tag}:s:<sid>    hash   u c l ip ua fp h p n r e (user, created ms, last used ms,
 //	                                   IP, user agent, password fingerprint, SHA-256 of the current
-//	                                   and previous secret, nonce of the last rotation, rotated ms)
+//	                                   and previous secret, nonce of the last rotation, rotated ms,
+//	                                   ids the login evicted, space-separated, only when any)
 //	portcullis:{tag}:u:<user>   zset   sid → last used ms (LRU order for eviction, listing)
 //	portcullis:f:<key>          zset   unique member → time ms of one failed login
 //
@@ -62,5 +79,7 @@
 // failure counter expires one window after its newest failure. The
 // invalidation channel is Pub/Sub and stores nothing. Scripts take "now"
 // from Go (Options.Now) and check expiry themselves; the real TTLs are the
-// backstop that guarantees nothing outlives its session.
+// backstop that guarantees nothing outlives its session. Only the fence
+// deadline is wall-clock time compared with Redis' clock; hosts must be
+// NTP-synchronised (skew bound in docs/sessions-faults.md).
 package sessions

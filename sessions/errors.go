@@ -21,7 +21,8 @@ func wrapUnavailable(op string, err error) error {
 // redisError translates an error of the Redis client at the boundary:
 // redis.Nil → ErrNotFound; anything that says the store cannot answer now
 // (network, timeouts, context deadline, pool exhaustion, a closed client,
-// LOADING, failover, cluster down, auth or ACL refusal, OOM) → ErrUnavailable.
+// LOADING, failover, cluster down, auth or ACL refusal, OOM, a script that
+// refused to run past its deadline) → ErrUnavailable.
 // What remains is a server reply that points at a bug (a script error,
 // WRONGTYPE from foreign data under our prefix); it is wrapped as is.
 func redisError(op string, err error) error {
@@ -47,7 +48,9 @@ func storeDown(err error) bool {
 		redis.IsMasterDownError(err) || redis.IsMaxClientsError(err) ||
 		redis.IsAuthError(err) || redis.IsPermissionError(err) ||
 		redis.IsOOMError(err) || redis.IsNoReplicasError(err) ||
-		redis.HasErrorPrefix(err, "BUSY") || redis.HasErrorPrefix(err, "MISCONF")
+		redis.HasErrorPrefix(err, "BUSY") || redis.HasErrorPrefix(err, "MISCONF") ||
+		// A script that ran after the gateway gave up changed nothing (fence.lua).
+		redis.HasErrorPrefix(err, lateReply)
 }
 
 func errNotFound(op string) error     { return fmt.Errorf("sessions: %s: %w", op, ErrNotFound) }

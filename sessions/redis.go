@@ -35,12 +35,13 @@ var (
 	//go:embed lua/fail_count.lua
 	failCountSrc string
 
-	createScript      = redis.NewScript(createSrc)
+	// The scripts that change what a client sees start with fence.lua.
+	createScript      = redis.NewScript(fenceSrc + createSrc)
 	validateScript    = redis.NewScript(validateSrc)
-	refreshScript     = redis.NewScript(refreshSrc)
-	revokeScript      = redis.NewScript(revokeSrc)
-	revokeTokenScript = redis.NewScript(revokeTokenSrc)
-	revokeUserScript  = redis.NewScript(revokeUserSrc)
+	refreshScript     = redis.NewScript(fenceSrc + refreshSrc)
+	revokeScript      = redis.NewScript(fenceSrc + revokeSrc)
+	revokeTokenScript = redis.NewScript(fenceSrc + revokeTokenSrc)
+	revokeUserScript  = redis.NewScript(fenceSrc + revokeUserSrc)
 	listScript        = redis.NewScript(listSrc)
 	failRecordScript  = redis.NewScript(failRecordSrc)
 	failCountScript   = redis.NewScript(failCountSrc)
@@ -66,6 +67,9 @@ type RedisStore struct {
 	// channel is where scripts publish the ids of sessions they revoke,
 	// evict or rotate; "" = they publish nothing (see WithInvalidations).
 	channel string
+	// attempt is client's read timeout, which bounds every script deadline
+	// (see deadline); 0 = unbounded or unknown.
+	attempt time.Duration
 }
 
 // NewRedisStore wraps client; keys start with keyPrefix (config default
@@ -80,7 +84,8 @@ func NewRedisStore(client redis.UniversalClient, keyPrefix string, opts Options)
 	if len(opts.DeriveKey) < minDeriveKeyLen {
 		panic("sessions: Options.DeriveKey must be at least 32 bytes for the Redis store")
 	}
-	return &RedisStore{client: client, keys: keyspace{prefix: keyPrefix}, opts: opts.withDefaults()}
+	return &RedisStore{client: client, keys: keyspace{prefix: keyPrefix}, opts: opts.withDefaults(),
+		attempt: attemptTimeout(client)}
 }
 
 // WithInvalidations returns a store on the same client whose scripts also
@@ -111,7 +116,7 @@ func (s *RedisStore) Create(ctx context.Context, n NewSession) (Created, error) 
 	res, err := createScript.Run(ctx, s.client,
 		[]string{s.keys.session(id), s.keys.index(tag, n.User)},
 		now, id, n.User, n.IP, n.UserAgent, n.PasswordFingerprint, h[:],
-		s.opts.MaxPerUser, idle, abs, s.keys.sessionPrefix(tag), s.channel,
+		s.opts.MaxPerUser, idle, abs, s.keys.sessionPrefix(tag), s.channel, s.deadline(ctx),
 	).StringSlice()
 	if err != nil {
 		return Created{}, redisError("create", err)
@@ -163,7 +168,7 @@ func (s *RedisStore) Refresh(ctx context.Context, refreshToken string) (Refreshe
 	tag := id[:tagLen]
 	res, err := refreshScript.Run(ctx, s.client, []string{s.keys.session(id)},
 		s.opts.nowMS(), rot.presented[:], nextHash[:], rot.nonce, s.opts.RefreshGrace.Milliseconds(),
-		idle, abs, s.keys.indexPrefix(tag), id, s.channel, s.keys.sessionPrefix(tag),
+		idle, abs, s.keys.indexPrefix(tag), id, s.channel, s.keys.sessionPrefix(tag), s.deadline(ctx),
 	).Slice()
 	if err != nil {
 		return Refreshed{}, redisError("refresh", err)
@@ -207,7 +212,7 @@ func (s *RedisStore) RevokeByRefreshToken(ctx context.Context, refreshToken stri
 	idle, abs := s.lifetimes()
 	res, err := revokeTokenScript.Run(ctx, s.client, []string{s.keys.session(id)},
 		presented[:], s.opts.nowMS(), idle, abs, s.keys.indexPrefix(id[:tagLen]), id, s.channel,
-		s.keys.sessionPrefix(id[:tagLen]),
+		s.keys.sessionPrefix(id[:tagLen]), s.deadline(ctx),
 	).Slice()
 	if err != nil {
 		return Session{}, redisError("revoke", err)
@@ -235,7 +240,7 @@ func (s *RedisStore) Revoke(ctx context.Context, user, id string) error {
 	idle, abs := s.lifetimes()
 	n, err := revokeScript.Run(ctx, s.client,
 		[]string{s.keys.session(id), s.keys.index(id[:tagLen], user)},
-		user, id, s.opts.nowMS(), idle, abs, s.channel, s.keys.sessionPrefix(id[:tagLen]),
+		user, id, s.opts.nowMS(), idle, abs, s.channel, s.keys.sessionPrefix(id[:tagLen]), s.deadline(ctx),
 	).Int()
 	if err != nil {
 		return redisError("revoke", err)
@@ -251,7 +256,7 @@ func (s *RedisStore) RevokeUser(ctx context.Context, user string) ([]string, err
 	idle, abs := s.lifetimes()
 	tag := UserTag(user)
 	ids, err := revokeUserScript.Run(ctx, s.client, []string{s.keys.index(tag, user)},
-		s.keys.sessionPrefix(tag), user, s.opts.nowMS(), idle, abs, s.channel,
+		s.keys.sessionPrefix(tag), user, s.opts.nowMS(), idle, abs, s.channel, s.deadline(ctx),
 	).StringSlice()
 	if err != nil {
 		return nil, redisError("revoke user", err)

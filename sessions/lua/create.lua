@@ -8,7 +8,19 @@
 -- ARGV[9]  idle timeout (ms)                 ARGV[10] absolute lifetime (ms)
 -- ARGV[11] session key prefix of the user's tag (key = prefix .. sid; same slot)
 -- ARGV[12] invalidation channel ('' = do not publish)
--- returns: array of the evicted session ids (empty when none)
+-- ARGV[13] deadline (Unix ms, '0' = none; fence.lua)
+-- returns: array of the evicted session ids (empty when none). A retried copy of
+--          the same call (the session id is new with every call) finds its session
+--          and returns the ids the first copy evicted (field e), evicting nothing more.
+--          LATE error past the deadline, with no change.
+local first = redis.call('HMGET', KEYS[1], 'u', 'e')
+if first[1] then
+  local ids = {}
+  for sid in string.gmatch(first[2] or '', '%S+') do ids[#ids + 1] = sid end
+  return ids
+end
+local late = fence(ARGV[13])
+if late then return late end
 local now, max = tonumber(ARGV[1]), tonumber(ARGV[8])
 local idle, abs = tonumber(ARGV[9]), tonumber(ARGV[10])
 local index, base = KEYS[2], ARGV[11]
@@ -38,6 +50,7 @@ end
 local ttl = math.min(idle, abs)
 redis.call('HSET', KEYS[1], 'u', ARGV[3], 'c', ARGV[1], 'l', ARGV[1], 'ip', ARGV[4],
   'ua', ARGV[5], 'fp', ARGV[6], 'h', ARGV[7], 'r', ARGV[1])
+if #evicted > 0 then redis.call('HSET', KEYS[1], 'e', table.concat(evicted, ' ')) end
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('ZADD', index, ARGV[1], ARGV[2])
 if redis.call('PTTL', index) < ttl then redis.call('PEXPIRE', index, ttl) end

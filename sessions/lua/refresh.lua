@@ -6,13 +6,22 @@
 -- ARGV[7] absolute lifetime (ms)             ARGV[8] index key prefix of the tag (key = prefix .. user)
 -- ARGV[9] session id                         ARGV[10] invalidation channel ('' = do not publish)
 -- ARGV[11] session key prefix of the tag (key = prefix .. sid; same slot)
+-- ARGV[12] deadline (Unix ms, '0' = none; fence.lua)
 -- returns: {0}  gone: missing or expired (an expired one is deleted)
 --          {1, user, created, last_used, ip, ua, fp}         rotated; the new secret is current
 --          {2, user, created, last_used, ip, ua, fp, nonce, current}  previous secret within
 --               grace: nonce of the rotation and SHA-256 of the secret it issued; no change
 --          {3}  previous secret after grace: reuse, the session is deleted
 --          {4}  any other secret: no change
+--          A retried copy of a call that rotated (previous secret = the presented one and
+--          nonce = this call's) returns what the first copy returned. LATE error past the
+--          deadline, with no change.
 local f = redis.call('HMGET', KEYS[1], 'u', 'c', 'l', 'ip', 'ua', 'fp', 'h', 'p', 'n', 'r')
+if f[1] and f[8] == ARGV[2] and f[9] == ARGV[4] then
+  return {1, f[1], f[2], f[10], f[4], f[5], f[6]}
+end
+local late = fence(ARGV[12])
+if late then return late end
 if not f[1] then return {0} end
 local now, c = tonumber(ARGV[1]), tonumber(f[2])
 local idle, abs = tonumber(ARGV[6]), tonumber(ARGV[7])

@@ -4,7 +4,11 @@
 -- ARGV[3] now (ms)                           ARGV[4] idle timeout (ms)
 -- ARGV[5] absolute lifetime (ms)             ARGV[6] invalidation channel ('' = do not publish)
 -- ARGV[7] session key prefix of the user's tag (key = prefix .. sid; same slot)
--- returns: 1 revoked; 0 missing, another user's, or already expired (then deleted)
+-- ARGV[8] deadline (Unix ms, '0' = none; fence.lua)
+-- returns: 1 revoked; 0 missing, another user's, or already expired (then deleted);
+--          LATE error past the deadline, with no change
+local late = fence(ARGV[8])
+if late then return late end
 local f = redis.call('HMGET', KEYS[1], 'u', 'c', 'l')
 if not f[1] or f[1] ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])

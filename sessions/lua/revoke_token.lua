@@ -6,9 +6,13 @@
 -- ARGV[5] index key prefix of the tag (key = prefix .. user)
 -- ARGV[6] session id                         ARGV[7] invalidation channel ('' = do not publish)
 -- ARGV[8] session key prefix of the tag (key = prefix .. sid; same slot)
+-- ARGV[9] deadline (Unix ms, '0' = none; fence.lua)
 -- returns: {0} gone: missing or expired (an expired one is deleted)
 --          {1, user, created, last_used, ip, ua, fp}  revoked
 --          {4} any other secret: no change
+--          LATE error past the deadline, with no change
+local late = fence(ARGV[9])
+if late then return late end
 local f = redis.call('HMGET', KEYS[1], 'u', 'c', 'l', 'ip', 'ua', 'fp', 'h', 'p')
 if not f[1] then return {0} end
 local index = ARGV[5] .. f[1]

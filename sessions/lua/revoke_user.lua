@@ -4,7 +4,11 @@
 -- ARGV[2] user                               ARGV[3] now (ms)
 -- ARGV[4] idle timeout (ms)                  ARGV[5] absolute lifetime (ms)
 -- ARGV[6] invalidation channel ('' = do not publish)
--- returns: array of the ids of the live sessions that were ended
+-- ARGV[7] deadline (Unix ms, '0' = none; fence.lua)
+-- returns: array of the ids of the live sessions that were ended;
+--          LATE error past the deadline, with no change
+local late = fence(ARGV[7])
+if late then return late end
 local now, idle, abs = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local out = {}
 for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
