@@ -203,33 +203,45 @@ func bodyError(err error) error {
 }
 
 // checkPassword throttles, bounds concurrent verifications and checks the
-// password (SPEC §8). Unknown, wrong-password and disabled users take the
-// same path and the same time (users.Set.Authenticate pays a dummy hash).
+// password (SPEC §8). The attempt takes its place in the throttle first, so
+// concurrent attempts cannot verify more passwords than the budget; a success
+// or an attempt shed by admission gives it back. Unknown, wrong-password and
+// disabled users take the same path and the same time
+// (users.Set.Authenticate pays a dummy hash).
 func (g *Gateway) checkPassword(ctx context.Context, a *authSnapshot, name, password, ip string) (users.User, error) {
 	logins := g.auth.m.logins
-	if err := a.throttle.check(ctx, name, ip); err != nil {
-		if errors.Is(err, sessions.ErrUnavailable) {
-			logins.WithLabelValues(loginError).Inc()
-		} else {
+	held, err := a.throttle.reserve(ctx, name, ip)
+	if err != nil {
+		if held.Refused {
 			logins.WithLabelValues(loginRateLimited).Inc()
+		} else {
+			logins.WithLabelValues(loginError).Inc()
 		}
 		return users.User{}, err
 	}
-	if err := g.auth.slots.acquire(ctx); err != nil {
+	var u users.User
+	ok := false
+	if err := g.auth.admission.run(ctx, func() { u, ok = g.authenticateUser(name, password) }); err != nil {
+		// Shed before its check: the attempt must not use up the budget.
+		g.releaseAttempt(ctx, a, held)
 		logins.WithLabelValues(loginError).Inc()
 		return users.User{}, err
 	}
-	u, ok := g.authenticateUser(name, password)
-	g.auth.slots.release()
-	if ok {
-		return u, nil
+	if !ok {
+		logins.WithLabelValues(loginFailure).Inc()
+		return users.User{}, errInvalidCredentials // the place stays: a failure
 	}
-	if err := a.throttle.fail(ctx, name, ip); err != nil {
-		logins.WithLabelValues(loginError).Inc()
-		return users.User{}, err
+	g.releaseAttempt(ctx, a, held)
+	return u, nil
+}
+
+// releaseAttempt gives a throttle place back. A store error is logged, not
+// answered: the login goes on (its session needs the store anyway), and the
+// worst case is one success counted as a failure until it leaves the window.
+func (g *Gateway) releaseAttempt(ctx context.Context, a *authSnapshot, held sessions.Reservation) {
+	if err := a.throttle.release(ctx, held); err != nil {
+		g.log.Warn("login throttle: give back an attempt", "error", err)
 	}
-	logins.WithLabelValues(loginFailure).Inc()
-	return users.User{}, errInvalidCredentials
 }
 
 func (g *Gateway) authenticateUser(name, password string) (users.User, bool) {

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -77,44 +76,13 @@ func TestLoginThrottlePerIP(t *testing.T) {
 	})
 }
 
-// TestPasswordSlots: at most GOMAXPROCS verifications; others wait up to
-// passwordWait, then 503 with Retry-After.
-func TestPasswordSlots(t *testing.T) {
-	s := make(passwordSlots, 1)
-	if err := s.acquire(context.Background()); err != nil {
-		t.Fatalf("first acquire: %v", err)
-	}
-	start := time.Now()
-	err := s.acquire(context.Background())
-	if !errors.Is(err, errPasswordBusy) {
-		t.Fatalf("second acquire = %v, want errPasswordBusy", err)
-	}
-	if waited := time.Since(start); waited < passwordWait {
-		t.Errorf("gave up after %v, want at least %v", waited, passwordWait)
-	}
-	ae := publicError(err)
-	if ae.status != http.StatusServiceUnavailable || ae.retryAfter < 1 {
-		t.Errorf("busy answer = %d retry %d", ae.status, ae.retryAfter)
-	}
-	done := make(chan error)
-	go func() { done <- s.acquire(context.Background()) }()
-	time.Sleep(10 * time.Millisecond)
-	s.release()
-	if err := <-done; err != nil {
-		t.Errorf("acquire after release = %v", err)
-	}
-	if cap(newPasswordSlots()) < 1 {
-		t.Errorf("no slots")
-	}
-}
-
 // TestLoginBusy: with every password slot taken, a login waits, then 503
 // with Retry-After; once a slot frees, logins work again.
 func TestLoginBusy(t *testing.T) {
 	e := newAuthEnv(t, memoryStore, aeOptions{})
-	slots := e.g.auth.slots
-	for range cap(slots) {
-		if err := slots.acquire(context.Background()); err != nil {
+	adm := e.g.auth.admission
+	for range cap(adm.slots) {
+		if err := adm.acquire(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -123,8 +91,8 @@ func TestLoginBusy(t *testing.T) {
 	if res.Header.Get("Retry-After") == "" || res.errCode(t) != "temporarily_unavailable" {
 		t.Errorf("busy answer: Retry-After %q body %s", res.Header.Get("Retry-After"), res.body)
 	}
-	for range cap(slots) {
-		slots.release()
+	for range cap(adm.slots) {
+		adm.release()
 	}
 	wantStatus(t, "login after release", e.do("POST", "/auth/login", loginBody("bob", "bob-password"), "Content-Type", "application/json"), 200)
 }
