@@ -44,6 +44,7 @@ type entry struct {
 // Set is an immutable, parsed users file.
 type Set struct {
 	users map[string]*entry
+	dummy hash // verified for unknown users: see dummyFor
 	// onVerify, when set by a test, observes every hash verification.
 	onVerify func(h hash)
 }
@@ -62,18 +63,22 @@ func (s *Set) Lookup(name string) (User, bool) {
 
 // Authenticate reports whether password is name's and the user is enabled.
 // Unknown users, wrong passwords and disabled users cost the same: an unknown
-// user is checked against a dummy argon2id hash with the default parameters,
-// and a disabled user's hash is still verified. It returns the user only on
+// user is checked against a dummy hash with the scheme and cost most users
+// of the file have (dummyFor), and a disabled user's hash is still verified. It returns the user only on
 // success.
 func (s *Set) Authenticate(name, password string) (User, bool) {
 	e, known := s.users[name]
-	h := hash(dummyHash)
+	dummy := s.dummy
+	if dummy == nil {
+		dummy = dummyHash
+	}
+	h := dummy
 	if known {
 		h = e.hash
 	}
 	acceptable := password != "" && len(password) <= MaxPasswordBytes
 	if !acceptable {
-		h = dummyHash // still pay the price; never hash a megabyte
+		h = dummy // still pay the price; never hash a megabyte
 	}
 	matched := s.verify(h, password)
 	if !known || !acceptable || !matched || e.user.Disabled {
@@ -187,6 +192,11 @@ func parse(file string, data []byte, limit config.Argon2Limit) (*Set, error) {
 	if len(p.errs) > 0 {
 		return nil, errors.Join(p.errs...)
 	}
+	hs := make([]hash, 0, len(s.users))
+	for _, e := range s.users {
+		hs = append(hs, e.hash)
+	}
+	s.dummy = dummyFor(hs)
 	return s, nil
 }
 
