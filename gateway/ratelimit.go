@@ -35,6 +35,9 @@ func newLoginThrottle(store SessionStore, rl config.RateLimit) loginThrottle {
 // Retry-After) when a counter is full, or the store's error: the caller
 // answers 503 then, never skips the throttle.
 func (t loginThrottle) reserve(ctx context.Context, user, ip string) (sessions.Reservation, error) {
+	if t.window <= 0 || t.perUser <= 0 && t.perIP <= 0 {
+		return sessions.Reservation{}, nil // throttling off: nothing to ask the store
+	}
 	r, err := t.store.ReserveLogin(ctx, sessions.LoginAttempt{
 		User: user, IP: ip, PerUser: t.perUser, PerIP: t.perIP, Window: t.window,
 	})

@@ -87,17 +87,18 @@ func (s *RedisStore) ReserveLogin(ctx context.Context, a LoginAttempt) (Reservat
 	for _, c := range a.counters() {
 		res, err := throttleReserveScript.Run(ctx, s.client, []string{s.keys.failures(c.name)},
 			now, a.Window.Milliseconds(), member, c.limit).Slice()
-		ok, v, perr := parseReserve(res)
-		if err == nil {
-			err = perr
+		var ok bool
+		var oldest string
+		if err = redisError("reserve login", err); err == nil {
+			ok, oldest, err = parseReserve(res)
 		}
 		if err != nil || !ok {
 			s.releaseCounters(context.WithoutCancel(ctx), r.counters, member)
 			if err != nil {
-				return Reservation{}, redisError("reserve login", err)
+				return Reservation{}, err
 			}
-			oldest, _ := strconv.ParseFloat(v, 64)
-			return Reservation{Refused: true, RetryAfter: retryAfter(int64(oldest), now, a.Window)}, nil
+			t, _ := strconv.ParseFloat(oldest, 64)
+			return Reservation{Refused: true, RetryAfter: retryAfter(int64(t), now, a.Window)}, nil
 		}
 		r.counters = append(r.counters, c.name)
 	}
