@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	goruntime "runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -24,77 +25,141 @@ const passwordWait = time.Second
 // once instead of holding connections for a second.
 const waitersPerSlot = 8
 
-// passwordAdmission bounds concurrent password verifications (SPEC §8). An
-// argon2id check is memory-hard and takes a whole core for tens of
-// milliseconds: unbounded, a flood of wrong passwords takes every core and
-// starves proxying (issue: 50 bad logins/s cut authenticated throughput 36×).
+// passwordAdmission bounds the cores password verifications use at once
+// (SPEC §8). An argon2id check is memory-hard and keeps p cores busy (its
+// parallelism) for tens of milliseconds: unbounded, a flood of wrong
+// passwords takes every core and starves proxying (issue: 50 bad logins/s
+// cut authenticated throughput 36×). A check takes min(p, size) slots, so
+// the bound holds for hashes with p > 1 too. Waiters are served in order.
 type passwordAdmission struct {
-	slots      chan struct{} // one token per running check
-	waiting    atomic.Int64  // logins waiting for a slot
-	maxWaiting int64
-	wait       time.Duration
+	wait time.Duration
 
-	running, peak, checks atomic.Int64 // checks in flight, their most, and all so far
+	mu         sync.Mutex
+	size       int // slots: cores checks may use at once
+	maxWaiting int
+	free       int
+	queue      []*admWaiter // FIFO
+
+	running, peak, checks atomic.Int64 // slots in use by checks, their most, and checks so far
 }
 
-// passwordSlotsFor returns the concurrent checks allowed with procs
-// GOMAXPROCS: one core is always left for proxying (max(1, procs-1), within
-// SPEC §8's "at most GOMAXPROCS"); with a single core, one check at a time.
+type admWaiter struct {
+	n     int
+	ready chan struct{} // closed when its slots are granted
+}
+
+// passwordSlotsFor returns the slots with procs GOMAXPROCS: one core is
+// always left for proxying (max(1, procs-1), within SPEC §8's "at most
+// GOMAXPROCS"); with a single core, one check at a time.
 func passwordSlotsFor(procs int) int { return max(1, procs-1) }
 
 func newPasswordAdmission(slots int) *passwordAdmission {
-	return &passwordAdmission{
-		slots:      make(chan struct{}, slots),
-		maxWaiting: int64(slots * waitersPerSlot),
-		wait:       passwordWait,
-	}
+	return &passwordAdmission{size: slots, free: slots, maxWaiting: slots * waitersPerSlot, wait: passwordWait}
 }
 
 func newDefaultPasswordAdmission() *passwordAdmission {
 	return newPasswordAdmission(passwordSlotsFor(goruntime.GOMAXPROCS(0)))
 }
 
-// run runs check in a slot: at once when one is free, after waiting up to
-// a.wait when fewer than maxWaiting already wait, else errPasswordBusy
-// without waiting (and without running check).
-func (a *passwordAdmission) run(ctx context.Context, check func()) error {
-	if err := a.acquire(ctx); err != nil {
+// run runs check, which keeps lanes cores busy, once its slots are free: at
+// once, or after waiting up to a.wait when fewer than maxWaiting already
+// wait, else errPasswordBusy without waiting (and without running check).
+func (a *passwordAdmission) run(ctx context.Context, lanes int, check func()) error {
+	n, err := a.acquire(ctx, lanes)
+	if err != nil {
 		return err
 	}
-	defer a.release()
+	defer a.release(n)
 	a.checks.Add(1)
-	n := a.running.Add(1)
-	for p := a.peak.Load(); n > p && !a.peak.CompareAndSwap(p, n); p = a.peak.Load() {
+	cur := a.running.Add(int64(n))
+	for p := a.peak.Load(); cur > p && !a.peak.CompareAndSwap(p, cur); p = a.peak.Load() {
 	}
-	defer a.running.Add(-1)
+	defer a.running.Add(-int64(n))
 	check()
 	return nil
 }
 
-// acquire takes a slot (see run); release must follow a nil return.
-func (a *passwordAdmission) acquire(ctx context.Context) error {
-	select {
-	case a.slots <- struct{}{}:
-		return nil
-	default:
+// acquire takes the slots of a check with lanes lanes, n = min(lanes,
+// a.size) (at least 1); release(n) must follow a nil error.
+func (a *passwordAdmission) acquire(ctx context.Context, lanes int) (n int, err error) {
+	a.mu.Lock()
+	n = min(max(lanes, 1), a.size)
+	if len(a.queue) == 0 && a.free >= n {
+		a.free -= n
+		a.mu.Unlock()
+		return n, nil
 	}
 	// Shed at once beyond the queue bound: waiting would only hold the
 	// connection, and nobody behind a full queue gets a slot within a.wait.
-	if a.waiting.Add(1) > a.maxWaiting {
-		a.waiting.Add(-1)
-		return errPasswordBusy
+	if len(a.queue) >= a.maxWaiting {
+		a.mu.Unlock()
+		return 0, errPasswordBusy
 	}
-	defer a.waiting.Add(-1)
+	w := &admWaiter{n: n, ready: make(chan struct{})}
+	a.queue = append(a.queue, w)
+	a.mu.Unlock()
+
 	t := time.NewTimer(a.wait)
 	defer t.Stop()
 	select {
-	case a.slots <- struct{}{}:
-		return nil
+	case <-w.ready:
+		return n, nil
 	case <-t.C:
-		return errPasswordBusy
 	case <-ctx.Done():
-		return errPasswordBusy
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	select {
+	case <-w.ready: // granted while giving up: hand the slots on
+		a.free += n
+	default:
+		for i, q := range a.queue {
+			if q == w {
+				a.queue = append(a.queue[:i], a.queue[i+1:]...)
+				break
+			}
+		}
+	}
+	a.grant()
+	return 0, errPasswordBusy
+}
+
+// release gives n slots back and wakes the waiters they suffice for.
+func (a *passwordAdmission) release(n int) {
+	a.mu.Lock()
+	a.free += n
+	a.grant()
+	a.mu.Unlock()
+}
+
+// grant hands free slots to waiters in order; a.mu is held.
+func (a *passwordAdmission) grant() {
+	for len(a.queue) > 0 && a.free >= a.queue[0].n {
+		w := a.queue[0]
+		a.free -= w.n
+		close(w.ready)
+		a.queue[0] = nil
+		a.queue = a.queue[1:]
 	}
 }
 
-func (a *passwordAdmission) release() { <-a.slots }
+// waiting is the number of logins waiting for slots.
+func (a *passwordAdmission) waiting() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.queue)
+}
+
+// resize sets the number of slots; only while none is taken (tests).
+func (a *passwordAdmission) resize(slots int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.size, a.free, a.maxWaiting = slots, slots, slots*waitersPerSlot
+}
+
+// inUse is the number of slots taken.
+func (a *passwordAdmission) inUse() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.size - a.free
+}

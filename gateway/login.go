@@ -221,7 +221,16 @@ func (g *Gateway) checkPassword(ctx context.Context, a *authSnapshot, name, pass
 	}
 	var u users.User
 	ok := false
-	if err := g.auth.admission.run(ctx, func() { u, ok = g.authenticateUser(name, password) }); err != nil {
+	set, lanes := g.currentUsers(), 1
+	if set != nil {
+		lanes = set.Lanes(name, password)
+	}
+	check := func() {
+		if set != nil {
+			u, ok = set.Authenticate(name, password)
+		}
+	}
+	if err := g.auth.admission.run(ctx, lanes, check); err != nil {
 		// Shed before its check: the attempt must not use up the budget.
 		g.releaseAttempt(ctx, a, held)
 		logins.WithLabelValues(loginError).Inc()
@@ -244,11 +253,12 @@ func (g *Gateway) releaseAttempt(ctx context.Context, a *authSnapshot, held sess
 	}
 }
 
-func (g *Gateway) authenticateUser(name, password string) (users.User, bool) {
+// currentUsers is the users file in force, or nil when nobody can log in.
+func (g *Gateway) currentUsers() *users.Set {
 	if g.auth.users == nil {
-		return users.User{}, false
+		return nil
 	}
-	return g.auth.users.Current().Authenticate(name, password)
+	return g.auth.users.Current()
 }
 
 // startSession creates a session for u and signs its first access token.

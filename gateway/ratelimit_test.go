@@ -81,18 +81,14 @@ func TestLoginThrottlePerIP(t *testing.T) {
 func TestLoginBusy(t *testing.T) {
 	e := newAuthEnv(t, memoryStore, aeOptions{})
 	adm := e.g.auth.admission
-	for range cap(adm.slots) {
-		if err := adm.acquire(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := adm.acquire(context.Background(), adm.size); err != nil {
+		t.Fatal(err)
 	}
 	res := e.do("POST", "/auth/login", loginBody("bob", "bob-password"), "Content-Type", "application/json")
 	wantStatus(t, "login with no free slot", res, http.StatusServiceUnavailable)
 	if res.Header.Get("Retry-After") == "" || res.errCode(t) != "temporarily_unavailable" {
 		t.Errorf("busy answer: Retry-After %q body %s", res.Header.Get("Retry-After"), res.body)
 	}
-	for range cap(adm.slots) {
-		adm.release()
-	}
+	adm.release(adm.size)
 	wantStatus(t, "login after release", e.do("POST", "/auth/login", loginBody("bob", "bob-password"), "Content-Type", "application/json"), 200)
 }

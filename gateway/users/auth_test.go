@@ -231,3 +231,35 @@ func TestDummyFollowsTheFile(t *testing.T) {
 		})
 	}
 }
+
+// TestLanes: the cores a check keeps busy are the parallelism of the hash
+// Authenticate will verify: the user's, or the dummy's for an unknown user or
+// an unacceptable password; bcrypt uses one.
+func TestLanes(t *testing.T) {
+	t.Parallel()
+	p2, err := HashArgon2id("pw", 64, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1, err := HashArgon2id("pw", 64, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc, err := bcrypt.GenerateFromPassword([]byte("pw"), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := mustLoad(t, fmt.Sprintf("users:\n  a:\n    password_hash: %q\n  b:\n    password_hash: %q\n  c:\n    password_hash: %q\n  d:\n    password_hash: %q\n", p2, p2, p1, bc))
+	for _, tc := range []struct {
+		name, password string
+		want           int
+	}{
+		{"a", "x", 2}, {"c", "x", 1}, {"d", "x", 1},
+		{"nobody", "x", 2}, // the dummy imitates the majority (p=2)
+		{"c", "", 2}, {"c", strings.Repeat("x", MaxPasswordBytes+1), 2},
+	} {
+		if got := s.Lanes(tc.name, tc.password); got != tc.want {
+			t.Errorf("Lanes(%q, %d-byte password) = %d, want %d", tc.name, len(tc.password), got, tc.want)
+		}
+	}
+}
