@@ -92,3 +92,21 @@ func TestLoginBusy(t *testing.T) {
 	adm.release(adm.size)
 	wantStatus(t, "login after release", e.do("POST", "/auth/login", loginBody("bob", "bob-password"), "Content-Type", "application/json"), 200)
 }
+
+// TestLoginThrottleSpoofedAddress: from a peer outside trusted_proxies,
+// X-Forwarded-For is not the client address, so rotating it does not spread
+// attempts over fresh per-IP counters; a hostile user name (key syntax,
+// braces, control bytes) is just another user's counter.
+func TestLoginThrottleSpoofedAddress(t *testing.T) {
+	forEachStore(t, func(t *testing.T, sk storeKind) {
+		e := newAuthEnv(t, sk, aeOptions{edit: func(c *config.Config) {
+			c.Login.RateLimit = config.RateLimit{PerUser: 0, PerIP: 3, Window: time.Minute}
+		}})
+		for i, user := range []string{"alice", "login:ip:127.0.0.1", `{bob}\u0000\r\n`} {
+			res := e.do("POST", "/auth/login", loginBody(user, "x"), "Content-Type", "application/json", "X-Forwarded-For", "198.51.100."+strconv.Itoa(i))
+			wantStatus(t, "attempt "+strconv.Itoa(i+1), res, 401)
+		}
+		res := e.do("POST", "/auth/login", loginBody("alice", "alice-password"), "Content-Type", "application/json", "X-Forwarded-For", "203.0.113.99")
+		wantStatus(t, "fourth attempt with yet another spoofed address", res, 429)
+	})
+}
