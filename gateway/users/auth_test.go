@@ -204,18 +204,7 @@ func TestDummyFollowsTheFile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := mustLoad(t, tt.content)
-			var got string
-			switch d := s.dummy.(type) {
-			case *argonHash:
-				got = fmt.Sprintf("argon2id m=%d t=%d p=%d", d.memory, d.iterations, d.parallelism)
-			case *bcryptHash:
-				c, err := bcrypt.Cost(d.encoded)
-				if err != nil {
-					t.Fatalf("dummy bcrypt hash malformed: %v", err)
-				}
-				got = fmt.Sprintf("bcrypt %d", c)
-			}
-			if got != tt.want {
+			if got := describeHash(t, s.dummy); got != tt.want {
 				t.Fatalf("dummy = %s, want %s", got, tt.want)
 			}
 			rec := &recorder{}
@@ -230,6 +219,22 @@ func TestDummyFollowsTheFile(t *testing.T) {
 			}
 		})
 	}
+}
+
+// describeHash names h's scheme and cost.
+func describeHash(t *testing.T, h hash) string {
+	t.Helper()
+	switch d := h.(type) {
+	case *argonHash:
+		return fmt.Sprintf("argon2id m=%d t=%d p=%d", d.memory, d.iterations, d.parallelism)
+	case *bcryptHash:
+		c, err := bcrypt.Cost(d.encoded)
+		if err != nil {
+			t.Fatalf("bcrypt hash malformed: %v", err)
+		}
+		return fmt.Sprintf("bcrypt %d", c)
+	}
+	return "unknown"
 }
 
 // TestLanes: the cores a check keeps busy are the parallelism of the hash
