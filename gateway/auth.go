@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/portcullis-gw/portcullis/config"
 	"github.com/portcullis-gw/portcullis/gateway/tokens"
@@ -198,10 +197,10 @@ func (unavailableStore) RevokeUser(context.Context, string) ([]string, error) {
 func (unavailableStore) List(context.Context, string) ([]sessions.Session, error) {
 	return nil, errNoSessionStore
 }
-func (unavailableStore) RecordFailure(context.Context, string, time.Duration) (int, error) {
-	return 0, errNoSessionStore
+func (unavailableStore) ReserveLogin(context.Context, sessions.LoginAttempt) (sessions.Reservation, error) {
+	return sessions.Reservation{}, errNoSessionStore
 }
-func (unavailableStore) Failures(context.Context, string, time.Duration) (int, time.Duration, error) {
-	return 0, 0, errNoSessionStore
+func (unavailableStore) ReleaseLogin(context.Context, sessions.Reservation) error {
+	return errNoSessionStore
 }
 func (unavailableStore) Ping(context.Context) error { return errNoSessionStore }

@@ -31,8 +31,8 @@ import (
 // memory store or a throwaway redis-server. Names carry an "auth"/"ae"
 // prefix so they cannot collide with other test files of the package.
 
-// Test users (cheap argon2id hashes; the dummy hash for unknown users still
-// costs the default).
+// Test users (cheap argon2id hashes; the dummy hash for unknown users
+// imitates them: users.Set picks the file's most common cost).
 var authTestUsers = map[string]struct {
 	password string
 	roles    []string

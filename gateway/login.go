@@ -203,40 +203,62 @@ func bodyError(err error) error {
 }
 
 // checkPassword throttles, bounds concurrent verifications and checks the
-// password (SPEC §8). Unknown, wrong-password and disabled users take the
-// same path and the same time (users.Set.Authenticate pays a dummy hash).
+// password (SPEC §8). The attempt takes its place in the throttle first, so
+// concurrent attempts cannot verify more passwords than the budget; a success
+// or an attempt shed by admission gives it back. Unknown, wrong-password and
+// disabled users take the same path and the same time
+// (users.Set.Authenticate pays a dummy hash).
 func (g *Gateway) checkPassword(ctx context.Context, a *authSnapshot, name, password, ip string) (users.User, error) {
 	logins := g.auth.m.logins
-	if err := a.throttle.check(ctx, name, ip); err != nil {
-		if errors.Is(err, sessions.ErrUnavailable) {
-			logins.WithLabelValues(loginError).Inc()
-		} else {
+	held, err := a.throttle.reserve(ctx, name, ip)
+	if err != nil {
+		if held.Refused {
 			logins.WithLabelValues(loginRateLimited).Inc()
+		} else {
+			logins.WithLabelValues(loginError).Inc()
 		}
 		return users.User{}, err
 	}
-	if err := g.auth.slots.acquire(ctx); err != nil {
+	var u users.User
+	ok := false
+	set, lanes := g.currentUsers(), 1
+	if set != nil {
+		lanes = set.Lanes(name, password)
+	}
+	check := func() {
+		if set != nil {
+			u, ok = set.Authenticate(name, password)
+		}
+	}
+	if err := g.auth.admission.run(ctx, lanes, check); err != nil {
+		// Shed before its check: the attempt must not use up the budget.
+		g.releaseAttempt(ctx, a, held)
 		logins.WithLabelValues(loginError).Inc()
 		return users.User{}, err
 	}
-	u, ok := g.authenticateUser(name, password)
-	g.auth.slots.release()
-	if ok {
-		return u, nil
+	if !ok {
+		logins.WithLabelValues(loginFailure).Inc()
+		return users.User{}, errInvalidCredentials // the place stays: a failure
 	}
-	if err := a.throttle.fail(ctx, name, ip); err != nil {
-		logins.WithLabelValues(loginError).Inc()
-		return users.User{}, err
-	}
-	logins.WithLabelValues(loginFailure).Inc()
-	return users.User{}, errInvalidCredentials
+	g.releaseAttempt(ctx, a, held)
+	return u, nil
 }
 
-func (g *Gateway) authenticateUser(name, password string) (users.User, bool) {
-	if g.auth.users == nil {
-		return users.User{}, false
+// releaseAttempt gives a throttle place back. A store error is logged, not
+// answered: the login goes on (its session needs the store anyway), and the
+// worst case is one success counted as a failure until it leaves the window.
+func (g *Gateway) releaseAttempt(ctx context.Context, a *authSnapshot, held sessions.Reservation) {
+	if err := a.throttle.release(ctx, held); err != nil {
+		g.log.Warn("login throttle: give back an attempt", "error", err)
 	}
-	return g.auth.users.Current().Authenticate(name, password)
+}
+
+// currentUsers is the users file in force, or nil when nobody can log in.
+func (g *Gateway) currentUsers() *users.Set {
+	if g.auth.users == nil {
+		return nil
+	}
+	return g.auth.users.Current()
 }
 
 // startSession creates a session for u and signs its first access token.

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -77,54 +76,37 @@ func TestLoginThrottlePerIP(t *testing.T) {
 	})
 }
 
-// TestPasswordSlots: at most GOMAXPROCS verifications; others wait up to
-// passwordWait, then 503 with Retry-After.
-func TestPasswordSlots(t *testing.T) {
-	s := make(passwordSlots, 1)
-	if err := s.acquire(context.Background()); err != nil {
-		t.Fatalf("first acquire: %v", err)
-	}
-	start := time.Now()
-	err := s.acquire(context.Background())
-	if !errors.Is(err, errPasswordBusy) {
-		t.Fatalf("second acquire = %v, want errPasswordBusy", err)
-	}
-	if waited := time.Since(start); waited < passwordWait {
-		t.Errorf("gave up after %v, want at least %v", waited, passwordWait)
-	}
-	ae := publicError(err)
-	if ae.status != http.StatusServiceUnavailable || ae.retryAfter < 1 {
-		t.Errorf("busy answer = %d retry %d", ae.status, ae.retryAfter)
-	}
-	done := make(chan error)
-	go func() { done <- s.acquire(context.Background()) }()
-	time.Sleep(10 * time.Millisecond)
-	s.release()
-	if err := <-done; err != nil {
-		t.Errorf("acquire after release = %v", err)
-	}
-	if cap(newPasswordSlots()) < 1 {
-		t.Errorf("no slots")
-	}
-}
-
 // TestLoginBusy: with every password slot taken, a login waits, then 503
 // with Retry-After; once a slot frees, logins work again.
 func TestLoginBusy(t *testing.T) {
 	e := newAuthEnv(t, memoryStore, aeOptions{})
-	slots := e.g.auth.slots
-	for range cap(slots) {
-		if err := slots.acquire(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+	adm := e.g.auth.admission
+	if _, err := adm.acquire(context.Background(), adm.size); err != nil {
+		t.Fatal(err)
 	}
 	res := e.do("POST", "/auth/login", loginBody("bob", "bob-password"), "Content-Type", "application/json")
 	wantStatus(t, "login with no free slot", res, http.StatusServiceUnavailable)
 	if res.Header.Get("Retry-After") == "" || res.errCode(t) != "temporarily_unavailable" {
 		t.Errorf("busy answer: Retry-After %q body %s", res.Header.Get("Retry-After"), res.body)
 	}
-	for range cap(slots) {
-		slots.release()
-	}
+	adm.release(adm.size)
 	wantStatus(t, "login after release", e.do("POST", "/auth/login", loginBody("bob", "bob-password"), "Content-Type", "application/json"), 200)
+}
+
+// TestLoginThrottleSpoofedAddress: from a peer outside trusted_proxies,
+// X-Forwarded-For is not the client address, so rotating it does not spread
+// attempts over fresh per-IP counters; a hostile user name (key syntax,
+// braces, control bytes) is just another user's counter.
+func TestLoginThrottleSpoofedAddress(t *testing.T) {
+	forEachStore(t, func(t *testing.T, sk storeKind) {
+		e := newAuthEnv(t, sk, aeOptions{edit: func(c *config.Config) {
+			c.Login.RateLimit = config.RateLimit{PerUser: 0, PerIP: 3, Window: time.Minute}
+		}})
+		for i, user := range []string{"alice", "login:ip:127.0.0.1", `{bob}\u0000\r\n`} {
+			res := e.do("POST", "/auth/login", loginBody(user, "x"), "Content-Type", "application/json", "X-Forwarded-For", "198.51.100."+strconv.Itoa(i))
+			wantStatus(t, "attempt "+strconv.Itoa(i+1), res, 401)
+		}
+		res := e.do("POST", "/auth/login", loginBody("alice", "alice-password"), "Content-Type", "application/json", "X-Forwarded-For", "203.0.113.99")
+		wantStatus(t, "fourth attempt with yet another spoofed address", res, 429)
+	})
 }

@@ -19,7 +19,7 @@ type authState struct {
 	store       SessionStore // instrumented; never nil
 	users       *users.Store // nil: nobody can log in
 	initialKeys *tokens.Keyset
-	slots       passwordSlots
+	admission   *passwordAdmission
 	m           *authMetrics
 }
 
@@ -43,7 +43,7 @@ func (g *Gateway) initAuth(opts Options) error {
 		store:       store,
 		users:       opts.Users,
 		initialKeys: opts.Keys,
-		slots:       newPasswordSlots(),
+		admission:   newDefaultPasswordAdmission(),
 		m:           m,
 	}
 	return nil

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"time"
 
 	"github.com/portcullis-gw/portcullis/sessions"
 )
@@ -17,7 +16,7 @@ type SessionStore interface {
 	Revoke(ctx context.Context, user, id string) error
 	RevokeUser(ctx context.Context, user string) ([]string, error)
 	List(ctx context.Context, user string) ([]sessions.Session, error)
-	RecordFailure(ctx context.Context, key string, window time.Duration) (int, error)
-	Failures(ctx context.Context, key string, window time.Duration) (n int, retryAfter time.Duration, err error)
+	ReserveLogin(ctx context.Context, a sessions.LoginAttempt) (sessions.Reservation, error)
+	ReleaseLogin(ctx context.Context, r sessions.Reservation) error
 	Ping(ctx context.Context) error
 }

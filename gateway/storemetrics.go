@@ -19,12 +19,12 @@ const (
 	opRevoke        = "revoke"
 	opRevokeUser    = "revoke_user"
 	opList          = "list"
-	opRecordFailure = "record_failure"
-	opFailures      = "failures"
+	opReserveLogin  = "reserve_login"
+	opReleaseLogin  = "release_login"
 	opPing          = "ping"
 )
 
-var storeOps = []string{opCreate, opValidate, opRefresh, opRevokeByToken, opRevoke, opRevokeUser, opList, opRecordFailure, opFailures, opPing}
+var storeOps = []string{opCreate, opValidate, opRefresh, opRevokeByToken, opRevoke, opRevokeUser, opList, opReserveLogin, opReleaseLogin, opPing}
 
 // storeMetrics are the session-store collectors.
 type storeMetrics struct {
@@ -138,17 +138,13 @@ func (s instrumentedStore) List(ctx context.Context, user string) ([]sessions.Se
 	return timed(ctx, s, opList, func(ctx context.Context) ([]sessions.Session, error) { return s.next.List(ctx, user) })
 }
 
-func (s instrumentedStore) RecordFailure(ctx context.Context, key string, window time.Duration) (int, error) {
-	return timed(ctx, s, opRecordFailure, func(ctx context.Context) (int, error) { return s.next.RecordFailure(ctx, key, window) })
+func (s instrumentedStore) ReserveLogin(ctx context.Context, a sessions.LoginAttempt) (sessions.Reservation, error) {
+	return timed(ctx, s, opReserveLogin, func(ctx context.Context) (sessions.Reservation, error) { return s.next.ReserveLogin(ctx, a) })
 }
 
-func (s instrumentedStore) Failures(ctx context.Context, key string, window time.Duration) (int, time.Duration, error) {
-	var after time.Duration
-	n, err := timed(ctx, s, opFailures, func(ctx context.Context) (n int, err error) {
-		n, after, err = s.next.Failures(ctx, key, window)
-		return n, err
-	})
-	return n, after, err
+func (s instrumentedStore) ReleaseLogin(ctx context.Context, r sessions.Reservation) error {
+	_, err := timed(ctx, s, opReleaseLogin, none(func(ctx context.Context) error { return s.next.ReleaseLogin(ctx, r) }))
+	return err
 }
 
 func (s instrumentedStore) Ping(ctx context.Context) error {

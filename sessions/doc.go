@@ -25,8 +25,11 @@
 //   - Revocation needs a credential, never just a sid (sids are visible to
 //     upstreams): Revoke and RevokeUser take the user from a verified token,
 //     RevokeByRefreshToken needs the current or previous secret.
-//   - RecordFailure/Failures count failed logins per key in a sliding window
-//     (login throttling shared by all replicas).
+//   - ReserveLogin takes a login attempt's place in its user's and its
+//     address's sliding-window counters before the password is checked
+//     (atomic per counter, so concurrent attempts cannot overrun the limit);
+//     ReleaseLogin gives it back after a success or a shed attempt (login
+//     throttling shared by all replicas; see throttle.go).
 //
 // Caching: NewCachedStore wraps a RedisStore with a per-replica cache of
 // positive Validate answers (at most max_staleness old). Scripts of a store
@@ -65,7 +68,8 @@
 //	                                   and previous secret, nonce of the last rotation, rotated ms,
 //	                                   ids the login evicted, space-separated, only when any)
 //	portcullis:{tag}:u:<user>   zset   sid → last used ms (LRU order for eviction, listing)
-//	portcullis:f:<key>          zset   unique member → time ms of one failed login
+//	portcullis:f:login:user:<h> zset   unique member → time ms of one counted login attempt
+//	portcullis:f:login:ip:<ip>  zset   the same per client address (h: SHA-256 prefix of the name)
 //
 // The sid itself starts with the tag, so a refresh token (which names no
 // user) leads to the right slot. Each change is one Lua script (lua/*.lua,
@@ -76,7 +80,7 @@
 // created + absolute_lifetime), set by the same script that writes it; the
 // user index expires with the longest-lived of its sessions (scripts that
 // remove a live session recompute it from the remaining sessions' TTLs); a
-// failure counter expires one window after its newest failure. The
+// throttle counter expires one window after its newest attempt. The
 // invalidation channel is Pub/Sub and stores nothing. Scripts take "now"
 // from Go (Options.Now) and check expiry themselves; the real TTLs are the
 // backstop that guarantees nothing outlives its session. Only the fence

@@ -11,7 +11,8 @@ import (
 //
 //	portcullis:{tag}:s:<sid>    hash: one session record
 //	portcullis:{tag}:u:<user>   sorted set: the user's session ids, scored by last use (ms)
-//	portcullis:f:<key>          sorted set: failed login attempts under a rate-limit key
+//	portcullis:f:login:user:<h> sorted set: login attempts of one user name (h: SHA-256 prefix)
+//	portcullis:f:login:ip:<ip>  sorted set: login attempts from one client address
 //
 // The "{tag}" hash tag puts all of a user's keys in one Cluster slot, which
 // is what lets one Lua script change them together. The tag comes before any
@@ -54,3 +55,15 @@ func (k keyspace) failures(key string) string {
 	}
 	return k.prefix + "f:" + key
 }
+
+// loginUserCounter names the login throttle's counter of a user name. The
+// name is hashed: any string may be tried, and the key must stay short and
+// free of separators and hash tags whatever was typed.
+func loginUserCounter(user string) string {
+	sum := sha256.Sum256([]byte(user))
+	return "login:user:" + hex.EncodeToString(sum[:16])
+}
+
+// loginIPCounter names the login throttle's counter of a client address
+// (failures() hashes it if it holds anything unexpected, e.g. a zone).
+func loginIPCounter(ip string) string { return "login:ip:" + ip }

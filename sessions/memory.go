@@ -293,65 +293,6 @@ func (m *MemoryStore) List(ctx context.Context, user string) ([]Session, error) 
 	return out, nil
 }
 
-// RecordFailure adds a failed attempt under key now and returns how many
-// failures fall within the sliding window ending now.
-func (m *MemoryStore) RecordFailure(ctx context.Context, key string, window time.Duration) (int, error) {
-	if err := checkCtx(ctx, "record failure"); err != nil {
-		return 0, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	now := m.opts.nowMS()
-	m.sweep(now)
-	f := m.failures[key]
-	if f == nil {
-		f = &memFailures{}
-		m.failures[key] = f
-	}
-	f.window = window.Milliseconds()
-	f.ts = append(inWindow(f.ts, now, window), now)
-	if len(f.ts) > maxFailures {
-		f.ts = f.ts[len(f.ts)-maxFailures:]
-	}
-	return len(f.ts), nil
-}
-
-// Failures counts the failures under key within the window ending now;
-// retryAfter is when the oldest of them leaves the window (0 when none).
-func (m *MemoryStore) Failures(ctx context.Context, key string, window time.Duration) (int, time.Duration, error) {
-	if err := checkCtx(ctx, "failures"); err != nil {
-		return 0, 0, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	now := m.opts.nowMS()
-	f := m.failures[key]
-	if f == nil {
-		return 0, 0, nil
-	}
-	f.ts = inWindow(f.ts, now, window)
-	if len(f.ts) == 0 {
-		delete(m.failures, key)
-		return 0, 0, nil
-	}
-	return len(f.ts), retryAfter(f.ts[0], now, window), nil
-}
-
-// inWindow drops the times that have left the window: a failure at t counts
-// while now - t < window.
-func inWindow(ts []int64, now int64, window time.Duration) []int64 {
-	cut := now - window.Milliseconds()
-	i := 0
-	for i < len(ts) && ts[i] <= cut {
-		i++
-	}
-	return slices.Clip(ts[i:])
-}
-
-func retryAfter(oldest, now int64, window time.Duration) time.Duration {
-	return time.Duration(oldest+window.Milliseconds()-now) * time.Millisecond
-}
-
 // Ping always succeeds: the memory store is the process itself.
 func (m *MemoryStore) Ping(ctx context.Context) error { return checkCtx(ctx, "ping") }
 

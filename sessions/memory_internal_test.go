@@ -19,7 +19,7 @@ func TestMemorySweep(t *testing.T) {
 	ctx := context.Background()
 	for i := range 1000 {
 		m.Create(ctx, NewSession{User: "u" + strconv.Itoa(i)})
-		m.RecordFailure(ctx, "ip:192.0.2."+strconv.Itoa(i), 5*time.Minute)
+		m.ReserveLogin(ctx, LoginAttempt{IP: "192.0.2." + strconv.Itoa(i), PerIP: 5, Window: 5 * time.Minute})
 	}
 	if len(m.sessions) != 1000 || len(m.failures) != 1000 || len(m.users) != 1000 {
 		t.Fatalf("before: %d sessions, %d users, %d counters", len(m.sessions), len(m.users), len(m.failures))
@@ -30,7 +30,7 @@ func TestMemorySweep(t *testing.T) {
 		t.Fatalf("after the window: %d counters, %d sessions; want 0, 1001", len(m.failures), len(m.sessions))
 	}
 	advance(time.Hour) // every session idled out
-	m.RecordFailure(ctx, "k", time.Minute)
+	m.ReserveLogin(ctx, LoginAttempt{User: "k", PerUser: 5, Window: time.Minute})
 	if len(m.sessions) != 0 || len(m.users) != 0 {
 		t.Fatalf("after idle timeout: %d sessions, %d users; want none", len(m.sessions), len(m.users))
 	}

@@ -2,13 +2,10 @@ package sessions
 
 import (
 	"context"
-	"crypto/rand"
 	_ "embed"
-	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -30,10 +27,6 @@ var (
 	revokeUserSrc string
 	//go:embed lua/list.lua
 	listSrc string
-	//go:embed lua/fail_record.lua
-	failRecordSrc string
-	//go:embed lua/fail_count.lua
-	failCountSrc string
 
 	// The scripts that change what a client sees start with fence.lua.
 	createScript      = redis.NewScript(fenceSrc + createSrc)
@@ -43,8 +36,6 @@ var (
 	revokeTokenScript = redis.NewScript(fenceSrc + revokeTokenSrc)
 	revokeUserScript  = redis.NewScript(fenceSrc + revokeUserSrc)
 	listScript        = redis.NewScript(listSrc)
-	failRecordScript  = redis.NewScript(failRecordSrc)
-	failCountScript   = redis.NewScript(failCountSrc)
 )
 
 // Status codes returned by refresh.lua and revoke_token.lua.
@@ -288,46 +279,6 @@ func (s *RedisStore) List(ctx context.Context, user string) ([]Session, error) {
 	}
 	sortSessions(out)
 	return out, nil
-}
-
-// RecordFailure adds a failed attempt under key now and returns how many
-// failures fall within the sliding window ending now.
-func (s *RedisStore) RecordFailure(ctx context.Context, key string, window time.Duration) (int, error) {
-	var b [8]byte
-	rand.Read(b[:])
-	now := s.opts.nowMS()
-	n, err := failRecordScript.Run(ctx, s.client, []string{s.keys.failures(key)},
-		now, window.Milliseconds(), strconv.FormatInt(now, 10)+"-"+hex.EncodeToString(b[:]), maxFailures,
-	).Int()
-	if err != nil {
-		return 0, redisError("record failure", err)
-	}
-	return n, nil
-}
-
-// Failures counts the failures under key within the window ending now;
-// retryAfter is when the oldest of them leaves the window (0 when none).
-func (s *RedisStore) Failures(ctx context.Context, key string, window time.Duration) (int, time.Duration, error) {
-	now := s.opts.nowMS()
-	res, err := failCountScript.Run(ctx, s.client, []string{s.keys.failures(key)},
-		now, window.Milliseconds(),
-	).Slice()
-	if err != nil {
-		return 0, 0, redisError("failures", err)
-	}
-	if len(res) != 2 {
-		return 0, 0, fmt.Errorf("sessions: failures: malformed reply")
-	}
-	n, ok := res[0].(int64)
-	if !ok || n == 0 {
-		return 0, 0, nil
-	}
-	oldest, _ := res[1].(string)
-	t, err := strconv.ParseFloat(oldest, 64)
-	if err != nil {
-		return 0, 0, fmt.Errorf("sessions: failures: malformed score")
-	}
-	return int(n), retryAfter(int64(t), now, window), nil
 }
 
 // Ping checks that the store answers (readiness).

@@ -83,13 +83,14 @@ func TestRedisRoundTrips(t *testing.T) {
 	store.RevokeByRefreshToken(ctx, "x")
 	store.Revoke(ctx, "alice", sessions.UserTag("alice")+strings.Repeat("0", 32))
 	store.RevokeUser(ctx, "nobody")
-	store.RecordFailure(ctx, "k", time.Minute)
-	store.Failures(ctx, "k", time.Minute)
+	attempt := sessions.LoginAttempt{User: "alice", PerUser: 5, Window: time.Minute}
+	store.ReserveLogin(ctx, attempt)
 	store.RevokeByRefreshToken(ctx, c.Session.ID+"."+strings.Repeat("A", 43))
 	hook.take()
 
 	var tok = r.RefreshToken
 	var created sessions.Created
+	var held sessions.Reservation
 	ops := []struct {
 		name string
 		call func() error
@@ -108,8 +109,8 @@ func TestRedisRoundTrips(t *testing.T) {
 		}},
 		{"Revoke", func() error { return store.Revoke(ctx, "alice", created.Session.ID) }},
 		{"List", func() error { _, err := store.List(ctx, "alice"); return err }},
-		{"RecordFailure", func() error { _, err := store.RecordFailure(ctx, "k", time.Minute); return err }},
-		{"Failures", func() error { _, _, err := store.Failures(ctx, "k", time.Minute); return err }},
+		{"ReserveLogin", func() error { var err error; held, err = store.ReserveLogin(ctx, attempt); return err }},
+		{"ReleaseLogin", func() error { return store.ReleaseLogin(ctx, held) }},
 		{"RevokeByRefreshToken", func() error { _, err := store.RevokeByRefreshToken(ctx, tok); return err }},
 		{"RevokeUser", func() error { _, err := store.RevokeUser(ctx, "alice"); return err }},
 		{"Ping", func() error { return store.Ping(ctx) }},
@@ -119,8 +120,11 @@ func TestRedisRoundTrips(t *testing.T) {
 			t.Fatalf("%s error = %v", op.name, err)
 		}
 		want := "EVALSHA"
-		if op.name == "Ping" {
+		switch op.name {
+		case "Ping":
 			want = "PING"
+		case "ReleaseLogin":
+			want = "ZREM" // one plain command per counter: atomic without a script
 		}
 		if got := hook.take(); len(got) != 1 || got[0] != want {
 			t.Errorf("%s round trips = %v, want [%s]", op.name, got, want)
@@ -205,7 +209,7 @@ func TestRedisTTLs(t *testing.T) {
 			t.Fatal(err)
 		}
 		ends[c.Session.ID] = r.Session.ExpiresAt
-		store.RecordFailure(ctx, "user:alice", 5*time.Minute)
+		store.ReserveLogin(ctx, sessions.LoginAttempt{User: "alice", PerUser: 5, Window: 5 * time.Minute})
 
 		keys := keysOf(t, srv.Addr, "ttl:")
 		if len(keys) != 6 { // 4 sessions, the index, one counter
@@ -250,7 +254,7 @@ func TestRedisTTLs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		store.RecordFailure(ctx, "ip:192.0.2.1", 300*time.Millisecond)
+		store.ReserveLogin(ctx, sessions.LoginAttempt{IP: "192.0.2.1", PerIP: 5, Window: 300 * time.Millisecond})
 		time.Sleep(200 * time.Millisecond)
 		if _, err := store.Validate(ctx, "alice", c.Session.ID); err != nil { // touch: +300ms
 			t.Fatalf("Validate() within idle = %v", err)

@@ -307,8 +307,8 @@ func TestRedisWrongNode(t *testing.T) {
 	if _, err := onReplica.Create(ctx, sessions.NewSession{User: "alice"}); !errors.Is(err, sessions.ErrUnavailable) {
 		t.Errorf("Create() on a replica error = %v, want ErrUnavailable (READONLY)", err)
 	}
-	if _, err := onReplica.RecordFailure(ctx, "user:alice", time.Minute); !errors.Is(err, sessions.ErrUnavailable) {
-		t.Errorf("RecordFailure() on a replica error = %v, want ErrUnavailable (READONLY)", err)
+	if _, err := onReplica.ReserveLogin(ctx, sessions.LoginAttempt{User: "alice", PerUser: 5, Window: time.Minute}); !errors.Is(err, sessions.ErrUnavailable) {
+		t.Errorf("ReserveLogin() on a replica error = %v, want ErrUnavailable (READONLY)", err)
 	}
 	onSlotless := sessions.NewRedisStore(newClient(t, redisConfig(config.RedisStandalone, slotless.Addr)), "wn:", testOptions())
 	for _, call := range sessionstest.EveryMethod(onSlotless, c) {

@@ -19,7 +19,7 @@ import (
 // echo and asks twice; otherwise it reads one line.
 func runHashPassword(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	fs := newFlagSet("hash-password", stderr)
-	useBcrypt := fs.Bool("bcrypt", false, "print a bcrypt hash (cost 12) instead of argon2id (m=65536,t=3,p=2)")
+	useBcrypt := fs.Bool("bcrypt", false, "print a bcrypt hash (cost 12) instead of argon2id (m=19456,t=2,p=1)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: portcullis hash-password [-bcrypt] < password\n\n"+
 			"Reads a password from stdin (prompting without echo on a terminal) and prints\n"+

@@ -48,7 +48,7 @@ func TestHashPasswordPrintsVerifiableHash(t *testing.T) {
 		name, input, password, prefix string
 		args                          []string
 	}{
-		{"argon2id, LF", "correct horse\n", "correct horse", "$argon2id$v=19$m=65536,t=3,p=2$", nil},
+		{"argon2id, LF", "correct horse\n", "correct horse", "$argon2id$v=19$m=19456,t=2,p=1$", nil},
 		{"bcrypt, CRLF, only the first line", "tr0ub4dor&3\r\nignored\n", "tr0ub4dor&3", "$2a$12$", []string{"-bcrypt"}},
 	}
 	for _, tt := range tests {

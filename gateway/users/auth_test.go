@@ -1,6 +1,7 @@
 package users
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -67,7 +68,7 @@ func TestAuthenticate(t *testing.T) {
 			if len(seen) != 1 {
 				t.Fatalf("Authenticate ran %d verifications, want exactly 1", len(seen))
 			}
-			var want hash = dummyHash
+			want := s.dummy
 			if tt.verified != "dummy" {
 				want = s.users[tt.verified].hash
 			}
@@ -87,7 +88,7 @@ func TestDummyCostsLikeADefaultHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(enc, "$argon2id$v=19$m=65536,t=3,p=2$") {
+	if !strings.HasPrefix(enc, "$argon2id$v=19$m=19456,t=2,p=1$") {
 		t.Errorf("Hash = %q, want the default argon2id parameters", enc)
 	}
 	h, err := parseHash(enc, config.Argon2Limit{})
@@ -160,5 +161,110 @@ func TestHash(t *testing.T) {
 	}
 	if _, err := HashArgon2id("pw", 8, 1, 2); err == nil {
 		t.Error("HashArgon2id(m < 8p) = nil error")
+	}
+}
+
+// TestDummyFollowsTheFile: an unknown user costs what most known users
+// cost, whatever the file was hashed with (the old default m=65536,t=3,p=2,
+// bcrypt), not the current default: else a faster 401 tells that a name is
+// unknown. The dummy's key matches no password.
+func TestDummyFollowsTheFile(t *testing.T) {
+	t.Parallel()
+	argon := func(m, it uint32, p uint8) string {
+		enc, err := HashArgon2id("pw", m, it, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return enc
+	}
+	bc, err := bcrypt.GenerateFromPassword([]byte("pw"), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := func(hs ...string) string {
+		var b strings.Builder
+		b.WriteString("users:\n")
+		for i, h := range hs {
+			fmt.Fprintf(&b, "  u%d:\n    password_hash: %q\n", i, h)
+		}
+		return b.String()
+	}
+	old, cheap := argon(65536, 3, 2), argon(64, 1, 1)
+	tests := []struct {
+		name    string
+		content string
+		want    string // kind and parameters
+	}{
+		{"old default", file(old, old), "argon2id m=65536 t=3 p=2"},
+		{"most users win", file(cheap, old, cheap), "argon2id m=64 t=1 p=1"},
+		{"a tie: the costlier", file(cheap, old), "argon2id m=65536 t=3 p=2"},
+		{"bcrypt only", file(string(bc)), "bcrypt 5"},
+		{"bcrypt majority", file(string(bc), string(bc), cheap), "bcrypt 5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := mustLoad(t, tt.content)
+			if got := describeHash(t, s.dummy); got != tt.want {
+				t.Fatalf("dummy = %s, want %s", got, tt.want)
+			}
+			rec := &recorder{}
+			s.onVerify = rec.observe
+			for _, pw := range []string{"pw", "", "portcullis-dummy"} {
+				if _, ok := s.Authenticate("nobody", pw); ok {
+					t.Fatalf("unknown user authenticated with %q", pw)
+				}
+			}
+			if seen := rec.take(); len(seen) != 3 || seen[0] != s.dummy {
+				t.Fatalf("unknown user verified %d hashes, want the dummy each time", len(seen))
+			}
+		})
+	}
+}
+
+// describeHash names h's scheme and cost.
+func describeHash(t *testing.T, h hash) string {
+	t.Helper()
+	switch d := h.(type) {
+	case *argonHash:
+		return fmt.Sprintf("argon2id m=%d t=%d p=%d", d.memory, d.iterations, d.parallelism)
+	case *bcryptHash:
+		c, err := bcrypt.Cost(d.encoded)
+		if err != nil {
+			t.Fatalf("bcrypt hash malformed: %v", err)
+		}
+		return fmt.Sprintf("bcrypt %d", c)
+	}
+	return "unknown"
+}
+
+// TestLanes: the cores a check keeps busy are the parallelism of the hash
+// Authenticate will verify: the user's, or the dummy's for an unknown user or
+// an unacceptable password; bcrypt uses one.
+func TestLanes(t *testing.T) {
+	t.Parallel()
+	p2, err := HashArgon2id("pw", 64, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1, err := HashArgon2id("pw", 64, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc, err := bcrypt.GenerateFromPassword([]byte("pw"), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := mustLoad(t, fmt.Sprintf("users:\n  a:\n    password_hash: %q\n  b:\n    password_hash: %q\n  c:\n    password_hash: %q\n  d:\n    password_hash: %q\n", p2, p2, p1, bc))
+	for _, tc := range []struct {
+		name, password string
+		want           int
+	}{
+		{"a", "x", 2}, {"c", "x", 1}, {"d", "x", 1},
+		{"nobody", "x", 2}, // the dummy imitates the majority (p=2)
+		{"c", "", 2}, {"c", strings.Repeat("x", MaxPasswordBytes+1), 2},
+	} {
+		if got := s.Lanes(tc.name, tc.password); got != tc.want {
+			t.Errorf("Lanes(%q, %d-byte password) = %d, want %d", tc.name, len(tc.password), got, tc.want)
+		}
 	}
 }

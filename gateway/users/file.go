@@ -44,6 +44,7 @@ type entry struct {
 // Set is an immutable, parsed users file.
 type Set struct {
 	users map[string]*entry
+	dummy hash // verified for unknown users: see dummyFor
 	// onVerify, when set by a test, observes every hash verification.
 	onVerify func(h hash)
 }
@@ -62,24 +63,44 @@ func (s *Set) Lookup(name string) (User, bool) {
 
 // Authenticate reports whether password is name's and the user is enabled.
 // Unknown users, wrong passwords and disabled users cost the same: an unknown
-// user is checked against a dummy argon2id hash with the default parameters,
-// and a disabled user's hash is still verified. It returns the user only on
-// success.
+// user is checked against a dummy hash with the scheme and cost most users
+// of the file have (dummyFor), and a disabled user's hash is still verified.
+// It returns the user only on success.
 func (s *Set) Authenticate(name, password string) (User, bool) {
-	e, known := s.users[name]
-	h := hash(dummyHash)
-	if known {
-		h = e.hash
-	}
-	acceptable := password != "" && len(password) <= MaxPasswordBytes
-	if !acceptable {
-		h = dummyHash // still pay the price; never hash a megabyte
-	}
+	e, h, acceptable := s.pick(name, password)
 	matched := s.verify(h, password)
-	if !known || !acceptable || !matched || e.user.Disabled {
+	if e == nil || !acceptable || !matched || e.user.Disabled {
 		return User{}, false
 	}
 	return e.user.clone(), true
+}
+
+// Lanes is how many cores Authenticate(name, password) keeps busy at once:
+// the argon2id parallelism of the hash it will verify (1 for bcrypt). The
+// gateway's admission bound weighs each check by it.
+func (s *Set) Lanes(name, password string) int {
+	if _, h, _ := s.pick(name, password); h != nil {
+		if a, ok := h.(*argonHash); ok {
+			return int(a.parallelism)
+		}
+	}
+	return 1
+}
+
+// pick returns name's entry (nil when unknown) and the hash Authenticate
+// verifies: the user's own, or the dummy for an unknown user or an
+// unacceptable password (still pay the price; never hash a megabyte).
+func (s *Set) pick(name, password string) (*entry, hash, bool) {
+	h := s.dummy
+	if h == nil {
+		h = dummyHash
+	}
+	e := s.users[name]
+	acceptable := password != "" && len(password) <= MaxPasswordBytes
+	if e != nil && acceptable {
+		h = e.hash
+	}
+	return e, h, acceptable
 }
 
 // verify checks password against h; the test hook runs only after the work
@@ -202,6 +223,11 @@ func parse(file string, data []byte, limit config.Argon2Limit) (*Set, error) {
 	if len(p.errs) > 0 {
 		return nil, errors.Join(p.errs...)
 	}
+	hs := make([]hash, 0, len(s.users))
+	for _, e := range s.users {
+		hs = append(hs, e.hash)
+	}
+	s.dummy = dummyFor(hs)
 	return s, nil
 }
 

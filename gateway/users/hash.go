@@ -15,12 +15,14 @@ import (
 	"github.com/portcullis-gw/portcullis/config"
 )
 
-// Default argon2id parameters for Hash and for the unknown-user dummy
-// (RFC 9106 §4's second recommendation, with p=2).
+// Default argon2id parameters for Hash: the OWASP Password Storage Cheat
+// Sheet's first argon2id setting (m=19 MiB, t=2, p=1). p=1 keeps one check
+// on one core, so the admission bound on concurrent checks is a bound on
+// cores; about 30 ms of CPU per check here (README, "Authentication cost").
 const (
-	DefaultMemoryKiB   = 64 * 1024
-	DefaultIterations  = 3
-	DefaultParallelism = 2
+	DefaultMemoryKiB   = 19 * 1024
+	DefaultIterations  = 2
+	DefaultParallelism = 1
 	saltBytes          = 16
 	keyBytes           = 32
 	// BcryptCost is the cost of bcrypt hashes made by Hash.
@@ -69,15 +71,54 @@ func (h *bcryptHash) verify(password []byte) bool {
 	return bcrypt.CompareHashAndPassword(h.encoded, password) == nil
 }
 
-// dummyHash is verified for unknown users so that they cost one default
-// argon2id derivation, like a real user (Caddy basicauth's fakePassword).
-// Its key matches no password in practice.
+// dummyHash is verified for unknown users of a Set that has no argon2id or
+// bcrypt hash to imitate (see dummyFor): one default argon2id derivation
+// (Caddy basicauth's fakePassword). Its key matches no password in practice.
 var dummyHash = &argonHash{
 	memory:      DefaultMemoryKiB,
 	iterations:  DefaultIterations,
 	parallelism: DefaultParallelism,
 	salt:        []byte("portcullis-dummy"),
 	key:         []byte("portcullis-dummy-key-never-match"),
+}
+
+// dummyFor returns the hash unknown users are checked against: one with the
+// scheme and cost most users of the file have (ties: the costlier), so an
+// unknown name costs what a known one does, whatever parameters the file was
+// hashed with (an older default, bcrypt). Its key matches no password.
+func dummyFor(hs []hash) hash {
+	type cost struct {
+		kind       string
+		m, t, p, c int
+	}
+	counts := map[cost]int{}
+	var best cost
+	for _, h := range hs {
+		var k cost
+		switch h := h.(type) {
+		case *argonHash:
+			k = cost{kind: "argon2id", m: int(h.memory), t: int(h.iterations), p: int(h.parallelism)}
+		case *bcryptHash:
+			c, _ := bcrypt.Cost(h.encoded)
+			k = cost{kind: "bcrypt", c: c}
+		}
+		counts[k]++
+		n, bn := counts[k], counts[best]
+		if n > bn || n == bn && k.m*k.t+k.c > best.m*best.t+best.c {
+			best = k
+		}
+	}
+	switch best.kind {
+	case "argon2id":
+		d := *dummyHash
+		d.memory, d.iterations, d.parallelism = uint32(best.m), uint32(best.t), uint8(best.p)
+		return &d
+	case "bcrypt":
+		// A well-formed hash of that cost: bcrypt runs the full key schedule
+		// before it compares.
+		return &bcryptHash{encoded: fmt.Appendf(nil, "$2b$%02d$%s", best.c, strings.Repeat("O", 53))}
+	}
+	return dummyHash
 }
 
 // parseHash parses an encoded hash, enforcing the argon2 caps. Errors never
@@ -166,7 +207,7 @@ func decodePHC(s string) ([]byte, error) {
 }
 
 // Hash returns an argon2id hash of password with the default parameters
-// (m=65536 KiB, t=3, p=2, 16-byte salt, 32-byte key) in PHC form, or with
+// (m=19456 KiB, t=2, p=1, 16-byte salt, 32-byte key) in PHC form, or with
 // useBcrypt a bcrypt hash of cost 12 (bcrypt refuses passwords over 72 bytes).
 func Hash(password string, useBcrypt bool) (string, error) {
 	if err := checkPassword(password); err != nil {

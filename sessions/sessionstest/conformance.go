@@ -24,8 +24,8 @@ type Store interface {
 	Revoke(ctx context.Context, user, id string) error
 	RevokeUser(ctx context.Context, user string) ([]string, error)
 	List(ctx context.Context, user string) ([]sessions.Session, error)
-	RecordFailure(ctx context.Context, key string, window time.Duration) (int, error)
-	Failures(ctx context.Context, key string, window time.Duration) (n int, retryAfter time.Duration, err error)
+	ReserveLogin(ctx context.Context, a sessions.LoginAttempt) (sessions.Reservation, error)
+	ReleaseLogin(ctx context.Context, r sessions.Reservation) error
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -151,7 +151,10 @@ func RunConformance(t *testing.T, newStore NewStoreFunc) {
 		{"List", testList},
 		{"MaxPerUser", testMaxPerUser},
 		{"MetadataBounded", testMetadataBounded},
-		{"Failures", testFailures},
+		{"ThrottleWindow", testThrottleWindow},
+		{"ThrottleUserThenIP", testThrottleUserThenIP},
+		{"ThrottleHostile", testThrottleHostile},
+		{"ThrottleParallel", testThrottleParallel},
 		{"CanceledContext", testCanceledContext},
 		{"RejectedChangeNothing", testRejectedChangeNothing},
 		{"ParallelLogins", testParallelLogins},

@@ -12,51 +12,6 @@ import (
 	"github.com/portcullis-gw/portcullis/sessions"
 )
 
-func testFailures(t *testing.T, newStore NewStoreFunc) {
-	e := setup(t, newStore, nil)
-	const window = time.Minute
-	record := func(key string, want int) {
-		t.Helper()
-		if n, err := e.store.RecordFailure(e.ctx, key, window); err != nil || n != want {
-			t.Fatalf("RecordFailure(%.20q) = %d, %v, want %d", key, n, err, want)
-		}
-	}
-	count := func(key string, want int, wantRetry time.Duration) {
-		t.Helper()
-		n, retry, err := e.store.Failures(e.ctx, key, window)
-		if err != nil || n != want || retry != wantRetry {
-			t.Fatalf("Failures(%.20q) = %d, %v, %v, want %d, %v", key, n, retry, err, want, wantRetry)
-		}
-	}
-	count("user:alice", 0, 0)
-	record("user:alice", 1)
-	e.clock.Advance(10 * time.Second)
-	record("user:alice", 2)
-	e.clock.Advance(10 * time.Second)
-	record("user:alice", 3)
-	count("user:alice", 3, 40*time.Second) // the first leaves the window at +60s
-	record("ip:192.0.2.7", 1)
-	e.clock.Advance(40 * time.Second) // the first is exactly one window old: out
-	count("user:alice", 2, 10*time.Second)
-	record("user:alice", 3)
-	e.clock.Advance(window)
-	count("user:alice", 0, 0)
-	count("ip:192.0.2.7", 0, 0)
-
-	// Hostile keys (client-controlled text inside) stay separate from each
-	// other and from a plain key.
-	hostile := []string{"user:{alice}", "user:" + strings.Repeat("a", 100000), "user:\x00\r\n", "user:ǎlice", "user:alice "}
-	for i, k := range hostile {
-		for range i + 1 {
-			e.store.RecordFailure(e.ctx, k, window)
-		}
-	}
-	for i, k := range hostile {
-		count(k, i+1, window)
-	}
-	count("user:alice", 0, 0)
-}
-
 // Call is one store method bound to its arguments, for tests that check
 // every method alike (a canceled context, a server that is down).
 type Call struct {
@@ -76,8 +31,15 @@ func EveryMethod(s Store, c sessions.Created) []Call {
 		{"Revoke", func(ctx context.Context) error { return s.Revoke(ctx, user, id) }},
 		{"RevokeUser", func(ctx context.Context) error { _, err := s.RevokeUser(ctx, user); return err }},
 		{"List", func(ctx context.Context) error { _, err := s.List(ctx, user); return err }},
-		{"RecordFailure", func(ctx context.Context) error { _, err := s.RecordFailure(ctx, "user:"+user, time.Minute); return err }},
-		{"Failures", func(ctx context.Context) error { _, _, err := s.Failures(ctx, "user:"+user, time.Minute); return err }},
+		{"ReserveLogin", func(ctx context.Context) error { _, err := s.ReserveLogin(ctx, attempt(user, "192.0.2.1")); return err }},
+		{"ReleaseLogin", func(ctx context.Context) error {
+			// Reserve regardless of ctx, so that the release itself meets it.
+			r, err := s.ReserveLogin(context.WithoutCancel(ctx), attempt(user, "192.0.2.1"))
+			if err != nil {
+				return err
+			}
+			return s.ReleaseLogin(ctx, r)
+		}},
 		{"Ping", func(ctx context.Context) error { return s.Ping(ctx) }},
 	}
 }
