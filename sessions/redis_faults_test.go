@@ -362,6 +362,10 @@ func TestRedisDelayedCallChangesNothing(t *testing.T) {
 		"logout":     func() error { _, err := slow.RevokeByRefreshToken(ctx, held[1].RefreshToken); return err },
 		"revoke":     func() error { return slow.Revoke(ctx, "alice", held[2].Session.ID) },
 		"logout-all": func() error { _, err := slow.RevokeUser(ctx, "alice"); return err },
+		"reserve-login": func() error {
+			_, err := slow.ReserveLogin(ctx, throttledAlice)
+			return err
+		},
 	}
 	for name, call := range calls {
 		before := srv.Errors(t, "LATE")
@@ -378,4 +382,13 @@ func TestRedisDelayedCallChangesNothing(t *testing.T) {
 	if _, err := s.Refresh(ctx, held[0].RefreshToken); err != nil {
 		t.Fatalf("refresh with the untouched token: %v", err)
 	}
+	// The late reservation holds no place: the whole budget is still there.
+	for i := range throttledAlice.PerUser {
+		if r, err := s.ReserveLogin(ctx, throttledAlice); err != nil || r.Refused {
+			t.Fatalf("reservation %d after the late one = %+v, %v; want held", i+1, r, err)
+		}
+	}
 }
+
+// throttledAlice is a login attempt against a small budget.
+var throttledAlice = sessions.LoginAttempt{User: "alice", IP: "192.0.2.1", PerUser: 2, PerIP: 2, Window: time.Minute}

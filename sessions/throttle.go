@@ -22,7 +22,9 @@ import (
 //go:embed lua/throttle_reserve.lua
 var throttleReserveSrc string
 
-var throttleReserveScript = redis.NewScript(throttleReserveSrc)
+// A reservation that runs after the gateway answered 503 must not count
+// against the client later: fenced like the session scripts.
+var throttleReserveScript = redis.NewScript(fenceSrc + throttleReserveSrc)
 
 // LoginAttempt is one login attempt to count: the user name as typed, the
 // client address, and the limits of their counters.
@@ -86,7 +88,7 @@ func (s *RedisStore) ReserveLogin(ctx context.Context, a LoginAttempt) (Reservat
 	var r Reservation
 	for _, c := range a.counters() {
 		res, err := throttleReserveScript.Run(ctx, s.client, []string{s.keys.failures(c.name)},
-			now, a.Window.Milliseconds(), member, c.limit).Slice()
+			now, a.Window.Milliseconds(), member, c.limit, s.deadline(ctx)).Slice()
 		var ok bool
 		var oldest string
 		if err = redisError("reserve login", err); err == nil {

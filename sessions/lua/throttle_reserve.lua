@@ -4,12 +4,15 @@
 -- KEYS[1] the counter (zset: unique member -> time, ms)
 -- ARGV[1] now (ms)                           ARGV[2] window (ms)
 -- ARGV[3] the attempt's unique member        ARGV[4] limit (attempts allowed in the window)
+-- ARGV[5] deadline (Unix ms, '0' = none; fence.lua): past it, a LATE error and nothing written
 -- returns: {1, n}      reserved; n attempts t with now - window < t, this one included
 --          {0, oldest} refused (the window already holds limit attempts); nothing
 --                      written but the pruning; oldest = time (ms, string) of the
 --                      oldest attempt, which leaves the window first
 -- Re-running it with a member already held (a retried call) reserves nothing
 -- more and answers {1, n}.
+local late = fence(ARGV[5])
+if late then return late end
 local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now - window))
 -- The member's time is ARGV[1]: look only among the attempts of that ms (at
