@@ -85,7 +85,13 @@ func NewRedisClient(cfg config.Redis) (redis.UniversalClient, error) {
 		}
 		opts.TLSConfig = tc
 	}
-	return redis.NewUniversalClient(opts), nil
+	client := redis.NewUniversalClient(opts)
+	if cc, ok := client.(*redis.ClusterClient); ok {
+		// Follow a failover as soon as commands start failing, not at the
+		// next periodic slot reload (see clusterFollower).
+		followFailovers(cc, clusterReloadEvery)
+	}
+	return client, nil
 }
 
 func orDefault(d, def time.Duration) time.Duration {

@@ -1,0 +1,199 @@
+package sessions_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/portcullis-gw/portcullis/config"
+	"github.com/portcullis-gw/portcullis/sessions"
+	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
+)
+
+// servedWithin is how soon after the promotion the shard must be served
+// again (issue 8: 2 s). The client asks for a slot reload at most every
+// 250 ms while commands fail, so on an idle machine this takes well under
+// half a second; 2 s is the requirement itself, not a padded figure.
+const servedWithin = 2 * time.Second
+
+// clusterLogin is one user's session and the master that held it.
+type clusterLogin struct {
+	user, master string
+	created      sessions.Created
+}
+
+// TestRedisClusterFailover: after kill -9 of a master in a 3+3 Cluster, the
+// store serves that shard's users again within 2 s of the replica's
+// promotion, loses no session the replica had, and answers ErrUnavailable
+// (503) in between, never ErrNotFound (401). A login-throttle counter on the
+// same shard is unavailable in between (never read as zero) and keeps its
+// count afterwards. On the old client (no reload on node failure) the shard
+// stayed unreachable until go-redis' 60 s periodic reload.
+func TestRedisClusterFailover(t *testing.T) {
+	t.Parallel()
+	cl := sessionstest.StartClusterConfig(t, sessionstest.ClusterConfig{Replicas: 1, NodeTimeout: time.Second})
+	const prefix = "cf:"
+	store := sessions.NewRedisStore(newClient(t, redisConfig(config.RedisCluster, cl.Addrs...)), prefix, testOptions())
+	ctx := testCtx(t)
+
+	logins := loginOnEveryShard(t, ctx, cl, store)
+	victim := logins[0] // its master is killed
+	var other clusterLogin
+	for _, l := range logins {
+		if l.master != victim.master {
+			other = l
+		}
+	}
+	throttleKey := throttleKeyOn(t, cl, prefix, victim.master)
+	if _, err := store.RecordFailure(ctx, throttleKey, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	cl.WaitReplicated(t)
+	_, replicas := cl.Owner(t, victim.master, cl.Slot(t, sessions.UserTag(victim.user)))
+	if len(replicas) != 1 {
+		t.Fatalf("master %s has %d replicas, want 1", victim.master, len(replicas))
+	}
+
+	killed := time.Now()
+	cl.Node(victim.master).Stop() // SIGKILL
+	promoted := watchPromotion(t, cl, other.master, replicas[0].ID)
+
+	served, otherFailures := pollUntilServed(t, store, victim, other, throttleKey, killed.Add(20*time.Second))
+	p := <-promoted
+	if p.IsZero() {
+		t.Fatalf("replica %s was not promoted within 20 s of the kill", replicas[0].Addr)
+	}
+	t.Logf("kill -9 → promotion %v, promotion → served again %v (kill → served %v); %d requests of a user on another shard failed meanwhile",
+		p.Sub(killed).Round(time.Millisecond), served.Sub(p).Round(time.Millisecond), served.Sub(killed).Round(time.Millisecond), otherFailures)
+	if gap := served.Sub(p); gap > servedWithin {
+		t.Fatalf("shard served again %v after the promotion, want ≤ %v", gap, servedWithin)
+	}
+	for _, l := range logins {
+		if _, err := store.Validate(ctx, l.user, l.created.Session.ID); err != nil {
+			t.Errorf("Validate(%s, on %s) after the failover error = %v; the replica had it", l.user, l.master, err)
+		}
+	}
+	if n, _, err := store.Failures(ctx, throttleKey, time.Hour); err != nil || n != 1 {
+		t.Errorf("throttle counter after the failover = %d, %v; want 1 (replicated before the kill)", n, err)
+	}
+}
+
+// loginOnEveryShard creates sessions until every master holds at least
+// three users' sessions, and returns them with their masters.
+func loginOnEveryShard(t *testing.T, ctx context.Context, cl *sessionstest.Cluster, store *sessions.RedisStore) []clusterLogin {
+	t.Helper()
+	var out []clusterLogin
+	perMaster := map[string]int{}
+	for i := 0; len(perMaster) < 3 || minCount(perMaster) < 3; i++ {
+		if i == 300 {
+			t.Fatalf("300 users did not cover every shard: %v", perMaster)
+		}
+		user := fmt.Sprintf("user%d", i)
+		master, _ := cl.Owner(t, cl.Addrs[0], cl.Slot(t, sessions.UserTag(user)))
+		c, err := store.Create(ctx, sessions.NewSession{User: user})
+		if err != nil {
+			t.Fatal(err)
+		}
+		perMaster[master.Addr]++
+		out = append(out, clusterLogin{user: user, master: master.Addr, created: c})
+	}
+	return out
+}
+
+func minCount(m map[string]int) int {
+	n := -1
+	for _, v := range m {
+		if n < 0 || v < n {
+			n = v
+		}
+	}
+	return n
+}
+
+// throttleKeyOn returns a per-IP throttle key whose counter lives on master.
+func throttleKeyOn(t *testing.T, cl *sessionstest.Cluster, prefix, master string) string {
+	t.Helper()
+	for i := range 300 {
+		key := fmt.Sprintf("login:ip:192.0.2.%d", i)
+		if m, _ := cl.Owner(t, cl.Addrs[0], cl.Slot(t, prefix+"f:"+key)); m.Addr == master {
+			return key
+		}
+	}
+	t.Fatalf("no throttle key on %s", master)
+	return ""
+}
+
+// watchPromotion polls CLUSTER NODES on the node at via every 20 ms and
+// sends the time it first names replicaID a master serving slots (zero
+// after 20 s without).
+func watchPromotion(t *testing.T, cl *sessionstest.Cluster, via, replicaID string) <-chan time.Time {
+	out := make(chan time.Time, 1)
+	go func() {
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			nodes, _ := sessionstest.ClusterNodes(via)
+			for _, n := range nodes {
+				if n.ID == replicaID && n.Master && !n.Failed && len(n.Slots) > 0 {
+					out <- time.Now()
+					return
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		out <- time.Time{}
+	}()
+	return out
+}
+
+// pollUntilServed validates victim's session (and reads the throttle
+// counter on its shard) every 50 ms until both answer, and returns when the
+// later of them first did. Until then every answer must be ErrUnavailable:
+// ErrNotFound would log the user out, a zero count would skip the throttle.
+// It also counts the failed requests of other, a user on a live shard.
+func pollUntilServed(t *testing.T, store *sessions.RedisStore, victim, other clusterLogin, throttleKey string, deadline time.Time) (time.Time, int) {
+	t.Helper()
+	var validated, counted time.Time
+	otherFailures := 0
+	for validated.IsZero() || counted.IsZero() {
+		if time.Now().After(deadline) {
+			t.Fatalf("shard not served 20 s after the kill (validated %v, counted %v)", !validated.IsZero(), !counted.IsZero())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if validated.IsZero() {
+			_, err := store.Validate(ctx, victim.user, victim.created.Session.ID)
+			switch {
+			case err == nil:
+				validated = time.Now()
+			case !errors.Is(err, sessions.ErrUnavailable) || errors.Is(err, sessions.ErrNotFound):
+				t.Fatalf("Validate() during the failover error = %v, want ErrUnavailable", err)
+			}
+		}
+		if counted.IsZero() {
+			// Follow-up (branch throttle): read the counter through the
+			// reserve/release API once it replaces RecordFailure/Failures.
+			n, _, err := store.Failures(ctx, throttleKey, time.Hour)
+			switch {
+			case err == nil && n == 1:
+				counted = time.Now()
+			case err == nil:
+				t.Fatalf("throttle counter during the failover = %d, want 1 or ErrUnavailable (a skipped throttle)", n)
+			case !errors.Is(err, sessions.ErrUnavailable):
+				t.Fatalf("Failures() during the failover error = %v, want ErrUnavailable", err)
+			}
+		}
+		if _, err := store.Validate(ctx, other.user, other.created.Session.ID); err != nil {
+			if !errors.Is(err, sessions.ErrUnavailable) {
+				t.Fatalf("Validate(user on a live shard) error = %v, want nil or ErrUnavailable", err)
+			}
+			otherFailures++
+		}
+		cancel()
+		time.Sleep(50 * time.Millisecond)
+	}
+	if validated.After(counted) {
+		return validated, otherFailures
+	}
+	return counted, otherFailures
+}
