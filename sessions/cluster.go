@@ -26,17 +26,23 @@ const clusterReloadEvery = 250 * time.Millisecond
 // which coalesces concurrent requests and ends with the reload (or at once
 // on a closed client).
 type clusterFollower struct {
-	client *redis.ClusterClient
-	every  time.Duration
-	start  time.Time    // origin of last, for a monotonic clock
-	last   atomic.Int64 // time since start of the last reload request, ns
+	reloadState func()               // the client's ReloadState
+	since       func() time.Duration // monotonic clock
+	every       time.Duration
+	last        atomic.Int64 // since() of the last reload request, ns
 }
 
 // followFailovers installs a clusterFollower on c.
 func followFailovers(c *redis.ClusterClient, every time.Duration) {
-	f := &clusterFollower{client: c, every: every, start: time.Now()}
-	f.last.Store(-int64(every)) // the first failure may reload at once
-	c.AddHook(f)
+	start := time.Now()
+	c.AddHook(newClusterFollower(func() { c.ReloadState(context.Background()) },
+		func() time.Duration { return time.Since(start) }, every))
+}
+
+func newClusterFollower(reloadState func(), since func() time.Duration, every time.Duration) *clusterFollower {
+	f := &clusterFollower{reloadState: reloadState, since: since, every: every}
+	f.last.Store(int64(since() - every)) // the first failure may reload at once
+	return f
 }
 
 // DialHook is the identity: dial errors surface as command errors below.
@@ -73,12 +79,12 @@ func (f *clusterFollower) ProcessPipelineHook(next redis.ProcessPipelineHook) re
 // f.every (rate limit: a dead shard fails every request, and each must not
 // become a CLUSTER SLOTS).
 func (f *clusterFollower) reload() {
-	now := int64(time.Since(f.start))
+	now := int64(f.since())
 	last := f.last.Load()
 	if now-last < int64(f.every) || !f.last.CompareAndSwap(last, now) {
 		return
 	}
-	f.client.ReloadState(context.Background())
+	f.reloadState()
 }
 
 // nodeFailure reports whether err may mean that the node a command went to
