@@ -24,6 +24,8 @@ type ClusterConfig struct {
 	// NodeTimeout is cluster-node-timeout: how long a master must be
 	// unreachable before it is failed over (default 2 s).
 	NodeTimeout time.Duration
+	// Args are extra redis-server arguments for every node.
+	Args []string
 }
 
 // ClusterNode is one line of CLUSTER NODES.
@@ -55,9 +57,9 @@ func StartClusterConfig(t testing.TB, cfg ClusterConfig) *Cluster {
 		var node *Redis
 		var err error
 		for range 3 {
-			if node, err = startServer(t, bin, nil, nil, "--cluster-enabled", "yes",
-				"--cluster-config-file", "nodes.conf",
-				"--cluster-node-timeout", strconv.FormatInt(timeout.Milliseconds(), 10)); err == nil {
+			args := append([]string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+				"--cluster-node-timeout", strconv.FormatInt(timeout.Milliseconds(), 10)}, cfg.Args...)
+			if node, err = startServer(t, bin, nil, nil, args...); err == nil {
 				break
 			}
 		}
