@@ -103,3 +103,18 @@ func nodeFailure(err error) bool {
 	return redis.IsClusterDownError(err) || redis.IsTryAgainError(err) ||
 		redis.IsLoadingError(err) || redis.IsMasterDownError(err) || redis.IsReadOnlyError(err)
 }
+
+// topologyReloader returns what the invalidation subscription calls when it
+// loses its node: on a Cluster client, a slot-map reload at most every
+// clusterReloadEvery (go-redis resubscribes on the master of the channel's
+// slot, and Pub/Sub errors do not pass through clusterFollower's hook);
+// otherwise nothing (standalone has one node, Sentinel follows the master).
+func topologyReloader(client redis.UniversalClient) func() {
+	cc, ok := client.(*redis.ClusterClient)
+	if !ok {
+		return func() {}
+	}
+	start := time.Now()
+	return newClusterFollower(func() { cc.ReloadState(context.Background()) },
+		func() time.Duration { return time.Since(start) }, clusterReloadEvery).reload
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/portcullis-gw/portcullis/config"
 	"github.com/portcullis-gw/portcullis/sessions"
 	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
 )
@@ -89,5 +90,33 @@ func TestNodeFailure(t *testing.T) {
 				t.Fatalf("NodeFailure(%v) = %v, want %v", tc.err, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestNewRedisClientOwnsAddrs: go-redis' cluster client appends the nodes it
+// discovers to its Addrs slice; NewRedisClient must hand it a copy, or
+// discovering a node writes into the caller's config (and races with every
+// other client built from it: seen under -race with two clients on one
+// config during a failover).
+func TestNewRedisClientOwnsAddrs(t *testing.T) {
+	t.Parallel()
+	node := sessionstest.StartRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+	if reply, err := sessionstest.Command(node.Addr, "CLUSTER", "ADDSLOTSRANGE", "0", "16383"); err != nil || reply != "OK" {
+		t.Fatalf("CLUSTER ADDSLOTSRANGE = %q, %v", reply, err)
+	}
+	_, port, _ := strings.Cut(node.Addr, ":")
+	backing := []string{"localhost:" + port, "untouched"} // CLUSTER SLOTS names 127.0.0.1: a new node
+	cfg := redisConfig(config.RedisCluster, backing[:1]...)
+	client := newClient(t, cfg)
+	ctx := testCtx(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for client.Set(ctx, "k", "v", 0).Err() != nil { // the slot map is loaded
+		if time.Now().After(deadline) {
+			t.Fatal("the cluster node never served k")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if backing[1] != "untouched" || len(cfg.Addrs) != 1 {
+		t.Fatalf("the client wrote into the caller's addrs: %q", backing)
 	}
 }

@@ -60,13 +60,19 @@ func testClusterFailover(t *testing.T, how string, fail func(*sessionstest.Redis
 	ctx := testCtx(t)
 
 	logins := loginOnEveryShard(t, ctx, cl, store)
-	victim := logins[0] // its master is killed
-	var other clusterLogin
+	// The victim's master also serves the invalidation channel's slot, so the
+	// caching replica loses its subscription too.
+	channelMaster, _ := cl.Owner(t, cl.Addrs[0], cl.Slot(t, prefix+"invalidate"))
+	var victim, other clusterLogin
 	for _, l := range logins {
-		if l.master != victim.master {
+		if l.master == channelMaster.Addr {
+			victim = l
+		} else {
 			other = l
 		}
 	}
+	cache := cachingReplica(t, cfg, prefix)
+	cache.cached(t, other.user, other.created.Session.ID) // subscribed
 	throttleKey := throttleKeyOn(t, cl, prefix, victim.master)
 	if _, err := store.RecordFailure(ctx, throttleKey, time.Hour); err != nil {
 		t.Fatal(err)
@@ -80,19 +86,62 @@ func testClusterFailover(t *testing.T, how string, fail func(*sessionstest.Redis
 	killed := time.Now()
 	fail(cl.Node(victim.master))
 	promoted := watchPromotion(t, cl, other.master, replicas[0].ID)
+	cacheBack := make(chan time.Time, 1)
+	go func() { cacheBack <- cacheHitsAgain(cache, other, killed.Add(20*time.Second)) }()
 
 	served, otherFailures := pollUntilServed(t, gw, victim, other, throttleKey, killed.Add(20*time.Second))
-	p := <-promoted
+	p, cached := <-promoted, <-cacheBack
 	if p.IsZero() {
 		t.Fatalf("replica %s was not promoted within 20 s of the failure", replicas[0].Addr)
 	}
-	t.Logf("%s → promotion %v, promotion → served again %v (failure → served %v); %d requests of a user on another shard failed meanwhile",
-		how, p.Sub(killed).Round(time.Millisecond), served.Sub(p).Round(time.Millisecond), served.Sub(killed).Round(time.Millisecond), otherFailures)
+	t.Logf("%s → promotion %v, promotion → served again %v (failure → served %v), → cache back %v; %d requests of a user on another shard failed meanwhile",
+		how, p.Sub(killed).Round(time.Millisecond), served.Sub(p).Round(time.Millisecond), served.Sub(killed).Round(time.Millisecond),
+		cached.Sub(p).Round(time.Millisecond), otherFailures)
 	if gap := served.Sub(p); gap > servedWithin {
 		t.Fatalf("shard served again %v after the promotion, want ≤ %v", gap, servedWithin)
 	}
-	// Nothing the replica had is lost. (ErrUnavailable is retried: a
-	// 500 ms timeout on this loaded machine is not a lost session.)
+	if cached.IsZero() {
+		t.Fatal("the caching replica did not resubscribe within 20 s of the failure")
+	}
+	if gap := cached.Sub(p); gap > servedWithin {
+		t.Fatalf("the caching replica resubscribed %v after the promotion, want ≤ %v", gap, servedWithin)
+	}
+	assertNothingLost(t, ctx, gw, logins, throttleKey)
+}
+
+// cachingReplica is a CachedStore (gateway default timeouts) whose round
+// trips are counted.
+func cachingReplica(t *testing.T, cfg config.Redis, prefix string) replicas {
+	t.Helper()
+	client := newClient(t, cfg)
+	hook := &counter{}
+	client.AddHook(hook)
+	a := sessions.NewCachedStore(sessions.NewRedisStore(client, prefix, testOptions()), 30*time.Second)
+	t.Cleanup(func() { a.Close() })
+	return replicas{a: a, hook: hook}
+}
+
+// cacheHitsAgain validates l's session on the caching replica every 50 ms:
+// first until it misses (the replica noticed its subscription is gone),
+// then until it hits again (resubscribed), and returns when that happened
+// (zero after deadline). l's shard stays up: nothing but the lost
+// subscription makes this replica look at the cluster's topology.
+func cacheHitsAgain(r replicas, l clusterLogin, deadline time.Time) time.Time {
+	missed := false
+	return poll(deadline, func(ctx context.Context) bool {
+		r.hook.take()
+		_, err := r.a.Validate(ctx, l.user, l.created.Session.ID)
+		hit := err == nil && evalCount(r.hook) == 0
+		missed = missed || !hit
+		return missed && hit
+	})
+}
+
+// assertNothingLost checks that every session and the throttle count
+// survived. ErrUnavailable is retried: a 500 ms timeout on a loaded machine
+// is not a lost session.
+func assertNothingLost(t *testing.T, ctx context.Context, gw *sessions.RedisStore, logins []clusterLogin, throttleKey string) {
+	t.Helper()
 	for _, l := range logins {
 		if err := retryUnavailable(func() error {
 			_, err := gw.Validate(ctx, l.user, l.created.Session.ID)
