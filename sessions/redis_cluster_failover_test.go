@@ -60,17 +60,7 @@ func testClusterFailover(t *testing.T, how string, fail func(*sessionstest.Redis
 	ctx := testCtx(t)
 
 	logins := loginOnEveryShard(t, ctx, cl, store)
-	// The victim's master also serves the invalidation channel's slot, so the
-	// caching replica loses its subscription too.
-	channelMaster, _ := cl.Owner(t, cl.Addrs[0], cl.Slot(t, prefix+"invalidate"))
-	var victim, other clusterLogin
-	for _, l := range logins {
-		if l.master == channelMaster.Addr {
-			victim = l
-		} else {
-			other = l
-		}
-	}
+	victim, other := pickVictim(t, cl, prefix, logins)
 	cache := cachingReplica(t, cfg, prefix)
 	cache.cached(t, other.user, other.created.Session.ID) // subscribed
 	throttleKey := throttleKeyOn(t, cl, prefix, victim.master)
@@ -170,6 +160,22 @@ func retryUnavailable(f func() error) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// pickVictim returns a login on the master that also serves the
+// invalidation channel's slot (so killing it costs the caching replica its
+// subscription too) and one on another master.
+func pickVictim(t *testing.T, cl *sessionstest.Cluster, prefix string, logins []clusterLogin) (victim, other clusterLogin) {
+	t.Helper()
+	channelMaster, _ := cl.Owner(t, cl.Addrs[0], cl.Slot(t, prefix+"invalidate"))
+	for _, l := range logins {
+		if l.master == channelMaster.Addr {
+			victim = l
+		} else {
+			other = l
+		}
+	}
+	return victim, other
 }
 
 // loginOnEveryShard creates sessions until every master holds at least
