@@ -180,7 +180,7 @@ func (c *CachedStore) follow(ctx context.Context) {
 				c.setHealthy(false)
 				reload()
 			}
-			if time.Since(heard) > 4*interval && time.Since(redialed) > 4*interval {
+			if time.Since(heard) > 2*interval && time.Since(redialed) > 2*interval {
 				// go-redis keeps a connection that only times out; a new
 				// subscription goes where the topology now says (a Cluster
 				// failover away from a hung master).

@@ -18,6 +18,14 @@ import (
 // half a second; 2 s is the requirement itself, not a padded figure.
 const servedWithin = 2 * time.Second
 
+// cacheWithin bounds how soon after the promotion a caching replica has
+// resubscribed (measured: 0.15–1.5 s, the frozen case being slower: each
+// attempt that reaches the hung master first waits out a read timeout). Not
+// the 2 s of the requirement: while unsubscribed the replica bypasses its
+// cache and serves every request from Redis, so this is about load, not
+// about being served.
+const cacheWithin = 5 * time.Second
+
 // clusterLogin is one user's session and the master that held it.
 type clusterLogin struct {
 	user, master string
@@ -93,8 +101,8 @@ func testClusterFailover(t *testing.T, how string, fail func(*sessionstest.Redis
 		t.Fatal("the caching replica did not resubscribe within 20 s of the failure")
 	}
 	t.Logf("%s: promotion → caching replica resubscribed %v", how, cached.Sub(p).Round(time.Millisecond))
-	if gap := cached.Sub(p); gap > servedWithin {
-		t.Fatalf("the caching replica resubscribed %v after the promotion, want ≤ %v", gap, servedWithin)
+	if gap := cached.Sub(p); gap > cacheWithin {
+		t.Fatalf("the caching replica resubscribed %v after the promotion, want ≤ %v", gap, cacheWithin)
 	}
 	assertNothingLost(t, ctx, gw, logins, throttleKey)
 }
