@@ -166,9 +166,10 @@ func (c *CachedStore) follow(ctx context.Context) {
 	defer close(c.done)
 	interval := min(max(c.maxStaleness/4, 50*time.Millisecond), 250*time.Millisecond)
 	ps := c.client.Subscribe(ctx, c.channel)
-	defer ps.Close()
+	defer func() { ps.Close() }()
 	subscribed := false // the current connection confirmed SUBSCRIBE
-	heard, swept := time.Now(), time.Now()
+	heard, swept, redialed := time.Now(), time.Now(), time.Now()
+	reload := topologyReloader(c.client)
 	for ctx.Err() == nil {
 		msg, err := ps.ReceiveTimeout(ctx, interval)
 		switch {
@@ -177,6 +178,15 @@ func (c *CachedStore) follow(ctx context.Context) {
 		case err != nil && isTimeout(err):
 			if time.Since(heard) > 2*interval { // silent: frozen server or partition
 				c.setHealthy(false)
+				reload()
+			}
+			if time.Since(heard) > 2*interval && time.Since(redialed) > 2*interval {
+				// go-redis keeps a connection that only times out; a new
+				// subscription goes where the topology now says (a Cluster
+				// failover away from a hung master).
+				ps.Close()
+				ps, subscribed, redialed = c.client.Subscribe(ctx, c.channel), false, time.Now()
+				continue
 			}
 			ps.Ping(ctx) // its Pong proves the connection alive
 			continue
@@ -185,6 +195,7 @@ func (c *CachedStore) follow(ctx context.Context) {
 			// next receive, and the new confirmation restores health.
 			subscribed = false
 			c.setHealthy(false)
+			reload()
 			sleep(ctx, interval)
 			continue
 		}

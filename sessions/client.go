@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -34,7 +35,10 @@ func NewRedisClient(cfg config.Redis) (redis.UniversalClient, error) {
 		return nil, errors.New("sessions: redis: no addrs")
 	}
 	opts := &redis.UniversalOptions{
-		Addrs:                 cfg.Addrs,
+		// A private copy: go-redis' cluster client appends the nodes it
+		// discovers to this very slice, which would write into cfg (and race
+		// with any other client built from the same config).
+		Addrs:                 slices.Clone(cfg.Addrs),
 		ClientName:            "portcullis",
 		Username:              cfg.Username,
 		Password:              cfg.Password.Reveal(),
@@ -85,7 +89,13 @@ func NewRedisClient(cfg config.Redis) (redis.UniversalClient, error) {
 		}
 		opts.TLSConfig = tc
 	}
-	return redis.NewUniversalClient(opts), nil
+	client := redis.NewUniversalClient(opts)
+	if cc, ok := client.(*redis.ClusterClient); ok {
+		// Follow a failover as soon as commands start failing, not at the
+		// next periodic slot reload (see clusterFollower).
+		followFailovers(cc, clusterReloadEvery)
+	}
+	return client, nil
 }
 
 func orDefault(d, def time.Duration) time.Duration {

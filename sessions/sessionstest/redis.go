@@ -4,7 +4,6 @@ package sessionstest
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -260,58 +259,6 @@ func readReply(br *bufio.Reader) (string, error) {
 		return strings.Join(parts, "\n"), nil
 	}
 	return "", fmt.Errorf("unexpected reply %q", line)
-}
-
-// Cluster is a three-master Redis Cluster started for a test.
-type Cluster struct {
-	Addrs []string // seed addresses, one per master
-	Nodes []*Redis
-}
-
-// StartCluster starts three masters with --cluster-enabled yes, joins them
-// with `redis-cli --cluster create … --cluster-replicas 0 --cluster-yes` and
-// waits until every node reports cluster_state:ok.
-func StartCluster(t testing.TB) *Cluster {
-	t.Helper()
-	bin := binary(t, "redis-server")
-	cli := binary(t, "redis-cli")
-	c := &Cluster{}
-	for range 3 {
-		var node *Redis
-		var err error
-		for range 3 {
-			if node, err = startServer(t, bin, nil, nil, "--cluster-enabled", "yes",
-				"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"); err == nil {
-				break
-			}
-		}
-		if err != nil {
-			t.Fatalf("start cluster node: %v", err)
-		}
-		c.Nodes = append(c.Nodes, node)
-		c.Addrs = append(c.Addrs, node.Addr)
-	}
-	args := append([]string{"--cluster", "create"}, c.Addrs...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
-		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for _, n := range c.Addrs {
-		for {
-			info, err := Command(n, "CLUSTER", "INFO")
-			if err == nil && strings.Contains(info, "cluster_state:ok") {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("cluster node %s not ok: %v %q", n, err, info)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	return c
 }
 
 // Sentinel is a master watched by one Sentinel (quorum 1).
