@@ -71,9 +71,9 @@ func testClusterFailover(t *testing.T, how string, fail func(*sessionstest.Redis
 	victim, other := pickVictim(t, cl, prefix, logins)
 	cache := cachingReplica(t, cfg, prefix)
 	cache.cached(t, other.user, other.created.Session.ID) // subscribed
-	throttleKey := throttleKeyOn(t, cl, prefix, victim.master)
-	if _, err := store.RecordFailure(ctx, throttleKey, time.Hour); err != nil {
-		t.Fatal(err)
+	throttleIP := throttleIPOn(t, cl, prefix, victim.master)
+	if r, err := store.ReserveLogin(ctx, ipAttempt(throttleIP, 2)); err != nil || !r.Held() {
+		t.Fatalf("ReserveLogin() = %+v, %v; want a held place", r, err)
 	}
 	cl.WaitReplicated(t)
 	_, replicas := cl.Owner(t, victim.master, cl.Slot(t, sessions.UserTag(victim.user)))
@@ -87,7 +87,7 @@ func testClusterFailover(t *testing.T, how string, fail func(*sessionstest.Redis
 	cacheBack := make(chan time.Time, 1)
 	go func() { cacheBack <- cacheHitsAgain(cache, other, killed.Add(20*time.Second)) }()
 
-	served, otherFailures := pollUntilServed(t, gw, victim, other, throttleKey, killed.Add(20*time.Second))
+	served, otherFailures := pollUntilServed(t, gw, victim, other, throttleIP, killed.Add(20*time.Second))
 	p, cached := <-promoted, <-cacheBack
 	if p.IsZero() {
 		t.Fatalf("replica %s was not promoted within 20 s of the failure", replicas[0].Addr)
@@ -104,7 +104,7 @@ func testClusterFailover(t *testing.T, how string, fail func(*sessionstest.Redis
 	if gap := cached.Sub(p); gap > cacheWithin {
 		t.Fatalf("the caching replica resubscribed %v after the promotion, want ≤ %v", gap, cacheWithin)
 	}
-	assertNothingLost(t, ctx, gw, logins, throttleKey)
+	assertNothingLost(t, ctx, gw, logins, throttleIP)
 }
 
 // cachingReplica is a CachedStore (gateway default timeouts) whose round
@@ -138,7 +138,7 @@ func cacheHitsAgain(r replicas, l clusterLogin, deadline time.Time) time.Time {
 // assertNothingLost checks that every session and the throttle count
 // survived. ErrUnavailable is retried: a 500 ms timeout on a loaded machine
 // is not a lost session.
-func assertNothingLost(t *testing.T, ctx context.Context, gw *sessions.RedisStore, logins []clusterLogin, throttleKey string) {
+func assertNothingLost(t *testing.T, ctx context.Context, gw *sessions.RedisStore, logins []clusterLogin, throttleIP string) {
 	t.Helper()
 	for _, l := range logins {
 		if err := retryUnavailable(func() error {
@@ -148,12 +148,14 @@ func assertNothingLost(t *testing.T, ctx context.Context, gw *sessions.RedisStor
 			t.Errorf("Validate(%s, on %s) after the failover error = %v; the replica had it", l.user, l.master, err)
 		}
 	}
-	var n int
+	// A limit of 1 is refused only if the place held before the failure
+	// survived (it was replicated).
+	var r sessions.Reservation
 	if err := retryUnavailable(func() (err error) {
-		n, _, err = gw.Failures(ctx, throttleKey, time.Hour)
+		r, err = gw.ReserveLogin(ctx, ipAttempt(throttleIP, 1))
 		return err
-	}); err != nil || n != 1 {
-		t.Errorf("throttle counter after the failover = %d, %v; want 1 (replicated before the failure)", n, err)
+	}); err != nil || !r.Refused {
+		t.Errorf("reservation after the failover = %+v, %v; want refused (the counter was replicated before the failure)", r, err)
 	}
 }
 
@@ -218,17 +220,22 @@ func minCount(m map[string]int) int {
 	return n
 }
 
-// throttleKeyOn returns a per-IP throttle key whose counter lives on master.
-func throttleKeyOn(t *testing.T, cl *sessionstest.Cluster, prefix, master string) string {
+// throttleIPOn returns a client address whose login counter lives on master.
+func throttleIPOn(t *testing.T, cl *sessionstest.Cluster, prefix, master string) string {
 	t.Helper()
 	for i := range 300 {
-		key := fmt.Sprintf("login:ip:192.0.2.%d", i)
-		if m, _ := cl.Owner(t, cl.Addrs[0], cl.Slot(t, prefix+"f:"+key)); m.Addr == master {
-			return key
+		ip := fmt.Sprintf("192.0.2.%d", i)
+		if m, _ := cl.Owner(t, cl.Addrs[0], cl.Slot(t, prefix+"f:login:ip:"+ip)); m.Addr == master {
+			return ip
 		}
 	}
 	t.Fatalf("no throttle key on %s", master)
 	return ""
+}
+
+// ipAttempt is a login attempt counted only under ip, with room for limit.
+func ipAttempt(ip string, limit int) sessions.LoginAttempt {
+	return sessions.LoginAttempt{IP: ip, PerIP: limit, Window: time.Hour}
 }
 
 // watchPromotion polls CLUSTER NODES on the node at via every 20 ms and
@@ -259,7 +266,7 @@ func watchPromotion(t *testing.T, cl *sessionstest.Cluster, via, replicaID strin
 // them first did. Until then every answer must be ErrUnavailable:
 // ErrNotFound would log the user out, a zero count would skip the throttle.
 // Meanwhile it counts the failed requests of other, a user on a live shard.
-func pollUntilServed(t *testing.T, store *sessions.RedisStore, victim, other clusterLogin, throttleKey string, deadline time.Time) (time.Time, int) {
+func pollUntilServed(t *testing.T, store *sessions.RedisStore, victim, other clusterLogin, throttleIP string, deadline time.Time) (time.Time, int) {
 	t.Helper()
 	validated := make(chan time.Time, 1)
 	go func() {
@@ -274,14 +281,14 @@ func pollUntilServed(t *testing.T, store *sessions.RedisStore, victim, other clu
 	counted := make(chan time.Time, 1)
 	go func() {
 		counted <- poll(deadline, func(ctx context.Context) bool {
-			// Follow-up (branch throttle): read the counter through the
-			// reserve/release API once it replaces RecordFailure/Failures.
-			n, _, err := store.Failures(ctx, throttleKey, time.Hour)
+			// Against a limit of 1 the place held before the failure must
+			// refuse it: a held place would be a skipped throttle.
+			r, err := store.ReserveLogin(ctx, ipAttempt(throttleIP, 1))
 			switch {
-			case err == nil && n != 1:
-				t.Errorf("throttle counter during the failover = %d, want 1 or ErrUnavailable (a skipped throttle)", n)
+			case err == nil && !r.Refused:
+				t.Errorf("reservation during the failover was held, want refused or ErrUnavailable (a skipped throttle)")
 			case err != nil && !errors.Is(err, sessions.ErrUnavailable):
-				t.Errorf("Failures() during the failover error = %v, want ErrUnavailable", err)
+				t.Errorf("ReserveLogin() during the failover error = %v, want ErrUnavailable", err)
 			}
 			return err == nil
 		})
