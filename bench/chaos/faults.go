@@ -94,11 +94,18 @@ func (e *env) clusterFailover(users []string) error {
 	if len(masters) == 0 {
 		return fmt.Errorf("no live master")
 	}
-	m := masters[0]
-	hit := map[string]bool{}
-	for _, u := range users {
-		if o := e.topo.ownerOf(indexKey(u)); o == m {
-			hit[u] = true
+	// The master serving the most users, so the window is well sampled.
+	var m *redisNode
+	var hit map[string]bool
+	for _, c := range masters {
+		h := map[string]bool{}
+		for _, u := range users {
+			if o := e.topo.ownerOf(indexKey(u)); o == c {
+				h[u] = true
+			}
+		}
+		if m == nil || len(h) > len(hit) {
+			m, hit = c, h
 		}
 	}
 	rep := e.topo.replicaOf(m)
@@ -114,7 +121,7 @@ func (e *env) clusterFailover(users []string) error {
 	if err != nil {
 		return err
 	}
-	e.l.note("cluster: %s promoted %v after kill", rep.name, time.Since(start).Round(time.Millisecond))
-	time.Sleep(time.Second)
+	e.l.note("cluster: %s promoted %v after kill; %s stays down %v", rep.name, time.Since(start).Round(time.Millisecond), m.name, e.o.downFor)
+	time.Sleep(e.o.downFor) // the dead address must not come back at once: clients have to follow the promotion
 	return m.restart()
 }

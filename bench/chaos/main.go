@@ -36,6 +36,7 @@ type options struct {
 	nodeTimeout        time.Duration
 	replLag            time.Duration
 	promoteLimit       time.Duration
+	downFor            time.Duration
 	wsSlack            time.Duration
 	floodRate          int
 	floodDur           time.Duration
@@ -86,7 +87,8 @@ func parseFlags() *options {
 	flag.DurationVar(&o.nodeTimeout, "node-timeout", 2*time.Second, "cluster-node-timeout")
 	flag.DurationVar(&o.replLag, "repl-lag", time.Second, "writes this recent before a master kill may be lost (async replication)")
 	flag.DurationVar(&o.promoteLimit, "promote-limit", 2*time.Second, "after a promotion, requests must be served again within this")
-	flag.DurationVar(&o.wsSlack, "ws-slack", 1500*time.Millisecond, "a revoked WebSocket must close within touch + this")
+	flag.DurationVar(&o.downFor, "down-for", 8*time.Second, "a killed Cluster master stays down this long after the promotion")
+	flag.DurationVar(&o.wsSlack, "ws-slack", time.Second, "a revoked WebSocket must close within 2 × touch + this (one pass may just have missed it)")
 	flag.IntVar(&o.floodRate, "flood-rate", 50, "wrong-password logins per second in the flood (0: no flood)")
 	flag.DurationVar(&o.floodDur, "flood", 5*time.Second, "flood duration (and the quiet measurement before it)")
 	flag.Float64Var(&o.floodRatio, "flood-ratio", 0.7, "authenticated req/s during the flood must stay at least this × quiet (0: report only)")
@@ -116,6 +118,7 @@ func shorten(o *options, set map[string]bool) {
 	d("settle", &o.settle, 2*time.Second)
 	d("freeze-long", &o.freezeLong, 4*time.Second)
 	d("flood", &o.floodDur, 3*time.Second)
+	d("down-for", &o.downFor, 5*time.Second)
 	if !set["users"] {
 		o.nUsers = 10
 	}

@@ -129,7 +129,7 @@ func (w *worker) websocket(s *sess) {
 	if ackAt.IsZero() {
 		return
 	}
-	bound := w.e.o.touch + w.e.o.wsSlack
+	bound := 2*w.e.o.touch + w.e.o.wsSlack
 	conn.SetDeadline(ackAt.Add(bound))
 	buf := make([]byte, 64)
 	_, err = conn.Read(buf)
