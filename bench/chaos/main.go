@@ -37,6 +37,8 @@ type options struct {
 	replLag            time.Duration
 	promoteLimit       time.Duration
 	downFor            time.Duration
+	idleConns          int
+	disconnects        int
 	wsSlack            time.Duration
 	floodRate          int
 	floodDur           time.Duration
@@ -89,6 +91,8 @@ func parseFlags() *options {
 	flag.DurationVar(&o.promoteLimit, "promote-limit", 2*time.Second, "after a promotion, requests must be served again within this")
 	flag.DurationVar(&o.downFor, "down-for", 8*time.Second, "a killed Cluster master stays down this long after the promotion")
 	flag.DurationVar(&o.wsSlack, "ws-slack", time.Second, "a revoked WebSocket must close within 2 × touch + this (one pass may just have missed it)")
+	flag.IntVar(&o.idleConns, "idle-conns", 2000, "idle connections opened to the replicas (standalone scenario)")
+	flag.IntVar(&o.disconnects, "disconnects", 200, "requests abandoned while the upstream is slow (standalone scenario)")
 	flag.IntVar(&o.floodRate, "flood-rate", 50, "wrong-password logins per second in the flood (0: no flood)")
 	flag.DurationVar(&o.floodDur, "flood", 5*time.Second, "flood duration (and the quiet measurement before it)")
 	flag.Float64Var(&o.floodRatio, "flood-ratio", 0.7, "authenticated req/s during the flood must stay at least this × quiet (0: report only)")
@@ -113,12 +117,18 @@ func shorten(o *options, set map[string]bool) {
 		}
 	}
 	d("warmup", &o.warmup, 2*time.Second)
-	d("gap", &o.gap, 2*time.Second)
-	d("tail", &o.tail, 3*time.Second)
-	d("settle", &o.settle, 2*time.Second)
-	d("freeze-long", &o.freezeLong, 4*time.Second)
-	d("flood", &o.floodDur, 3*time.Second)
-	d("down-for", &o.downFor, 5*time.Second)
+	d("gap", &o.gap, 1500*time.Millisecond)
+	d("tail", &o.tail, 2*time.Second)
+	d("settle", &o.settle, 1500*time.Millisecond)
+	d("freeze-long", &o.freezeLong, 3500*time.Millisecond)
+	d("flood", &o.floodDur, 2500*time.Millisecond)
+	d("down-for", &o.downFor, 4*time.Second)
+	if !set["idle-conns"] {
+		o.idleConns = 200
+	}
+	if !set["disconnects"] {
+		o.disconnects = 50
+	}
 	if !set["users"] {
 		o.nUsers = 10
 	}

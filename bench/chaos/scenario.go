@@ -16,11 +16,12 @@ type scenario struct {
 	start    func(o *options, root string) (*topology, error)
 	schedule func(e *env) error
 	flood    bool // run the login-flood measurement
+	storm    bool // open idle connections and abandon requests mid-way
 }
 
 func scenarios() []scenario {
 	return []scenario{
-		{name: "standalone", flood: true,
+		{name: "standalone", flood: true, storm: true,
 			start: func(o *options, root string) (*topology, error) { return startStandalone(root, false) },
 			schedule: func(e *env) error {
 				n := e.topo.data[0]
@@ -162,9 +163,17 @@ func (e *env) drive(sc scenario, res result) result {
 		go func() { defer workers.Done(); (&worker{e: e, user: u}).run() }()
 	}
 	time.Sleep(e.o.warmup)
+	if sc.storm && (e.o.idleConns > 0 || e.o.disconnects > 0) {
+		if err := e.connStorm(e.o.idleConns, e.o.disconnects, time.Second); err != nil {
+			res.err = err
+		}
+	}
 	if sc.flood && e.o.floodRate > 0 {
 		fr, err := e.flood(e.o.floodRate, e.o.floodDur)
-		res.flood, res.err = &fr, err
+		res.flood = &fr
+		if err != nil {
+			res.err = err
+		}
 	}
 	if err := sc.schedule(e); err != nil && res.err == nil {
 		res.err = fmt.Errorf("fault schedule: %w", err)

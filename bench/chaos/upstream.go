@@ -50,6 +50,9 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		u.reqs[id] = seen{at: time.Now(), user: r.Header.Get("X-Auth-User"), session: r.Header.Get("X-Auth-Session")}
 		u.mu.Unlock()
 	}
+	if slow(w, r) {
+		return
+	}
 	if r.Header.Get("Upgrade") != "" {
 		u.echo(w, r)
 		return
