@@ -98,7 +98,7 @@ func parseFlags() *options {
 	flag.Float64Var(&o.floodRatio, "flood-ratio", 0.7, "authenticated req/s during the flood must stay at least this × quiet (0: report only)")
 	flag.Float64Var(&o.floodLogins, "flood-logins", 0.5, "share of correct logins answered 200 within 2 s during the flood (0: report only)")
 	flag.IntVar(&o.goroutineSlack, "goroutine-slack", 10, "goroutines allowed above the idle baseline at the end")
-	flag.IntVar(&o.rssSlackMiB, "rss-slack", 256, "MiB of RSS allowed above the idle baseline at the end")
+	flag.IntVar(&o.rssSlackMiB, "rss-slack", 64, "MiB of RSS allowed at the end above the idle baseline (or the level right after the flood)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, logs)")
 	flag.Parse()
 	if o.short {

@@ -130,8 +130,12 @@ func details(out io.Writer, r result) {
 	}
 	for i := range r.base {
 		if i < len(r.end) {
-			fmt.Fprintf(out, "- gateway%d: goroutines %.0f → %.0f, RSS %.0f → %.0f MiB\n", i,
-				r.base[i].goroutines, r.end[i].goroutines, r.base[i].rss/(1<<20), r.end[i].rss/(1<<20))
+			flooded := ""
+			if i < len(r.flooded) {
+				flooded = fmt.Sprintf(" (%.0f MiB right after the flood)", r.flooded[i].rss/(1<<20))
+			}
+			fmt.Fprintf(out, "- gateway%d: goroutines %.0f → %.0f, RSS %.0f → %.0f MiB%s\n", i,
+				r.base[i].goroutines, r.end[i].goroutines, r.base[i].rss/(1<<20), r.end[i].rss/(1<<20), flooded)
 		}
 	}
 	for _, n := range r.notes {
