@@ -110,6 +110,25 @@ func (e *env) quiesce(settle time.Duration) {
 	time.Sleep(settle)
 }
 
+// settleUsage closes the harness's idle connections and reads the gateways'
+// usage every 250 ms until every goroutine count is back within the slack of
+// its baseline, or -settle has passed (then the last reading is checked).
+func (e *env) settleUsage(base []usage) []usage {
+	e.hc.CloseIdleConnections()
+	deadline := time.Now().Add(e.o.settle)
+	for {
+		time.Sleep(250 * time.Millisecond)
+		now := e.usage()
+		back := true
+		for i := range base {
+			back = back && now[i].goroutines >= 0 && now[i].goroutines <= base[i].goroutines+float64(e.o.goroutineSlack)
+		}
+		if back || time.Now().After(deadline) {
+			return now
+		}
+	}
+}
+
 // checkUsage compares the gateways' goroutines with the idle baseline and
 // their RSS with the baseline, or with the level right after the login flood
 // when there was one (argon2id memory the runtime has not returned yet).

@@ -25,6 +25,7 @@ type env struct {
 	// the last moment a worker may still finish a retry loop.
 	traffic context.Context
 	hard    atomic.Int64 // unix nanoseconds
+	targets *targets
 	// faulting is > 0 while a store fault is injected.
 	faulting atomic.Int32
 }

@@ -22,20 +22,26 @@ func (e *env) inject(ev event) (end func()) {
 // freeze stops node with SIGSTOP for d: connections stay open, nothing
 // answers (a hung or partitioned Redis).
 func (e *env) freeze(node *redisNode, d time.Duration) error {
+	fire := e.targets.arm()
 	end := e.inject(event{name: fmt.Sprintf("SIGSTOP %s %v", node.name, d)})
 	node.signal(syscall.SIGSTOP)
+	fire()
 	time.Sleep(d)
 	node.signal(syscall.SIGCONT)
 	end()
+	e.targets.wait()
 	return nil
 }
 
 // stall blocks node's event loop with DEBUG SLEEP for d (the 0.5–3 s stall
 // that makes client timeouts fire while the server still runs the command).
 func (e *env) stall(node *redisNode, d time.Duration) error {
+	fire := e.targets.arm()
 	end := e.inject(event{name: fmt.Sprintf("DEBUG SLEEP %s %v", node.name, d)})
+	firedAfter(fire, 50*time.Millisecond)
 	_, err := redisCmd(node.addr, d+10*time.Second, "DEBUG", "SLEEP", strconv.FormatFloat(d.Seconds(), 'f', 3, 64))
 	end()
+	e.targets.wait()
 	return err
 }
 

@@ -145,7 +145,7 @@ func setup(o *options, sc scenario, dir string) (*env, error) {
 	e := &env{o: o, topo: topo, up: up, l: newLedger(), sec: newSecrets(),
 		hc: &http.Client{Timeout: 6 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 	usersFile := filepath.Join(dir, "users.yaml")
-	if err := writeUsers(usersFile, append(o.users(), "bench", "probe")); err != nil {
+	if err := writeUsers(usersFile, append(append(o.users(), targetUsers...), "bench", "probe")); err != nil {
 		return e, err
 	}
 	for i := range 2 {
@@ -166,7 +166,8 @@ func (e *env) drive(sc scenario, res result) result {
 	watch, stopWatch := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); e.watchMaxPerUser(watch, e.o.users()) }()
+	go func() { defer wg.Done(); e.watchMaxPerUser(watch, append(e.o.users(), targetUsers...)) }()
+	e.targets = newTargets(e)
 	e.quiesce(0)
 	res.base = e.usage() // idle: before any client connection
 	var workers sync.WaitGroup
@@ -180,11 +181,11 @@ func (e *env) drive(sc scenario, res result) result {
 	e.hard.Store(time.Now().Add(15 * time.Second).UnixNano())
 	stop()
 	workers.Wait()
+	e.targets.sweep()
 	stopWatch()
 	wg.Wait()
 	res.after = e.checkRevoked()
-	e.quiesce(e.o.settle)
-	res.end = e.usage()
+	res.end = e.settleUsage(res.base)
 	e.checkUsage(res.base, res.flooded, res.end)
 	return e.collect(res, time.Now())
 }
