@@ -79,16 +79,6 @@ func (p *proc) alive() bool {
 	}
 }
 
-// pid is the running process id (0 when it never started).
-func (p *proc) pid() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cmd == nil || p.cmd.Process == nil {
-		return 0
-	}
-	return p.cmd.Process.Pid
-}
-
 // signal sends sig, tracking SIGSTOP/SIGCONT so kill can resume first.
 func (p *proc) signal(sig syscall.Signal) {
 	p.mu.Lock()
@@ -122,28 +112,6 @@ func (p *proc) kill() {
 		case <-done:
 		case <-time.After(10 * time.Second):
 		}
-	}
-}
-
-// terminate asks politely (SIGTERM), then kills after grace.
-func (p *proc) terminate(grace time.Duration) {
-	p.mu.Lock()
-	cmd, done := p.cmd, p.done
-	if cmd != nil && cmd.Process != nil {
-		if p.paused {
-			cmd.Process.Signal(syscall.SIGCONT)
-			p.paused = false
-		}
-		cmd.Process.Signal(syscall.SIGTERM)
-	}
-	p.mu.Unlock()
-	if done == nil {
-		return
-	}
-	select {
-	case <-done:
-	case <-time.After(grace):
-		p.kill()
 	}
 }
 
