@@ -90,7 +90,7 @@ func parseFlags() *options {
 	flag.DurationVar(&o.replLag, "repl-lag", time.Second, "writes this recent before a master kill may be lost (async replication)")
 	flag.DurationVar(&o.promoteLimit, "promote-limit", 2*time.Second, "after a promotion, requests must be served again within this")
 	flag.DurationVar(&o.downFor, "down-for", 8*time.Second, "a killed Cluster master stays down this long after the promotion")
-	flag.DurationVar(&o.wsSlack, "ws-slack", time.Second, "a revoked WebSocket must close within 2 × touch + this (one pass may just have missed it)")
+	flag.DurationVar(&o.wsSlack, "ws-slack", 2*time.Second, "a revoked WebSocket must close within 2 × touch + this (one pass may just have missed it)")
 	flag.IntVar(&o.idleConns, "idle-conns", 2000, "idle connections opened to the replicas (standalone scenario)")
 	flag.IntVar(&o.disconnects, "disconnects", 200, "requests abandoned while the upstream is slow (standalone scenario)")
 	flag.IntVar(&o.floodRate, "flood-rate", 50, "wrong-password logins per second in the flood (0: no flood)")
