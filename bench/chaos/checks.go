@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+const keyPrefix = "portcullis:"
+
+// tag is the user's hash tag (SPEC: first 8 hex digits of SHA-256(user)).
+func tag(user string) string {
+	s := sha256.Sum256([]byte(user))
+	return hex.EncodeToString(s[:4])
+}
+
+func indexKey(user string) string { return keyPrefix + "{" + tag(user) + "}:u:" + user }
+
+// countScript counts the user's index entries whose session key exists, in
+// one atomic step (all keys share the user's hash tag, so one Cluster slot).
+const countScript = `local n = 0
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if redis.call('EXISTS', ARGV[1] .. id) == 1 then n = n + 1 end
+end
+return n`
+
+// liveSessions asks every live data node (the one owning the slot answers,
+// the others refuse with MOVED or are replicas that lag) and keeps the largest.
+func (e *env) liveSessions(user string) int {
+	most := -1
+	for _, n := range e.topo.data {
+		if !n.alive() {
+			continue
+		}
+		r, err := redisCmd(n.addr, 300*time.Millisecond, "EVAL", countScript, "1", indexKey(user),
+			keyPrefix+"{"+tag(user)+"}:s:")
+		if err != nil {
+			continue
+		}
+		if c, err := strconv.Atoi(r); err == nil && c > most {
+			most = c
+		}
+	}
+	return most
+}
+
+// watchMaxPerUser polls Redis directly until ctx ends: a user must never hold
+// more than max_per_user live sessions.
+func (e *env) watchMaxPerUser(ctx context.Context, users []string) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		for _, u := range users {
+			if c := e.liveSessions(u); c > e.o.maxPerUser {
+				e.l.violation("max-per-user", "%s has %d live sessions in Redis (max %d)", u, c, e.o.maxPerUser)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// checkRevoked: no request sent more than the cache bound after its
+// session's revocation was acknowledged may succeed or reach the upstream.
+func (e *env) checkRevoked() (after int) {
+	bound := e.o.cacheBound()
+	e.l.mu.Lock()
+	recs := append([]rec(nil), e.l.recs...)
+	revoked := make(map[string]time.Time, len(e.l.revoked))
+	for k, v := range e.l.revoked {
+		revoked[k] = v
+	}
+	e.l.mu.Unlock()
+	for _, r := range recs {
+		at, ok := revoked[r.sid]
+		if !ok || r.sid == "" || !r.sent.After(at.Add(bound)) {
+			continue
+		}
+		after++
+		_, reached := e.up.reached(r.id)
+		if (r.status >= 200 && r.status < 300) || r.status == http.StatusSwitchingProtocols || reached {
+			e.l.violation("2xx-after-revocation", "%s %s session %s… %v after the acknowledged revocation: %d (reached upstream: %t)",
+				r.kind, r.user, r.sid[:12], r.sent.Sub(at).Round(time.Millisecond), r.status, reached)
+		}
+	}
+	return after
+}
+
+// usage is a gateway's goroutines and resident memory.
+type usage struct{ goroutines, rss float64 }
+
+func (e *env) usage() []usage {
+	var out []usage
+	for _, g := range e.gws {
+		out = append(out, usage{g.gauge("go_goroutines"), g.gauge("process_resident_memory_bytes")})
+	}
+	return out
+}
+
+// quiesce closes the harness's idle connections and waits for the gateways
+// to notice, so that goroutines count only what the gateway itself keeps.
+func (e *env) quiesce(settle time.Duration) {
+	e.hc.CloseIdleConnections()
+	time.Sleep(settle)
+}
+
+// settleUsage closes the harness's idle connections and reads the gateways'
+// usage every 250 ms until every goroutine count is back within the slack of
+// its baseline, or -settle has passed (then the last reading is checked).
+func (e *env) settleUsage(base []usage) []usage {
+	e.hc.CloseIdleConnections()
+	deadline := time.Now().Add(e.o.settle)
+	for {
+		time.Sleep(250 * time.Millisecond)
+		now := e.usage()
+		back := true
+		for i := range base {
+			back = back && now[i].goroutines >= 0 && now[i].goroutines <= base[i].goroutines+float64(e.o.goroutineSlack)
+		}
+		if back || time.Now().After(deadline) {
+			return now
+		}
+	}
+}
+
+// checkUsage compares the gateways' goroutines with the idle baseline and
+// their RSS with the baseline, or with the level right after the login flood
+// when there was one (argon2id memory the runtime has not returned yet).
+func (e *env) checkUsage(base, flooded, now []usage) {
+	for i := range base {
+		if now[i].goroutines < 0 || base[i].goroutines < 0 {
+			e.l.violation("usage", "gateway %d: /metrics unreadable", i)
+			continue
+		}
+		if now[i].goroutines > base[i].goroutines+float64(e.o.goroutineSlack) {
+			e.l.violation("goroutines", "gateway %d: %v goroutines after, %v before", i, now[i].goroutines, base[i].goroutines)
+		}
+		ref := base[i].rss
+		if i < len(flooded) && flooded[i].rss > ref {
+			ref = flooded[i].rss
+		}
+		if now[i].rss > ref+float64(e.o.rssSlackMiB)*(1<<20) {
+			e.l.violation("rss", "gateway %d: RSS %.0f MiB after, %.0f MiB reference", i, now[i].rss/(1<<20), ref/(1<<20))
+		}
+	}
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// redisNode is one redis-server (data node or sentinel) on a fixed loopback
+// port, so that a restart after kill -9 comes back on the same address.
+type redisNode struct {
+	*proc
+	addr string
+	port int
+}
+
+// freePort asks the kernel for a loopback port that is free right now.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startRedis starts a redis-server in its own directory under root. lead
+// comes before the port arguments (a sentinel's config file); extra after.
+// No persistence unless extra turns it on.
+func startRedis(root, name string, lead []string, extra ...string) (*redisNode, error) {
+	dir := filepath.Join(root, name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	var lastErr error
+	for range 3 { // a free port can be taken between the probe and the bind
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		args := append(append([]string(nil), lead...), "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			"--dir", dir, "--save", "", "--appendonly", "no", "--protected-mode", "no",
+			"--loglevel", "warning", "--enable-debug-command", "local", "--logfile", filepath.Join(dir, "redis.log"))
+		args = append(args, extra...)
+		p, err := children.start(name, dir, "redis-server", args...)
+		if err != nil {
+			return nil, err
+		}
+		n := &redisNode{proc: p, addr: "127.0.0.1:" + strconv.Itoa(port), port: port}
+		if lastErr = n.waitReady(10 * time.Second); lastErr == nil {
+			return n, nil
+		}
+		p.kill()
+	}
+	return nil, fmt.Errorf("start %s: %w", name, lastErr)
+}
+
+// waitReady polls PING until the node answers (LOADING counts as not yet).
+func (n *redisNode) waitReady(within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		if !n.alive() {
+			return fmt.Errorf("%s exited", n.name)
+		}
+		reply, err := redisCmd(n.addr, time.Second, "PING")
+		if err == nil && reply == "PONG" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: no PONG within %v: %v %q", n.name, within, err, reply)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// restart starts the node again with the same arguments (same port, same
+// directory: an AOF or nodes.conf there is read back).
+func (n *redisNode) restart() error {
+	if err := n.launch(); err != nil {
+		return err
+	}
+	return n.waitReady(30 * time.Second)
+}
+
+// redisCmd sends one command over a fresh connection (RESP, no client
+// library, so the harness inspects Redis independently of go-redis) and
+// returns the reply flattened to text; an error reply is returned as an error.
+func redisCmd(addr string, timeout time.Duration, args ...string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := io.WriteString(c, b.String()); err != nil {
+		return "", err
+	}
+	return readReply(bufio.NewReader(c))
+}
+
+type replyError string
+
+func (e replyError) Error() string { return string(e) }
+
+func readReply(br *bufio.Reader) (string, error) {
+	line, err := br.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimSuffix(line, "\r\n")
+	if line == "" {
+		return "", fmt.Errorf("empty reply line")
+	}
+	switch line[0] {
+	case '+', ':':
+		return line[1:], nil
+	case '-':
+		return "", replyError(line[1:])
+	case '$':
+		n, err := strconv.Atoi(line[1:])
+		if err != nil || n < 0 {
+			return "", err
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(br, buf); err != nil {
+			return "", err
+		}
+		return string(buf[:n]), nil
+	case '*':
+		n, err := strconv.Atoi(line[1:])
+		if err != nil || n < 0 {
+			return "", err
+		}
+		parts := make([]string, n)
+		for i := range parts {
+			if parts[i], err = readReply(br); err != nil {
+				if _, ok := err.(replyError); !ok {
+					return "", err
+				}
+				parts[i] = "-" + err.Error()
+			}
+		}
+		return strings.Join(parts, "\n"), nil
+	}
+	return "", fmt.Errorf("unexpected reply %q", line)
+}
+
+// role is the first line of ROLE ("master", "slave", "sentinel"), or "".
+func role(addr string) string {
+	r, err := redisCmd(addr, 500*time.Millisecond, "ROLE")
+	if err != nil {
+		return ""
+	}
+	first, _, _ := strings.Cut(r, "\n")
+	return first
+}
+
+// waitFor polls ok every 50 ms until it holds or within passes.
+func waitFor(within time.Duration, what string, ok func() bool) error {
+	deadline := time.Now().Add(within)
+	for !ok() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("waited %v for %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil
+}
