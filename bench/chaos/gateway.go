@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
+	gwusers "github.com/portcullis-gw/portcullis/gateway/users"
 )
 
 // gateway is one portcullis replica.
@@ -40,14 +40,15 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// writeUsers writes the users file: cheap bcrypt (cost 4) hashes keep the
-// harness's own logins from eating the CPU it measures; the flood uses unknown
-// names, which cost the gateway's default argon2id dummy check.
+// writeUsers writes the users file with the default argon2id cost of
+// `portcullis hash-password`, as production files have: the gateway's dummy
+// check for unknown names imitates the file's cost, so cheap hashes here would
+// make the login flood (unknown names) cost nothing and prove nothing.
 func writeUsers(path string, users []string) error {
 	var b strings.Builder
 	b.WriteString("users:\n")
 	for _, u := range users {
-		h, err := bcrypt.GenerateFromPassword([]byte(password(u)), bcrypt.MinCost)
+		h, err := gwusers.Hash(password(u), false)
 		if err != nil {
 			return err
 		}
