@@ -19,7 +19,7 @@ var errPasswordBusy = (&apiError{status: http.StatusServiceUnavailable, code: "t
 const passwordWait = time.Second
 
 // waitersPerSlot bounds the logins waiting for a slot: 8 per slot. With the
-// default hash (about 30 ms of one core here, README "Authentication cost")
+// default hash (about 30 ms of one core here, docs/authentication.md, "Authentication cost")
 // 8 waiters per slot drain in about 0.25 s, well inside passwordWait, so a
 // login that gets in line is rarely timed out; beyond that a flood is shed at
 // once instead of holding connections for a second.

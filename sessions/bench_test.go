@@ -85,7 +85,7 @@ func BenchmarkStores(b *testing.B) {
 
 // TestRedisMemoryPerSession measures what sessions cost in Redis: MEMORY
 // USAGE summed over all of a user's keys, for 1 and 5 sessions. Run with -v
-// to see the figures (README, "Sessions", quotes them).
+// to see the figures (docs/performance.md, "Session memory", quotes them).
 func TestRedisMemoryPerSession(t *testing.T) {
 	t.Parallel()
 	srv := sessionstest.StartRedis(t)

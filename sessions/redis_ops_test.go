@@ -360,7 +360,7 @@ func TestRedisAuthAndDB(t *testing.T) {
 	t.Parallel()
 	srv := sessionstest.StartRedis(t,
 		"--user", "default", "off", "--user", "gw", "on", ">s3cret-pw", "~portcullis:*", "resetchannels",
-		// The least the store needs (README, "Sessions"): connection set-up, the
+		// The least the store needs (docs/sessions.md, ACL user): connection set-up, the
 		// script calls, and the commands the scripts run.
 		"-@all", "+hello", "+auth", "+client|setname", "+select", "+ping", "+eval", "+evalsha",
 		"+hmget", "+hset", "+del", "+pexpire", "+pttl", "+zadd", "+zrem", "+zrange", "+zpopmin", "+zcard",

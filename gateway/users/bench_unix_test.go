@@ -14,7 +14,7 @@ import (
 // or wrong, and an unknown user's dummy hash cost) for the default
 // parameters and the other OWASP Password Storage Cheat Sheet choices.
 // cpu-ms/op is the CPU time of all the check's lanes, the figure that
-// matters when checks compete with proxying for cores (README,
+// matters when checks compete with proxying for cores (docs/authentication.md,
 // "Authentication cost"). Run: go test -run '^$' -bench VerifyArgon2id ./gateway/users/
 func BenchmarkVerifyArgon2id(b *testing.B) {
 	for _, p := range []struct {

@@ -18,7 +18,7 @@ import (
 // Default argon2id parameters for Hash: the OWASP Password Storage Cheat
 // Sheet's first argon2id setting (m=19 MiB, t=2, p=1). p=1 keeps one check
 // on one core, so the admission bound on concurrent checks is a bound on
-// cores; about 30 ms of CPU per check here (README, "Authentication cost").
+// cores; about 30 ms of CPU per check here (docs/authentication.md, "Authentication cost").
 const (
 	DefaultMemoryKiB   = 19 * 1024
 	DefaultIterations  = 2
