@@ -1,15 +1,18 @@
 package forwardauth_test
 
 import (
+	"bufio"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
 )
@@ -252,7 +255,60 @@ func journey(t *testing.T, base string, pool *x509.CertPool, app *recordingApp, 
 		t.Errorf("replayed cookie after logout = %d Location %q, want 302 to login", res.StatusCode, res.Header.Get("Location"))
 	}
 
+	hostileRequestLine(t, base, pool, app)
 	storeOutage(t, base, pool, redis, tok, app)
+}
+
+// hostileRequestLine: an absolute-form request line naming one host with a
+// Host header naming another must not reach the app anonymously, and a
+// login redirect must never point at the Host header's host.
+func hostileRequestLine(t *testing.T, base string, pool *x509.CertPool, app *recordingApp) {
+	t.Helper()
+	u, _ := url.Parse(base)
+	before := app.count()
+	for _, line := range []string{
+		"GET " + base + "/reports/q3?a=1&b=2 HTTP/1.1\r\nHost: evil.example\r\n",
+		"GET " + base + "/admin/x HTTP/1.1\r\nHost: " + u.Host + "\r\n",
+	} {
+		res := rawRequest(t, u, pool, line+"Accept: text/html\r\nConnection: close\r\n\r\n")
+		loc := res.Header.Get("Location")
+		if res.StatusCode == http.StatusOK {
+			t.Errorf("absolute-form %q reached the app anonymously", line)
+		}
+		if strings.Contains(loc, "evil.example") {
+			t.Errorf("absolute-form %q: Location %q names the Host header's host", line, loc)
+		}
+	}
+	if n := app.count(); n != before {
+		t.Errorf("absolute-form requests: the app saw %d", n-before)
+	}
+}
+
+// rawRequest writes req as is (no client normalisation) and reads the answer.
+func rawRequest(t *testing.T, u *url.URL, pool *x509.CertPool, req string) *http.Response {
+	t.Helper()
+	var conn net.Conn
+	var err error
+	if u.Scheme == "https" {
+		conn, err = tls.Dial("tcp", u.Host, &tls.Config{RootCAs: pool})
+	} else {
+		conn, err = net.Dial("tcp", u.Host)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("raw %q: %v", req, err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res
 }
 
 // storeOutage: with the session store frozen, a request with a token gets
