@@ -144,7 +144,8 @@ func journey(t *testing.T, base string, pool *x509.CertPool, app *recordingApp, 
 	browser := newClient(pool)
 	// Anonymous navigation → 302 to the login page whose rd is the whole
 	// original URL, query included.
-	res := do(t, browser, "GET", base+origPath, "", navigation...)
+	// The spoofed forwarding headers must not steer the login URL either.
+	res := do(t, browser, "GET", base+origPath, "", append(navigation, spoofed...)...)
 	if res.StatusCode != http.StatusFound {
 		t.Fatalf("anonymous navigation = %d %s, want 302", res.StatusCode, res.body)
 	}
@@ -182,6 +183,9 @@ func journey(t *testing.T, base string, pool *x509.CertPool, app *recordingApp, 
 		t.Errorf("the app got %q, want %q", got.URL.RequestURI(), origPath)
 	}
 	checkAppRequest(t, "signed-in navigation", got, "alice", "")
+	if r, sid := got.Header.Get("X-Auth-Roles"), got.Header.Get("X-Auth-Session"); r != "admin,staff" || len(sid) < 16 {
+		t.Errorf("app identity: X-Auth-Roles %q X-Auth-Session %q, want admin,staff and the session id", r, sid)
+	}
 	if c, err := got.Cookie("theme"); err != nil || c.Value != "dark" {
 		t.Errorf("the app's own cookie did not pass: %v (Cookie %q)", err, got.Header.Get("Cookie"))
 	}
