@@ -204,8 +204,8 @@ func journey(t *testing.T, base string, pool *x509.CertPool, app *recordingApp, 
 	// No credentials: 401 JSON with the Bearer challenge, never a redirect.
 	res = do(t, newClient(pool), "GET", base+"/api/items", "", "Accept", "application/json")
 	wantJSONError(t, "anonymous API call", res, http.StatusUnauthorized)
-	if !strings.HasPrefix(res.Header.Get("WWW-Authenticate"), "Bearer") {
-		t.Errorf("anonymous API call: WWW-Authenticate %q", res.Header.Get("WWW-Authenticate"))
+	if wa := res.Header.Values("WWW-Authenticate"); len(wa) != 1 || !strings.HasPrefix(wa[0], "Bearer") {
+		t.Errorf("anonymous API call: WWW-Authenticate %q, want one Bearer challenge", wa)
 	}
 	res = do(t, newClient(pool), "GET", base+"/api/items", "", "Accept", "application/json", "Authorization", "Bearer x.y.z")
 	wantJSONError(t, "bad bearer", res, http.StatusUnauthorized)
