@@ -203,12 +203,12 @@ func journey(t *testing.T, base string, pool *x509.CertPool, app *recordingApp, 
 	checkAppRequest(t, "bearer API call", app.last(), "alice", tok)
 	// No credentials: 401 JSON with the Bearer challenge, never a redirect.
 	res = do(t, newClient(pool), "GET", base+"/api/items", "", "Accept", "application/json")
-	wantJSONError(t, "anonymous API call", res, http.StatusUnauthorized)
+	wantJSONError(t, "anonymous API call", res, http.StatusUnauthorized, "missing_token")
 	if wa := res.Header.Values("WWW-Authenticate"); len(wa) != 1 || !strings.HasPrefix(wa[0], "Bearer") {
 		t.Errorf("anonymous API call: WWW-Authenticate %q, want one Bearer challenge", wa)
 	}
 	res = do(t, newClient(pool), "GET", base+"/api/items", "", "Accept", "application/json", "Authorization", "Bearer x.y.z")
-	wantJSONError(t, "bad bearer", res, http.StatusUnauthorized)
+	wantJSONError(t, "bad bearer", res, http.StatusUnauthorized, "invalid_token")
 
 	// Role refused: bob is not admin.
 	bob := newClient(pool)
@@ -337,6 +337,9 @@ func storeOutage(t *testing.T, base string, pool *x509.CertPool, redis *sessions
 		if ra := res.Header.Get("Retry-After"); ra == "" || strings.Trim(ra, "0123456789") != "" {
 			t.Errorf("store outage, %s: Retry-After %q, want seconds", tc.name, ra)
 		}
+		if tc.name == "API" {
+			wantJSONError(t, "store outage, API", res, http.StatusServiceUnavailable, "temporarily_unavailable")
+		}
 	}
 	if n := app.count(); n != before {
 		t.Errorf("store outage: the app saw %d requests (fail closed)", n-before)
@@ -360,7 +363,7 @@ func loginJSON(t *testing.T, c *http.Client, base, user, pw string) string {
 	return out.AccessToken
 }
 
-func wantJSONError(t *testing.T, what string, res response, status int) {
+func wantJSONError(t *testing.T, what string, res response, status int, code string) {
 	t.Helper()
 	if res.StatusCode != status {
 		t.Errorf("%s = %d %s, want %d", what, res.StatusCode, res.body, status)
@@ -372,8 +375,8 @@ func wantJSONError(t *testing.T, what string, res response, status int) {
 	var e struct {
 		Error string `json:"error"`
 	}
-	if err := json.Unmarshal([]byte(res.body), &e); err != nil || e.Error == "" {
-		t.Errorf("%s: body %q is not a JSON error: %v", what, res.body, err)
+	if err := json.Unmarshal([]byte(res.body), &e); err != nil || e.Error != code {
+		t.Errorf("%s: body %q, want JSON error %q (%v)", what, res.body, code, err)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/portcullis-gw/portcullis/config"
 )
 
 // traefikDynamic is the part of Traefik's file-provider schema the shipped
@@ -56,6 +58,9 @@ func TestTraefikConfig(t *testing.T) {
 		t.Fatalf("traefik-dynamic.yml: %v", err)
 	}
 	h := cfg.HTTP
+	if d := config.Default().Headers; !slices.Equal(identityHeaders, []string{d.User, d.Roles, d.Session}) {
+		t.Fatalf("identity headers %v are not the gateway's defaults %v", identityHeaders, d)
+	}
 	auth := h.Middlewares["portcullis-auth"].ForwardAuth
 	if auth == nil {
 		t.Fatal("no forwardAuth middleware portcullis-auth")
