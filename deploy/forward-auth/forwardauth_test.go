@@ -139,11 +139,32 @@ func checkAppRequest(t *testing.T, what string, r *http.Request, want string, be
 	}
 }
 
+// front is a proxy under test: its base URL, the CA for its certificate
+// (nil for plain http) and the app behind it.
+type front struct {
+	base string
+	pool *x509.CertPool
+	app  *recordingApp
+}
+
 // journey is the forward-auth scenario every proxy must pass.
 func journey(t *testing.T, base string, pool *x509.CertPool, app *recordingApp, redis *sessionstest.Redis) {
-	browser := newClient(pool)
-	// Anonymous navigation → 302 to the login page whose rd is the whole
-	// original URL, query included.
+	f := &front{base: base, pool: pool, app: app}
+	browser := f.loginRoundTrip(t)
+	tok := f.apiClients(t)
+	f.rolesRefused(t, tok)
+	f.publicPath(t, tok)
+	f.logoutReplay(t, browser)
+	hostileRequestLine(t, base, pool, app)
+	storeOutage(t, base, pool, redis, tok, app)
+}
+
+// loginRoundTrip: anonymous navigation → login → back to the original URL
+// with its full query, as alice; returns the signed-in browser.
+func (f *front) loginRoundTrip(t *testing.T) *http.Client {
+	t.Helper()
+	base, app := f.base, f.app
+	browser := newClient(f.pool)
 	// The spoofed forwarding headers must not steer the login URL either.
 	res := do(t, browser, "GET", base+origPath, "", append(navigation, spoofed...)...)
 	if res.StatusCode != http.StatusFound {
@@ -170,19 +191,24 @@ func journey(t *testing.T, base string, pool *x509.CertPool, app *recordingApp, 
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != origPath {
 		t.Fatalf("form login = %d Location %q, want 303 %q", res.StatusCode, res.Header.Get("Location"), origPath)
 	}
-	// Back at the original URL, with its full query, as alice; the app's own
-	// cookie passes, the gateway's do not.
+	// Back at the original URL, as alice; the app's own cookie passes, the
+	// gateway's do not.
 	u, _ := url.Parse(base)
 	browser.Jar.SetCookies(u, []*http.Cookie{{Name: "theme", Value: "dark"}})
 	res = do(t, browser, "GET", base+origPath, "", append(navigation, spoofed...)...)
 	if res.StatusCode != http.StatusOK || !strings.Contains(res.body, "user=alice") {
 		t.Fatalf("after login = %d %s", res.StatusCode, res.body)
 	}
-	got := app.last()
+	f.checkSignedIn(t, app.last())
+	return browser
+}
+
+func (f *front) checkSignedIn(t *testing.T, got *http.Request) {
+	t.Helper()
+	checkAppRequest(t, "signed-in navigation", got, "alice", "")
 	if got.URL.RequestURI() != origPath {
 		t.Errorf("the app got %q, want %q", got.URL.RequestURI(), origPath)
 	}
-	checkAppRequest(t, "signed-in navigation", got, "alice", "")
 	if r, sid := got.Header.Get("X-Auth-Roles"), got.Header.Get("X-Auth-Session"); r != "admin,staff" || len(sid) < 16 {
 		t.Errorf("app identity: X-Auth-Roles %q X-Auth-Session %q, want admin,staff and the session id", r, sid)
 	}
@@ -192,48 +218,60 @@ func journey(t *testing.T, base string, pool *x509.CertPool, app *recordingApp, 
 	if xff := got.Header.Get("X-Forwarded-For"); xff != "127.0.0.1" {
 		t.Errorf("app X-Forwarded-For = %q, want the proxy's view of the client", xff)
 	}
+}
 
-	// An API client: bearer token in, never out to the app.
-	api := newClient(pool)
-	tok := loginJSON(t, api, base, "alice", alicePassword)
-	res = do(t, api, "GET", base+"/api/items?x=1&y=2", "", append([]string{"Authorization", "Bearer " + tok, "Accept", "application/json"}, spoofed...)...)
+// apiClients: a bearer token goes in and never out to the app; no or a bad
+// token gets 401 JSON, never a redirect. Returns alice's token.
+func (f *front) apiClients(t *testing.T) string {
+	t.Helper()
+	base := f.base
+	tok := loginJSON(t, newClient(f.pool), base, "alice", alicePassword)
+	res := do(t, newClient(f.pool), "GET", base+"/api/items?x=1&y=2", "", append([]string{"Authorization", "Bearer " + tok, "Accept", "application/json"}, spoofed...)...)
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("bearer API call = %d %s", res.StatusCode, res.body)
 	}
-	checkAppRequest(t, "bearer API call", app.last(), "alice", tok)
-	// No credentials: 401 JSON with the Bearer challenge, never a redirect.
-	res = do(t, newClient(pool), "GET", base+"/api/items", "", "Accept", "application/json")
+	checkAppRequest(t, "bearer API call", f.app.last(), "alice", tok)
+	res = do(t, newClient(f.pool), "GET", base+"/api/items", "", "Accept", "application/json")
 	wantJSONError(t, "anonymous API call", res, http.StatusUnauthorized, "missing_token")
 	if wa := res.Header.Values("WWW-Authenticate"); len(wa) != 1 || !strings.HasPrefix(wa[0], "Bearer") {
 		t.Errorf("anonymous API call: WWW-Authenticate %q, want one Bearer challenge", wa)
 	}
-	res = do(t, newClient(pool), "GET", base+"/api/items", "", "Accept", "application/json", "Authorization", "Bearer x.y.z")
+	res = do(t, newClient(f.pool), "GET", base+"/api/items", "", "Accept", "application/json", "Authorization", "Bearer x.y.z")
 	wantJSONError(t, "bad bearer", res, http.StatusUnauthorized, "invalid_token")
+	return tok
+}
 
-	// Role refused: bob is not admin.
-	bob := newClient(pool)
+// rolesRefused: bob is not admin; refusals never reach the app.
+func (f *front) rolesRefused(t *testing.T, aliceTok string) {
+	t.Helper()
+	base := f.base
+	bob := newClient(f.pool)
 	btok := loginJSON(t, bob, base, "bob", bobPassword)
-	before := app.count()
-	res = do(t, bob, "GET", base+"/admin/panel", "", "Authorization", "Bearer "+btok, "Accept", "application/json")
+	before := f.app.count()
+	res := do(t, bob, "GET", base+"/admin/panel", "", "Authorization", "Bearer "+btok, "Accept", "application/json")
 	if res.StatusCode != http.StatusForbidden {
 		t.Errorf("bob on /admin = %d, want 403", res.StatusCode)
 	}
-	res = do(t, api, "GET", base+"/admin/panel", "", "Authorization", "Bearer "+tok)
+	res = do(t, newClient(f.pool), "GET", base+"/admin/panel", "", "Authorization", "Bearer "+aliceTok)
 	if res.StatusCode != http.StatusOK {
 		t.Errorf("alice on /admin = %d, want 200", res.StatusCode)
 	}
-	// A spoofed URI cannot steer the check: bob asks for /api while
-	// claiming /api in X-Forwarded-Uri for an /admin request.
+	// A spoofed URI cannot steer the check: an /admin request claiming /api.
 	res = do(t, bob, "GET", base+"/admin/panel", "", "Authorization", "Bearer "+btok, "X-Forwarded-Uri", "/api/x", "X-Original-URI", "/api/x")
 	if res.StatusCode != http.StatusForbidden {
 		t.Errorf("bob on /admin with a spoofed forwarded URI = %d, want 403", res.StatusCode)
 	}
-	if n := app.count(); n != before+1 {
+	if n := f.app.count(); n != before+1 {
 		t.Errorf("the app saw %d requests, want %d (refusals must not reach it)", n, before+1)
 	}
+}
 
-	// Public path: anonymous, and nothing spoofed reaches the app there either.
-	res = do(t, newClient(pool), "GET", base+"/static/app.css", "", append([]string{"Authorization", "Bearer " + tok, "Cookie", "portcullis_at=" + tok + "; __Host-portcullis_at=" + tok + "; keep=1"}, spoofed...)...)
+// publicPath: anonymous, and nothing spoofed or owned by the gateway
+// reaches the app there either; the app's own credentials pass.
+func (f *front) publicPath(t *testing.T, tok string) {
+	t.Helper()
+	base, app := f.base, f.app
+	res := do(t, newClient(f.pool), "GET", base+"/static/app.css", "", append([]string{"Authorization", "Bearer " + tok, "Cookie", "portcullis_at=" + tok + "; __Host-portcullis_at=" + tok + "; keep=1"}, spoofed...)...)
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("public path = %d", res.StatusCode)
 	}
@@ -241,26 +279,28 @@ func journey(t *testing.T, base string, pool *x509.CertPool, app *recordingApp, 
 	if c, err := app.last().Cookie("keep"); err != nil || c.Value != "1" {
 		t.Errorf("public path: the app's cookie did not pass (Cookie %q)", app.last().Header.Get("Cookie"))
 	}
-	res = do(t, newClient(pool), "GET", base+"/static/app.css", "", "Authorization", "Basic YXBwOmFwcA==")
+	do(t, newClient(f.pool), "GET", base+"/static/app.css", "", "Authorization", "Basic YXBwOmFwcA==")
 	if got := app.last().Header.Get("Authorization"); got != "Basic YXBwOmFwcA==" {
 		t.Errorf("public path: Basic Authorization for the app = %q, want it passed", got)
 	}
+}
 
-	// Logout, then replay the old cookies: back to login.
+// logoutReplay: after logout, the old cookies replayed lead to login again.
+func (f *front) logoutReplay(t *testing.T, browser *http.Client) {
+	t.Helper()
+	base := f.base
+	u, _ := url.Parse(base)
 	old := browser.Jar.Cookies(u)
-	res = do(t, browser, "POST", base+"/auth/logout", "", "Origin", base, "Sec-Fetch-Site", "same-origin")
+	res := do(t, browser, "POST", base+"/auth/logout", "", "Origin", base, "Sec-Fetch-Site", "same-origin")
 	if res.StatusCode != http.StatusNoContent && res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("logout = %d %s", res.StatusCode, res.body)
 	}
-	replay := newClient(pool)
+	replay := newClient(f.pool)
 	replay.Jar.SetCookies(u, old)
 	res = do(t, replay, "GET", base+origPath, "", navigation...)
 	if res.StatusCode != http.StatusFound || !strings.Contains(res.Header.Get("Location"), "/auth/login?rd=") {
 		t.Errorf("replayed cookie after logout = %d Location %q, want 302 to login", res.StatusCode, res.Header.Get("Location"))
 	}
-
-	hostileRequestLine(t, base, pool, app)
-	storeOutage(t, base, pool, redis, tok, app)
 }
 
 // hostileRequestLine: an absolute-form request line naming one host with a

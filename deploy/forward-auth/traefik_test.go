@@ -97,8 +97,11 @@ func TestTraefikConfig(t *testing.T) {
 	if s := h.Services["portcullis"].LoadBalancer.Servers; len(s) != 1 || s[0].URL != "http://portcullis:8080" {
 		t.Errorf("service portcullis servers %v", s)
 	}
+}
 
-	// The same endpoint and identity headers in the examples run for real.
+// TestExamplesAgree: the nginx and Caddy examples (run for real by the other
+// tests) use the endpoint and identity headers the Traefik one names.
+func TestExamplesAgree(t *testing.T) {
 	caddy := shipped(t, "Caddyfile")
 	if !strings.Contains(caddy, "uri /auth/verify") || !strings.Contains(caddy, "copy_headers "+strings.Join(identityHeaders, " ")) {
 		t.Error("Caddyfile does not use /auth/verify with the same identity headers")
