@@ -101,6 +101,7 @@ func TestVerifyNavigationLocation(t *testing.T) {
 	nav := func(uri string, more ...string) []string {
 		return append([]string{"X-Forwarded-Uri", uri, "X-Forwarded-Host", "app.example.com", "Accept", html}, more...)
 	}
+	long := "/" + strings.Repeat("a", 3000) + "?q=" + strings.Repeat("%26", 1000)
 	tests := []struct {
 		name   string
 		hdr    []string
@@ -138,6 +139,8 @@ func TestVerifyNavigationLocation(t *testing.T) {
 		{"absolute-form uri", nav("https://evil.example/x", "X-Forwarded-Proto", "https"), 403, "", ""},
 		{"scheme-relative uri", nav("//evil.example", "X-Forwarded-Proto", "https"), 401, "", "/evil.example"},
 		{"control byte uri", nav("/x?a=\tb", "X-Forwarded-Proto", "https"), 403, "", ""},
+		// Oversized: carried whole (the login page falls back to "/" above 2 KiB).
+		{"oversized", nav(long, "X-Forwarded-Proto", "https"), 401, "", long},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
