@@ -46,6 +46,9 @@ func (g *Gateway) verify(w http.ResponseWriter, r *http.Request, a *authSnapshot
 		id, err = g.identityFor(snap, rt.name, v)
 	}
 	if err != nil {
+		if publicError(err).status == http.StatusUnauthorized {
+			setVerifyLogin(w.Header(), r, orig, a)
+		}
 		return g.verifyDeny(start, reason, err)
 	}
 	rec.identity = id
@@ -78,7 +81,7 @@ func forwardedRequest(r *http.Request, fold bool) (*http.Request, bool) {
 	default:
 		return nil, false
 	}
-	raw, _, _ := strings.Cut(uri, "?")
+	raw, query, _ := strings.Cut(uri, "?")
 	if !strings.HasPrefix(raw, "/") || hasControl(uri) {
 		return nil, false
 	}
@@ -105,5 +108,38 @@ func forwardedRequest(r *http.Request, fold bool) (*http.Request, bool) {
 	orig.Method = method
 	orig.Host = host
 	orig.URL.Path, orig.URL.RawPath = path, ""
+	// Kept for the login URL only: matching uses Path, never the query.
+	orig.URL.RawQuery = query
 	return orig, true
+}
+
+// setVerifyLogin adds Location to a 401 for a browser navigation (SPEC §5):
+// the login page on the forwarded host and scheme, returning to the original
+// path and query, so nginx and Caddy can redirect with it. The status stays
+// 401. No Location when the scheme or host cannot be named safely.
+func setVerifyLogin(h http.Header, r, orig *http.Request, a *authSnapshot) {
+	if orig.Method != http.MethodGet && orig.Method != http.MethodHead || !wantsHTML(orig) {
+		return
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if ps := r.Header.Values(headerXForwardedProt); len(ps) > 1 {
+		return
+	} else if len(ps) == 1 {
+		// Only http or https: any other value would send the browser to
+		// a scheme of the client's choosing (javascript:, a custom app).
+		scheme = strings.ToLower(strings.TrimSpace(ps[0]))
+	}
+	if scheme != "http" && scheme != "https" || orig.Host == "" {
+		return
+	}
+	// The normalised path, re-escaped once (never "//x": runs of "/" are
+	// collapsed), so rd is relative and the login page needs no allow-list.
+	rd := escapePath(orig.URL.Path)
+	if orig.URL.RawQuery != "" {
+		rd += "?" + orig.URL.RawQuery
+	}
+	h.Set("Location", scheme+"://"+orig.Host+loginURLFor(a, rd))
 }

@@ -1,0 +1,250 @@
+package forwardauth_test
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+)
+
+// artifactsDir is where screenshots go: $PORTCULLIS_ARTIFACTS, else a
+// directory of the test.
+func artifactsDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("PORTCULLIS_ARTIFACTS")
+	if dir == "" {
+		return t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// newBrowser starts the Debian chromium headless with a fresh profile and
+// returns the allocator context. insecureTLS accepts the test's self-signed
+// certificate (nginx over TLS) and nothing else changes.
+func newBrowser(t *testing.T, insecureTLS bool) context.Context {
+	t.Helper()
+	bin := requireProgram(t, "chromium")
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(bin),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1000, 800),
+	}
+	if insecureTLS {
+		opts = append(opts, chromedp.Flag("ignore-certificate-errors", true))
+	}
+	// Generous: it bounds a hang on a loaded machine, it is not a speed check.
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	t.Cleanup(cancel)
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(acancel)
+	// The first context starts the browser; devices are its own contexts.
+	bctx, bcancel := chromedp.NewContext(actx)
+	t.Cleanup(bcancel)
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return bctx
+}
+
+// device is one browser context (its own cookie jar) = one device.
+type device struct {
+	name string
+	ctx  context.Context
+}
+
+func newDevice(t *testing.T, browser context.Context, name string) *device {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	// The sessions page names devices by their User-Agent.
+	ua := "Mozilla/5.0 (X11; Linux x86_64) PortcullisTest/" + name
+	if _, err := chromedp.Call(ctx, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: ua}); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return &device{name: name, ctx: ctx}
+}
+
+func (d *device) run(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(d.ctx, steps...); err != nil {
+		t.Fatalf("%s: %s: %v", d.name, what, err)
+	}
+}
+
+// get runs one action that returns a value.
+func get[T any](t *testing.T, d *device, what string, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(d.ctx, a)
+	if err != nil {
+		t.Fatalf("%s: %s: %v", d.name, what, err)
+	}
+	return v
+}
+
+func (d *device) location(t *testing.T) *url.URL {
+	t.Helper()
+	u, err := url.Parse(get(t, d, "location", chromedp.Location()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// openToLogin navigates to target and expects the login page, returning to target.
+func (d *device) openToLogin(t *testing.T, base, target string) {
+	t.Helper()
+	d.run(t, "open "+target, chromedp.Navigate(base+target), chromedp.WaitVisible(chromedp.CSS("#username")))
+	u := d.location(t)
+	if u.Path != "/auth/login" || u.Query().Get("rd") != target {
+		t.Fatalf("%s: %s led to %s, want the login page with rd=%s", d.name, target, u, target)
+	}
+}
+
+// signIn fills the login form and expects the app page for target as alice.
+func (d *device) signIn(t *testing.T, base, target string) {
+	t.Helper()
+	d.run(t, "sign in",
+		chromedp.SendKeys(chromedp.CSS("#username"), "alice"),
+		chromedp.SendKeys(chromedp.CSS("#password"), alicePassword),
+		chromedp.Click(chromedp.CSS("button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#user")),
+	)
+	who := get(t, d, "identity", chromedp.Text(chromedp.CSS("#user")))
+	if who != "user=alice" {
+		t.Errorf("%s: the app page shows %q, want user=alice", d.name, who)
+	}
+	if u := d.location(t); u.RequestURI() != target || base != u.Scheme+"://"+u.Host {
+		t.Errorf("%s: after sign-in at %s, want %s%s", d.name, u, base, target)
+	}
+}
+
+func (d *device) screenshot(t *testing.T, dir, name string) {
+	t.Helper()
+	png := get(t, d, "screenshot", chromedp.FullScreenshot(100))
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", p)
+}
+
+// checkCookies reads the browser's own cookie jar: the gateway's two
+// cookies with the attributes SPEC §6 gives them.
+func (d *device) checkCookies(t *testing.T, base string, secure bool) {
+	t.Helper()
+	res, err := chromedp.Call(d.ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/", base + "/auth/"}})
+	if err != nil {
+		t.Fatalf("%s: cookies: %v", d.name, err)
+	}
+	cookies := res.Cookies
+	access, refresh := "portcullis_at", "portcullis_rt"
+	if secure {
+		access, refresh = "__Host-portcullis_at", "__Secure-portcullis_rt"
+	}
+	want := map[string]string{access: "/", refresh: "/auth/"}
+	for _, c := range cookies {
+		path, ok := want[c.Name]
+		if !ok {
+			continue
+		}
+		delete(want, c.Name)
+		if !c.HTTPOnly || c.Secure != secure || c.SameSite != network.CookieSameSiteLax || c.Path != path || c.Domain == "" || strings.HasPrefix(c.Domain, ".") || c.Session {
+			t.Errorf("%s: cookie %s: HttpOnly %v Secure %v SameSite %q Path %q Domain %q session %v; want HttpOnly, Secure %v, Lax, Path %s, host-only, persistent",
+				d.name, c.Name, c.HTTPOnly, c.Secure, c.SameSite, c.Path, c.Domain, c.Session, secure, path)
+		}
+	}
+	for name := range want {
+		t.Errorf("%s: the browser holds no cookie %s (has %d cookies)", d.name, name, len(cookies))
+	}
+}
+
+// browserJourney: sign in on two devices, revoke one from the other's
+// sessions page, then sign out everywhere.
+func browserJourney(t *testing.T, browser context.Context, base string, secure bool) {
+	dir := artifactsDir(t)
+	prefix := strings.NewReplacer("/", "_").Replace(t.Name())
+	const target = "/app/page?x=1&y=a%26b"
+	a, b := newDevice(t, browser, "DeviceA"), newDevice(t, browser, "DeviceB")
+
+	a.openToLogin(t, base, target)
+	a.screenshot(t, dir, prefix+"-login.png")
+	a.signIn(t, base, target)
+	a.checkCookies(t, base, secure)
+	b.openToLogin(t, base, target)
+	b.signIn(t, base, target)
+
+	// A's sessions page lists both devices; A signs B out.
+	const countRows = `document.querySelectorAll("tbody tr").length`
+	a.run(t, "sessions page", chromedp.Navigate(base+"/auth/sessions"), chromedp.WaitVisible(chromedp.CSS("table")))
+	rows := get(t, a, "rows", chromedp.Evaluate[int](countRows))
+	if rows != 2 {
+		t.Fatalf("sessions page lists %d devices, want 2", rows)
+	}
+	a.screenshot(t, dir, prefix+"-sessions.png")
+	// The button in DeviceB's row, as a user would click it.
+	other := get(t, a, "find the other device", chromedp.Evaluate[bool](`(() => {
+		for (const tr of document.querySelectorAll("tbody tr")) {
+			if (!tr.textContent.includes("(this device)") && tr.textContent.includes("DeviceB")) { tr.querySelector("button").id = "revoke-b"; return true }
+		}
+		return false })()`))
+	if !other {
+		t.Fatal("the sessions page has no row for DeviceB")
+	}
+	a.run(t, "revoke the other device", chromedp.Click(chromedp.CSS("#revoke-b")), chromedp.WaitNotPresent(chromedp.CSS("#revoke-b")), chromedp.WaitVisible(chromedp.CSS("table")))
+	rows = get(t, a, "rows", chromedp.Evaluate[int](countRows))
+	if rows != 1 {
+		t.Fatalf("revoking DeviceB from DeviceA: %d rows left, want 1", rows)
+	}
+	// B is sent to login on its next navigation; A is still signed in.
+	b.openToLogin(t, base, target)
+	a.run(t, "A still signed in", chromedp.Navigate(base+target), chromedp.WaitVisible(chromedp.CSS("#user")))
+
+	// B signs in again; "Sign out everywhere" from A ends both.
+	b.signIn(t, base, target)
+	a.run(t, "sign out everywhere", chromedp.Navigate(base+"/auth/sessions"), chromedp.WaitVisible(chromedp.CSS("table")),
+		chromedp.Click(chromedp.CSS(`form[action$="/logout-all"] button`)),
+		chromedp.WaitVisible(chromedp.CSS("#username")))
+	a.openToLogin(t, base, target)
+	b.openToLogin(t, base, target)
+}
+
+// TestBrowserJourney: the real Chromium against the gateway binary on
+// http://localhost, with the production cookie defaults (cookies.secure:
+// true): Chromium treats localhost as a secure context, so the __Host- and
+// __Secure- cookies are kept there.
+func TestBrowserJourney(t *testing.T) {
+	browser := newBrowser(t, false)
+	app := newRecordingApp(t)
+	gw := startGateway(t, gatewayOptions{Upstream: app.URL, Secure: true})
+	base := "http://localhost:" + gw.Addr[strings.LastIndexByte(gw.Addr, ':')+1:]
+	browserJourney(t, browser, base, true)
+}
+
+// TestBrowserJourneyNginx: the same journey through the shipped nginx.conf
+// (auth_request, TLS on loopback).
+func TestBrowserJourneyNginx(t *testing.T) {
+	requireProgram(t, "nginx")
+	browser := newBrowser(t, true)
+	app := newRecordingApp(t)
+	gw := startGateway(t, gatewayOptions{Upstream: app.URL, Secure: true})
+	base, _ := startNginx(t, gw, app)
+	browserJourney(t, browser, base, true)
+}
