@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -201,12 +202,12 @@ func TestKubernetesSidecar(t *testing.T) {
 			}
 		}
 		if u := effective(gw.Security.RunAsUser, pod.Security.RunAsUser); u == nil || *u != int64(uid) {
-			t.Errorf("gateway runAsUser %v, want the image's %d", u, uid)
+			t.Errorf("gateway runAsUser unset or not the image's %d", uid)
 		}
 	})
 	t.Run("secrets 0440 to the fsGroup", func(t *testing.T) {
 		if g := pod.Security.FSGroup; g == nil || *g != int64(gid) {
-			t.Errorf("fsGroup %v, want the gateway's group %d", g, gid)
+			t.Errorf("fsGroup unset or not the gateway's group %d", gid)
 		}
 		n := 0
 		for _, v := range pod.Volumes {
@@ -214,8 +215,8 @@ func TestKubernetesSidecar(t *testing.T) {
 				continue
 			}
 			n++
-			if v.Secret.DefaultMode == nil || *v.Secret.DefaultMode != 0o440 {
-				t.Errorf("secret volume %s defaultMode %v, want 0440", v.Name, v.Secret.DefaultMode)
+			if m := v.Secret.DefaultMode; m == nil || *m != 0o440 {
+				t.Errorf("secret volume %s defaultMode %s, want 0440", v.Name, octal(m))
 			}
 		}
 		if n == 0 {
@@ -304,6 +305,14 @@ func TestKubernetesSidecar(t *testing.T) {
 			t.Errorf("sidecar.yaml does not give the reload recipe with the debug profile")
 		}
 	})
+}
+
+// octal shows an optional file mode.
+func octal(m *int) string {
+	if m == nil {
+		return "unset (0644)"
+	}
+	return fmt.Sprintf("%#o", *m)
 }
 
 func effective(container, pod *int64) *int64 {
