@@ -85,15 +85,15 @@ func TestHealthAnswers(t *testing.T) {
 		want    string
 	}{
 		{"200", func(w http.ResponseWriter, r *http.Request) {}, 0, ""},
-		{"500", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 500) }, 1, "500 Internal Server Error: boom"},
-		{"204 is not 200", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }, 1, "204 No Content"},
+		{"500", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", http.StatusInternalServerError) }, 1, "500 Internal Server Error: boom"},
+		{"204 is not 200", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }, 1, "204 No Content"},
 		{"redirect not followed", func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path != "/elsewhere" {
 				http.Redirect(w, r, "/elsewhere", http.StatusFound)
 			}
 		}, 1, "302 Found"},
 		{"forged log lines are flattened", func(w http.ResponseWriter, r *http.Request) {
-			http.Error(w, "bad\rlevel=INFO msg=fine\x1b[2J"+strings.Repeat("x", 1<<20), 503)
+			http.Error(w, "bad\rlevel=INFO msg=fine\x1b[2J"+strings.Repeat("x", 1<<20), http.StatusServiceUnavailable)
 		}, 1, "503 Service Unavailable: badlevel=INFO msg=fine[2J"},
 		{"hangs past the timeout", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }, 1, "context deadline exceeded"},
 	}
