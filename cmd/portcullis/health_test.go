@@ -189,3 +189,13 @@ func TestHealthIPv6(t *testing.T) {
 		t.Errorf("health on %s = %d %q, want 0", metricsAddr, code, errOut)
 	}
 }
+
+func TestHealthListedInHelp(t *testing.T) {
+	t.Parallel()
+	if code, out, _ := runBin(t, nil, "help"); code != 0 || !strings.Contains(out, "\n  health ") {
+		t.Errorf("help = %d %q, want health listed", code, out)
+	}
+	if code, _, errOut := runBin(t, nil, "health", "-h"); code != 0 || !strings.Contains(errOut, "-ready") || !strings.Contains(errOut, "-timeout") {
+		t.Errorf("health -h = %d %q, want 0 listing -ready and -timeout", code, errOut)
+	}
+}
