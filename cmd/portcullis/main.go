@@ -25,6 +25,7 @@ Commands:
   hash-password  read a password from stdin, print an argon2id (or -bcrypt) hash
   sessions       list or revoke a user's sessions in the configured store
   version        print version, commit and Go version
+  health         probe the metrics listener's /healthz (-ready: /readyz); exit 0 on 200
 
 Every command that reads the config takes -config FILE
 (default ./gateway.yaml, or $PORTCULLIS_CONFIG when set).
@@ -53,6 +54,8 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		return runSessions(args, stdout, stderr)
 	case "version":
 		return runVersion(args, stdout, stderr)
+	case "health":
+		return runHealth(args, stderr)
 	case "help":
 		fmt.Fprint(stdout, usageText)
 		return 0
