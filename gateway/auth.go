@@ -37,17 +37,17 @@ type verified struct {
 func (g *Gateway) authenticate(r *http.Request, rt *route) (Identity, error) {
 	if rt.auth == config.AuthPublic {
 		// Counted, not timed: nothing was checked.
-		g.auth.m.decisions.WithLabelValues(decisionAllow, reasonPublic).Inc()
+		g.metrics.decisions.WithLabelValues(decisionAllow, reasonPublic).Inc()
 		return Identity{}, nil
 	}
 	start := g.now()
 	snap := recordFrom(r.Context()).snap
-	v, reason, err := g.checkAccess(r, r, &snap.auth, rt)
+	v, reason, err := g.checkAccess(r, r, snap, rt)
 	if err != nil && rt.auth == config.AuthOptional && reason != reasonStoreUnavailable && reason != reasonForbidden {
 		// Optional routes never answer 401: a caller that cannot be
 		// verified is simply anonymous. A store outage is not "anonymous",
 		// and neither is a refused cross-origin request or a missing role.
-		g.auth.m.decide(decisionAllow, reason, start, g.now())
+		g.metrics.decide(decisionAllow, reason, start, g.now())
 		return Identity{}, nil
 	}
 	var id Identity
@@ -55,10 +55,10 @@ func (g *Gateway) authenticate(r *http.Request, rt *route) (Identity, error) {
 		id, err = g.identityFor(snap, rt.name, v)
 	}
 	if err != nil {
-		g.auth.m.decide(decisionDeny, reason, start, g.now())
+		g.metrics.decide(decisionDeny, reason, start, g.now())
 		return Identity{}, err
 	}
-	g.auth.m.decide(decisionAllow, reasonOK, start, g.now())
+	g.metrics.decide(decisionAllow, reasonOK, start, g.now())
 	return id, nil
 }
 
@@ -66,16 +66,16 @@ func (g *Gateway) authenticate(r *http.Request, rt *route) (Identity, error) {
 // the cross-origin check of the request it stands for (orig: r itself, or the
 // original request /verify is asked about), the session and user checks of
 // §4, then the route's roles. reason is the auth_decisions_total reason.
-func (g *Gateway) checkAccess(r, orig *http.Request, a *authSnapshot, rt *route) (verified, string, error) {
-	cred := extractCredential(r, a.cookies.accessName)
+func (g *Gateway) checkAccess(r, orig *http.Request, snap *snapshot, rt *route) (verified, string, error) {
+	cred := extractCredential(r, snap.cookies.accessName)
 	// Cookies ride along on cross-site requests; bearer tokens do not, so
 	// only cookie-authenticated unsafe requests need the origin check.
 	if cred.source == credCookie && rt.csrf {
-		if err := checkOrigin(a.origins, orig); err != nil {
+		if err := checkOrigin(snap.origins, orig); err != nil {
 			return verified{}, reasonForbidden, err
 		}
 	}
-	v, reason, err := g.checkCredential(r.Context(), a, cred)
+	v, reason, err := g.checkCredential(r.Context(), snap, cred)
 	if err != nil {
 		return verified{}, reason, err
 	}
@@ -92,7 +92,7 @@ func (g *Gateway) identityFor(snap *snapshot, routeName string, v verified) (Ide
 	if snap.identity.assertion == "" {
 		return id, nil
 	}
-	as, err := snap.auth.keys.Assertion(routeName, v.user.Name, v.session.ID, v.user.Roles, g.now())
+	as, err := snap.keys.Assertion(routeName, v.user.Name, v.session.ID, v.user.Roles, g.now())
 	if err != nil {
 		return Identity{}, fmt.Errorf("assertion: %w", err)
 	}
@@ -102,14 +102,14 @@ func (g *Gateway) identityFor(snap *snapshot, routeName string, v verified) (Ide
 
 // checkCredential runs the checks of SPEC §4 in order: JWT, session, user.
 // reason is the auth_decisions_total reason of the outcome.
-func (g *Gateway) checkCredential(ctx context.Context, a *authSnapshot, cred credential) (verified, string, error) {
+func (g *Gateway) checkCredential(ctx context.Context, snap *snapshot, cred credential) (verified, string, error) {
 	switch {
 	case !cred.presented():
 		return verified{}, reasonMissingToken, errUnauthenticated
 	case cred.bad:
 		return verified{}, reasonInvalidToken, errInvalidToken
 	}
-	claims, err := a.keys.Verify(cred.token, g.now())
+	claims, err := snap.keys.Verify(cred.token, g.now())
 	switch {
 	case errors.Is(err, tokens.ErrExpired):
 		return verified{}, reasonExpiredToken, fmt.Errorf("%w: %w", errExpiredToken, err)
@@ -125,7 +125,7 @@ func (g *Gateway) checkCredential(ctx context.Context, a *authSnapshot, cred cre
 
 // checkSession validates the session named by a verified token and its user.
 func (g *Gateway) checkSession(ctx context.Context, user, sid string) (sessions.Session, users.User, string, error) {
-	s, err := g.auth.store.Validate(ctx, user, sid)
+	s, err := g.store.Validate(ctx, user, sid)
 	switch {
 	case errors.Is(err, sessions.ErrNotFound):
 		return s, users.User{}, reasonSessionInvalid, fmt.Errorf("%w: %w", errSessionInvalid, err)
@@ -144,10 +144,10 @@ func (g *Gateway) checkUser(ctx context.Context, s sessions.Session) (users.User
 	if ok && !u.Disabled && u.Fingerprint == s.PasswordFingerprint {
 		return u, reasonOK, nil
 	}
-	err := g.auth.store.Revoke(ctx, s.User, s.ID)
+	err := g.store.Revoke(ctx, s.User, s.ID)
 	switch {
 	case err == nil:
-		g.auth.m.revoke(revokedUserDisabled, 1)
+		g.metrics.revoke(revokedUserDisabled, 1)
 	case !errors.Is(err, sessions.ErrNotFound):
 		return users.User{}, reasonStoreUnavailable, fmt.Errorf("revoke session of a disabled user: %w", err)
 	}
@@ -156,51 +156,18 @@ func (g *Gateway) checkUser(ctx context.Context, s sessions.Session) (users.User
 
 // lookupUser reads the users file as it is now (roles apply on the next request).
 func (g *Gateway) lookupUser(name string) (users.User, bool) {
-	if g.auth.users == nil {
+	if g.users == nil {
 		return users.User{}, false
 	}
-	return g.auth.users.Current().Lookup(name)
+	return g.users.Current().Lookup(name)
 }
 
 // authenticateCaller checks the credential of a request to a gateway
 // endpoint that needs a signed-in caller (me, sessions, logout-all).
-func (g *Gateway) authenticateCaller(r *http.Request, a *authSnapshot) (verified, error) {
-	v, _, err := g.checkCredential(r.Context(), a, extractCredential(r, a.cookies.accessName))
+func (g *Gateway) authenticateCaller(r *http.Request, snap *snapshot) (verified, error) {
+	v, _, err := g.checkCredential(r.Context(), snap, extractCredential(r, snap.cookies.accessName))
 	if err == nil {
 		noteIdentity(r, v.user.Name, v.session.ID)
 	}
 	return v, err
 }
-
-// unavailableStore stands in when no store was configured: every call fails
-// closed with sessions.ErrUnavailable.
-type unavailableStore struct{}
-
-var errNoSessionStore = fmt.Errorf("%w: no session store configured", sessions.ErrUnavailable)
-
-func (unavailableStore) Create(context.Context, sessions.NewSession) (sessions.Created, error) {
-	return sessions.Created{}, errNoSessionStore
-}
-func (unavailableStore) Validate(context.Context, string, string) (sessions.Session, error) {
-	return sessions.Session{}, errNoSessionStore
-}
-func (unavailableStore) Refresh(context.Context, string) (sessions.Refreshed, error) {
-	return sessions.Refreshed{}, errNoSessionStore
-}
-func (unavailableStore) RevokeByRefreshToken(context.Context, string) (sessions.Session, error) {
-	return sessions.Session{}, errNoSessionStore
-}
-func (unavailableStore) Revoke(context.Context, string, string) error { return errNoSessionStore }
-func (unavailableStore) RevokeUser(context.Context, string) ([]string, error) {
-	return nil, errNoSessionStore
-}
-func (unavailableStore) List(context.Context, string) ([]sessions.Session, error) {
-	return nil, errNoSessionStore
-}
-func (unavailableStore) ReserveLogin(context.Context, sessions.LoginAttempt) (sessions.Reservation, error) {
-	return sessions.Reservation{}, errNoSessionStore
-}
-func (unavailableStore) ReleaseLogin(context.Context, sessions.Reservation) error {
-	return errNoSessionStore
-}
-func (unavailableStore) Ping(context.Context) error { return errNoSessionStore }

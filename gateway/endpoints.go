@@ -13,7 +13,10 @@ import (
 
 // authHandler is one gateway endpoint. It returns an error for writeError
 // (JSON, fixed public code) or writes the response itself.
-type authHandler func(w http.ResponseWriter, r *http.Request, a *authSnapshot) error
+type authHandler func(w http.ResponseWriter, r *http.Request, snap *snapshot) error
+
+// maxBodyBytes caps every auth endpoint's request body (SPEC §5).
+const maxBodyBytes = 16 << 10
 
 // Endpoint paths under server.auth_prefix (SPEC §5).
 const (
@@ -32,14 +35,14 @@ const (
 // serveAuthEndpoint serves <auth_prefix>/* and /.well-known/jwks.json. The
 // prefix is read from the request's snapshot, so it follows reloads.
 func (g *Gateway) serveAuthEndpoint(w http.ResponseWriter, r *http.Request) {
-	a := &recordFrom(r.Context()).snap.auth
+	snap := recordFrom(r.Context()).snap
 	w.Header().Set("Cache-Control", "no-store")
 	if r.URL.Path == jwksPath {
-		g.serveJWKS(w, r, a)
+		g.serveJWKS(w, r, snap)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-	rest := strings.TrimPrefix(r.URL.Path, a.prefix)
+	rest := strings.TrimPrefix(r.URL.Path, snap.prefix)
 	h, allow := g.authHandlerFor(rest, r.Method)
 	if h == nil {
 		if allow != "" {
@@ -57,8 +60,8 @@ func (g *Gateway) serveAuthEndpoint(w http.ResponseWriter, r *http.Request) {
 	// exempts nothing (SPEC §5). /verify changes nothing and runs the check
 	// itself on the forwarded method and host: the subrequest's own method
 	// and Host are the fronting proxy's, not the browser's.
-	if rest != pathVerify && !(bearerIsCredential(rest) && g.bearerVerifies(r, a)) {
-		if err := checkOrigin(a.origins, r); err != nil {
+	if rest != pathVerify && !(bearerIsCredential(rest) && g.bearerVerifies(r, snap)) {
+		if err := checkOrigin(snap.origins, r); err != nil {
 			g.writeError(w, r, err)
 			return
 		}
@@ -68,13 +71,13 @@ func (g *Gateway) serveAuthEndpoint(w http.ResponseWriter, r *http.Request) {
 		// otherwise any bearer, valid or not, would lend its exemption (or
 		// its API client's lack of an Origin) to the ambient cookies riding
 		// along with it.
-		stripGatewayCookies(r.Header, recordFrom(r.Context()).snap.cookies)
+		stripGatewayCookies(r.Header, snap.cookieNames)
 	}
 	if err := g.readEndpointBody(w, r); err != nil {
 		g.writeError(w, r, err)
 		return
 	}
-	if err := h(w, r, a); err != nil {
+	if err := h(w, r, snap); err != nil {
 		g.writeError(w, r, err)
 	}
 }
@@ -90,12 +93,12 @@ func bearerIsCredential(path string) bool {
 // bearerVerifies reports whether r's credential is a bearer token that
 // verifies now (signature, claims, expiry): only such a request is
 // bearer-authenticated and exempt from the cross-origin check.
-func (g *Gateway) bearerVerifies(r *http.Request, a *authSnapshot) bool {
-	c := extractCredential(r, a.cookies.accessName)
+func (g *Gateway) bearerVerifies(r *http.Request, snap *snapshot) bool {
+	c := extractCredential(r, snap.cookies.accessName)
 	if c.source != credBearer || c.bad {
 		return false
 	}
-	_, err := a.keys.Verify(c.token, g.now())
+	_, err := snap.keys.Verify(c.token, g.now())
 	return err == nil
 }
 
@@ -209,7 +212,7 @@ func hasBearer(r *http.Request) bool {
 
 // serveJWKS serves the public verification keys. Not under auth_prefix, and
 // cacheable for a short while: relying parties poll it.
-func (g *Gateway) serveJWKS(w http.ResponseWriter, r *http.Request, a *authSnapshot) {
+func (g *Gateway) serveJWKS(w http.ResponseWriter, r *http.Request, snap *snapshot) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		g.writeError(w, r, errMethodNotAllowed)
@@ -221,6 +224,6 @@ func (g *Gateway) serveJWKS(w http.ResponseWriter, r *http.Request, a *authSnaps
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodGet {
-		_, _ = w.Write(a.keys.JWKS())
+		_, _ = w.Write(snap.keys.JWKS())
 	}
 }

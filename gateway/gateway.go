@@ -31,7 +31,9 @@ type Options struct {
 	// Registry receives every gateway metric (plus the Go and process
 	// collectors) and is served on /metrics; nil creates a private one.
 	Registry *prometheus.Registry
-	// Store is the session store; the core uses only Ping (readiness).
+	// Store is the session store (*sessions.MemoryStore or
+	// *sessions.RedisStore); nil fails every session operation closed
+	// (503) and leaves readiness to the other checks.
 	Store SessionStore
 	// Build is reported in portcullis_build_info.
 	Build BuildInfo
@@ -50,11 +52,17 @@ type Options struct {
 // and admin listeners (MetricsHandler, AdminHandler). See doc.go for the flow.
 type Gateway struct {
 	log   *slog.Logger
-	reg   prometheus.Registerer // the auth code registers its metrics here too
+	reg   prometheus.Registerer
 	gath  prometheus.Gatherer
-	store SessionStore
 	build BuildInfo
 	now   func() time.Time
+
+	// store is the session store, instrumented (store.go); never nil: with
+	// no store configured every call fails closed (unavailableStore).
+	store       SessionStore
+	users       *users.Store   // nil: nobody can log in
+	initialKeys *tokens.Keyset // Options.Keys, the first snapshot's keyset
+	admission   *passwordAdmission
 
 	snap atomic.Pointer[snapshot] // the current config snapshot; swapped by Reload
 
@@ -63,7 +71,6 @@ type Gateway struct {
 	metrics   *metrics
 	ready     readiness
 	upgrades  upgradeTracker
-	auth      authState // seam.go
 
 	handler      http.Handler // proxy listener chain
 	authHandler  http.Handler // <auth_prefix>/* and /.well-known/jwks.json
@@ -75,20 +82,6 @@ type Gateway struct {
 
 var _ http.Handler = (*Gateway)(nil)
 
-// snapshot is one immutable config snapshot: everything Reload swaps at once.
-// A request loads it once and uses that snapshot throughout.
-type snapshot struct {
-	cfg        *config.Config
-	routes     *routeTable
-	transports []*http.Transport // per-route (tls) transports, closed when replaced
-	trusted    []netip.Prefix
-	identity   identityHeaders
-	spoofable  map[string]struct{} // normalised inbound names dropped on every request
-	cookies    []string            // the gateway's own cookie names (auth.cookies.names())
-	accessLog  bool
-	auth       authSnapshot // seam.go; auth.prefix is auth_prefix without trailing "/"
-}
-
 // New builds a Gateway from a loaded config. It registers the gateway's
 // metrics on opts.Registry and fails if the routes cannot be built.
 func New(opts Options) (*Gateway, error) {
@@ -97,9 +90,11 @@ func New(opts Options) (*Gateway, error) {
 	}
 	g := &Gateway{
 		log:           opts.Logger,
-		store:         opts.Store,
 		build:         opts.Build,
 		now:           opts.Now,
+		users:         opts.Users,
+		initialKeys:   opts.Keys,
+		admission:     newDefaultPasswordAdmission(),
 		transport:     newSharedTransport(),
 		probeInterval: time.Second,
 	}
@@ -119,8 +114,9 @@ func New(opts Options) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: metrics: %w", err)
 	}
 	g.metrics = m
-	if err := g.initAuth(opts); err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
+	g.store = instrumentStore(opts.Store, m)
+	if opts.Store != nil {
+		g.ready.store = g.store // with none configured, readiness does not wait for one
 	}
 	snap, err := g.buildSnapshot(opts.Config)
 	if err != nil {
@@ -144,33 +140,6 @@ func chain(h http.Handler, mw ...func(http.Handler) http.Handler) http.Handler {
 		h = mw[i](h)
 	}
 	return h
-}
-
-// buildSnapshot compiles cfg into a snapshot.
-func (g *Gateway) buildSnapshot(cfg *config.Config) (*snapshot, error) {
-	routes, transports, err := buildRoutes(cfg, g.transport)
-	if err != nil {
-		return nil, err
-	}
-	ih := newIdentityHeaders(cfg.Headers)
-	snap := &snapshot{
-		cfg:        cfg,
-		routes:     routes,
-		transports: transports,
-		trusted:    cfg.Server.TrustedProxies,
-		identity:   ih,
-		spoofable:  spoofableSet(ih, cfg.Headers.Strip),
-		accessLog:  cfg.Log.AccessLog,
-	}
-	if snap.auth, err = g.buildAuthSnapshot(cfg); err != nil {
-		closeTransports(transports)
-		return nil, err
-	}
-	snap.cookies = snap.auth.cookies.names()
-	for _, rs := range routes.all() {
-		g.metrics.initRoute(rs.name)
-	}
-	return snap, nil
 }
 
 // Reload atomically swaps routes, headers, login and auth settings for those
@@ -306,7 +275,7 @@ const jwksPath = "/.well-known/jwks.json"
 func (s *snapshot) isGatewayEndpoint(path string) bool {
 	fold := s.routes.fold
 	m := matchPath(path, fold)
-	return m == jwksPath || withinPrefix(m, matchPath(s.auth.prefix, fold))
+	return m == jwksPath || withinPrefix(m, matchPath(s.prefix, fold))
 }
 
 // route checks the Host, normalises the path, dispatches gateway endpoints

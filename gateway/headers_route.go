@@ -11,14 +11,6 @@ import (
 // authenticate, so a refused override is answered before any credential is
 // looked at, and what reaches the upstream is decided before the proxy.
 
-var (
-	// errOverrideMismatch: the overriding method would choose another route
-	// (or none), whose rules the request never met.
-	errOverrideMismatch = newAPIError(http.StatusForbidden, "forbidden", "the method override does not match this route")
-	// errBadOverride: override headers that disagree, or a value outside [A-Z]+.
-	errBadOverride = newAPIError(http.StatusBadRequest, "invalid_request", "invalid method override")
-)
-
 // routeHygiene applies the matched route's header rules: an Upgrade outside
 // routes[].upgrades is removed (with HTTP2-Settings), and method override
 // headers are dropped unless the route allows them, in which case the

@@ -146,7 +146,7 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	setForwarded(h, pr.In, rec)
 	id, _ := IdentityFrom(pr.In.Context())
 	setIdentity(h, rec.snap.identity, id)
-	stripGatewayCookies(h, rec.snap.cookies)
+	stripGatewayCookies(h, rec.snap.cookieNames)
 	if !rt.passAuth {
 		removeBearer(h)
 	}

@@ -3,15 +3,11 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/portcullis-gw/portcullis/config"
 	"github.com/portcullis-gw/portcullis/sessions"
 )
-
-// errTooManyAttempts answers a throttled login (SPEC §8); Retry-After is added per request.
-var errTooManyAttempts = newAPIError(http.StatusTooManyRequests, "too_many_requests", "too many failed login attempts, retry later")
 
 // loginThrottle limits failed logins per username and per client IP in a
 // sliding window kept in the session store, so every replica sees the same

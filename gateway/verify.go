@@ -14,17 +14,11 @@ const (
 	headerForwardedMethod = "X-Forwarded-Method"
 )
 
-// errVerifyRefused: a forward-auth request that cannot be evaluated (an
-// untrusted peer, missing or ambiguous URI, no matching route). 403, never a
-// redirect: the fronting proxy decides what the browser sees.
-var errVerifyRefused = newAPIError(http.StatusForbidden, "forbidden", "forward-auth request refused")
-
 // verify is GET <auth_prefix>/verify (SPEC §5): the fronting proxy asks
 // whether the original request may pass; 200 carries every identity header.
-func (g *Gateway) verify(w http.ResponseWriter, r *http.Request, a *authSnapshot) error {
+func (g *Gateway) verify(w http.ResponseWriter, r *http.Request, snap *snapshot) error {
 	start := g.now()
 	rec := recordFrom(r.Context())
-	snap := rec.snap
 	// Only a trusted proxy may describe the original request; anyone else
 	// could claim any URI and probe the route table.
 	if !rec.trusted {
@@ -40,7 +34,7 @@ func (g *Gateway) verify(w http.ResponseWriter, r *http.Request, a *authSnapshot
 	}
 	// Every match needs a valid session whatever its auth: public paths
 	// belong in the fronting proxy's config.
-	v, reason, err := g.checkAccess(r, orig, a, rt)
+	v, reason, err := g.checkAccess(r, orig, snap, rt)
 	var id Identity
 	if err == nil {
 		id, err = g.identityFor(snap, rt.name, v)
@@ -50,13 +44,13 @@ func (g *Gateway) verify(w http.ResponseWriter, r *http.Request, a *authSnapshot
 	}
 	rec.identity = id
 	setIdentity(w.Header(), snap.identity, id) // the same headers a proxied request carries
-	g.auth.m.decide(decisionAllow, reasonOK, start, g.now())
+	g.metrics.decide(decisionAllow, reasonOK, start, g.now())
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
 
 func (g *Gateway) verifyDeny(start time.Time, reason string, err error) error {
-	g.auth.m.decide(decisionDeny, reason, start, g.now())
+	g.metrics.decide(decisionDeny, reason, start, g.now())
 	return err
 }
 
