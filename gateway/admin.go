@@ -21,11 +21,7 @@ func (g *Gateway) newAdminHandler() http.Handler {
 		rec := recordFrom(r.Context())
 		rec.routeLabel = routeAuth // admin endpoints are gateway endpoints
 		if !g.adminAuthorized(r, rec.snap) {
-			w.Header().Set("Cache-Control", "no-store")
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("WWW-Authenticate", adminChallenge)
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = w.Write([]byte(`{"error":"unauthorized","error_description":"admin token required"}` + "\n"))
+			g.writeError(w, r, errAdminUnauthorized)
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")

@@ -11,9 +11,16 @@ import (
 	"time"
 )
 
-// authHandler is one gateway endpoint. It returns an error for writeError
-// (JSON, fixed public code) or writes the response itself.
+// authHandler serves one gateway endpoint: it writes the response, or
+// returns what went wrong for respond to show.
 type authHandler func(w http.ResponseWriter, r *http.Request, snap *snapshot) error
+
+// endpoint is one entry of the dispatch table: its handler and how its
+// errors are shown.
+type endpoint struct {
+	serve   authHandler
+	present presentation
+}
 
 // maxBodyBytes caps every auth endpoint's request body (SPEC §5).
 const maxBodyBytes = 16 << 10
@@ -43,8 +50,8 @@ func (g *Gateway) serveAuthEndpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	rest := strings.TrimPrefix(r.URL.Path, snap.prefix)
-	h, allow := g.authHandlerFor(rest, r.Method)
-	if h == nil {
+	ep, allow := g.authHandlerFor(rest, r.Method)
+	if ep.serve == nil {
 		if allow != "" {
 			w.Header().Set("Allow", allow)
 			g.writeError(w, r, errMethodNotAllowed)
@@ -77,8 +84,8 @@ func (g *Gateway) serveAuthEndpoint(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, r, err)
 		return
 	}
-	if err := h(w, r, snap); err != nil {
-		g.writeError(w, r, err)
+	if err := ep.serve(w, r, snap); err != nil {
+		g.respond(w, r, snap, ep.present, err)
 	}
 }
 
@@ -161,43 +168,44 @@ func (b *bufferedBody) Read(p []byte) (int, error) {
 // Close implements io.Closer; the real body is closed by the server.
 func (b *bufferedBody) Close() error { return nil }
 
-// authHandlerFor returns the handler for path (relative to auth_prefix) and
-// method, or nil and the Allow header value ("" = no such endpoint).
-func (g *Gateway) authHandlerFor(path, method string) (authHandler, string) {
-	byMethod := func(allow string, hs map[string]authHandler) (authHandler, string) {
+// authHandlerFor is the dispatch table: the endpoint for path (relative to
+// auth_prefix) and method, or none and the Allow header value ("" = no such
+// endpoint).
+func (g *Gateway) authHandlerFor(path, method string) (endpoint, string) {
+	byMethod := func(allow string, p presentation, hs map[string]authHandler) (endpoint, string) {
 		if h, ok := hs[method]; ok {
-			return h, ""
+			return endpoint{serve: h, present: p}, ""
 		}
-		return nil, allow
+		return endpoint{}, allow
 	}
 	switch path {
 	case pathLogin:
-		return byMethod("GET, HEAD, POST", map[string]authHandler{
+		return byMethod("GET, HEAD, POST", presentLoginForm, map[string]authHandler{
 			http.MethodGet: g.loginPage, http.MethodHead: g.loginPage, http.MethodPost: g.login})
 	case pathRefresh:
-		return byMethod("POST", map[string]authHandler{http.MethodPost: g.refresh})
+		return byMethod("POST", presentJSON, map[string]authHandler{http.MethodPost: g.refresh})
 	case pathLogout:
-		return byMethod("POST", map[string]authHandler{http.MethodPost: g.logout})
+		return byMethod("POST", presentBrowser, map[string]authHandler{http.MethodPost: g.logout})
 	case pathLogoutAll:
-		return byMethod("POST", map[string]authHandler{http.MethodPost: g.logoutAll})
+		return byMethod("POST", presentBrowser, map[string]authHandler{http.MethodPost: g.logoutAll})
 	case pathSessions:
-		return byMethod("GET, HEAD", map[string]authHandler{http.MethodGet: g.listSessions, http.MethodHead: g.listSessions})
+		return byMethod("GET, HEAD", presentBrowser, map[string]authHandler{http.MethodGet: g.listSessions, http.MethodHead: g.listSessions})
 	case pathMe:
-		return byMethod("GET, HEAD", map[string]authHandler{http.MethodGet: g.me, http.MethodHead: g.me})
+		return byMethod("GET, HEAD", presentJSON, map[string]authHandler{http.MethodGet: g.me, http.MethodHead: g.me})
 	case pathVerify:
 		// Proxies send their subrequest with various methods; the method that
 		// counts is X-Forwarded-Method.
-		return g.verify, ""
+		return endpoint{serve: g.verify, present: presentJSON}, ""
 	}
 	if id, ok := strings.CutPrefix(path, pathSessions+"/"); ok && id != "" {
 		if id, ok := strings.CutSuffix(id, pathRevokeSuffix); ok && id != "" && !strings.Contains(id, "/") {
-			return byMethod("POST", map[string]authHandler{http.MethodPost: g.revokeSessionForm(id)})
+			return byMethod("POST", presentForm, map[string]authHandler{http.MethodPost: g.revokeSessionForm(id)})
 		}
 		if !strings.Contains(id, "/") {
-			return byMethod("DELETE", map[string]authHandler{http.MethodDelete: g.deleteSession(id)})
+			return byMethod("DELETE", presentJSON, map[string]authHandler{http.MethodDelete: g.deleteSession(id)})
 		}
 	}
-	return nil, ""
+	return endpoint{}, ""
 }
 
 // hasBearer reports whether the request carries an Authorization: Bearer header.

@@ -15,41 +15,33 @@ import (
 
 // rotate exchanges a refresh token for a new access token (and, outside the
 // grace window, a new refresh token), after the user checks of SPEC §4.
-func (g *Gateway) rotate(ctx context.Context, snap *snapshot, refreshToken string) (issued, error) {
-	count := g.metrics.refreshes
+// Every rotation's outcome is counted here, once.
+func (g *Gateway) rotate(ctx context.Context, snap *snapshot, refreshToken string) (iss issued, err error) {
+	grace := false
+	defer func() { g.metrics.countRefresh(err, grace) }()
 	res, err := g.store.Refresh(ctx, refreshToken)
 	switch {
 	case errors.Is(err, sessions.ErrReused):
 		// Theft detected: the store has revoked the session.
-		count.WithLabelValues(refreshReuse).Inc()
 		g.metrics.revoke(revokedReuse, 1)
 		return issued{}, fmt.Errorf("%w: %w", errInvalidGrant, err)
 	case errors.Is(err, sessions.ErrInvalidGrant), errors.Is(err, sessions.ErrNotFound):
-		count.WithLabelValues(refreshInvalid).Inc()
 		return issued{}, fmt.Errorf("%w: %w", errInvalidGrant, err)
 	case err != nil:
-		count.WithLabelValues(refreshError).Inc()
 		return issued{}, fmt.Errorf("refresh: %w", err)
 	}
-	u, _, err := g.checkUser(ctx, res.Session)
+	u, err := g.checkUser(ctx, res.Session)
 	switch {
 	case errors.Is(err, errUserDisabled):
-		count.WithLabelValues(refreshInvalid).Inc()
 		return issued{}, fmt.Errorf("%w: %w", errInvalidGrant, err)
 	case err != nil:
-		count.WithLabelValues(refreshError).Inc()
 		return issued{}, err
 	}
 	at, claims, err := snap.keys.Issue(u.Name, res.Session.ID, g.now())
 	if err != nil {
-		count.WithLabelValues(refreshError).Inc()
 		return issued{}, fmt.Errorf("issue access token: %w", err)
 	}
-	if res.Grace {
-		count.WithLabelValues(refreshGrace).Inc()
-	} else {
-		count.WithLabelValues(refreshSuccess).Inc()
-	}
+	grace = res.Grace
 	return issued{access: at, accessIat: claims.IssuedAt, accessExp: claims.ExpiresAt, refresh: res.RefreshToken, session: res.Session}, nil
 }
 
@@ -58,7 +50,7 @@ func (g *Gateway) rotate(ctx context.Context, snap *snapshot, refreshToken strin
 func (g *Gateway) refresh(w http.ResponseWriter, r *http.Request, snap *snapshot) error {
 	bodyTok, err := readRefreshBody(r)
 	if err != nil {
-		g.metrics.refreshes.WithLabelValues(refreshInvalid).Inc()
+		g.metrics.countRefresh(err, false)
 		return err
 	}
 	cookieTok, cookiePresent, ambiguous := cookieValue(r, snap.cookies.refreshName)
@@ -73,7 +65,7 @@ func (g *Gateway) refresh(w http.ResponseWriter, r *http.Request, snap *snapshot
 		writeJSON(w, http.StatusOK, iss.response(g.now()))
 		return nil
 	case ambiguous:
-		g.metrics.refreshes.WithLabelValues(refreshInvalid).Inc()
+		g.metrics.countRefresh(errInvalidGrant, false)
 		snap.cookies.clear(w)
 		return errInvalidGrant
 	case cookiePresent:
@@ -131,8 +123,7 @@ func (g *Gateway) logout(w http.ResponseWriter, r *http.Request, snap *snapshot)
 	}
 	n, err := g.revokePresented(r.Context(), r, snap, bodyTok, true)
 	if err != nil {
-		// Not revoked: keep the cookies so the client can retry.
-		return g.formAuthError(w, r, snap, form, err)
+		return err // not revoked: the cookies stay so the client can retry
 	}
 	g.metrics.revoke(revokedLogout, n)
 	snap.cookies.clear(w)
@@ -192,18 +183,17 @@ func (g *Gateway) revokePresented(ctx context.Context, r *http.Request, snap *sn
 
 // logoutAll is POST <auth_prefix>/logout-all: every session of the caller.
 func (g *Gateway) logoutAll(w http.ResponseWriter, r *http.Request, snap *snapshot) error {
-	form := isFormPost(r)
 	v, err := g.authenticateCaller(r, snap)
 	if err != nil {
-		return g.formAuthError(w, r, snap, form, err)
+		return err
 	}
 	ids, err := g.store.RevokeUser(r.Context(), v.user.Name)
 	if err != nil {
-		return g.formAuthError(w, r, snap, form, fmt.Errorf("revoke user: %w", err))
+		return fmt.Errorf("revoke user: %w", err)
 	}
 	g.metrics.revoke(revokedLogoutAll, len(ids))
 	snap.cookies.clear(w)
-	if form {
+	if isFormPost(r) {
 		http.Redirect(w, r, snap.prefix+pathLogin, http.StatusSeeOther)
 		return nil
 	}
@@ -215,18 +205,4 @@ func (g *Gateway) logoutAll(w http.ResponseWriter, r *http.Request, snap *snapsh
 func isFormPost(r *http.Request) bool {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	return mt == mediaForm
-}
-
-// formAuthError answers an error of an HTML form: a 401 goes to the login
-// page (which refreshes silently and comes back to the sessions page), the
-// rest is an HTML error page; API clients get the JSON error.
-func (g *Gateway) formAuthError(w http.ResponseWriter, r *http.Request, snap *snapshot, form bool, err error) error {
-	switch {
-	case !form:
-		return err
-	case publicError(err).status == http.StatusUnauthorized:
-		http.Redirect(w, r, loginURLFor(snap, snap.prefix+pathSessions), http.StatusSeeOther)
-		return nil
-	}
-	return g.pageError(w, r, snap, err)
 }

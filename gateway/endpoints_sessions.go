@@ -53,28 +53,16 @@ func sessionList(ss []sessions.Session, current string) sessionsJSON {
 
 // listSessions is GET <auth_prefix>/sessions: JSON, or the HTML page for browsers.
 func (g *Gateway) listSessions(w http.ResponseWriter, r *http.Request, snap *snapshot) error {
-	html := wantsHTML(r)
 	v, err := g.authenticateCaller(r, snap)
 	if err != nil {
-		if html && publicError(err).status == http.StatusUnauthorized {
-			http.Redirect(w, r, loginURLFor(snap, snap.prefix+pathSessions), http.StatusFound)
-			return nil
-		}
-		if html {
-			return g.pageError(w, r, snap, err)
-		}
 		return err
 	}
 	ss, err := g.store.List(r.Context(), v.user.Name)
 	if err != nil {
-		err = fmt.Errorf("list sessions: %w", err)
-		if html {
-			return g.pageError(w, r, snap, err)
-		}
-		return err
+		return fmt.Errorf("list sessions: %w", err)
 	}
 	list := sessionList(ss, v.session.ID)
-	if html {
+	if wantsHTML(r) {
 		return g.renderSessionsPage(w, snap, v.user.Name, list)
 	}
 	writeJSON(w, http.StatusOK, list)
@@ -143,10 +131,10 @@ func (g *Gateway) revokeSessionForm(id string) authHandler {
 	return func(w http.ResponseWriter, r *http.Request, snap *snapshot) error {
 		v, err := g.authenticateCaller(r, snap)
 		if err != nil {
-			return g.formAuthError(w, r, snap, true, err)
+			return err
 		}
 		if err := g.revokeOwnSession(w, r, snap, v, id); err != nil {
-			return g.pageError(w, r, snap, err)
+			return err
 		}
 		target := snap.prefix + pathSessions
 		if id == v.session.ID {

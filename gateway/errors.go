@@ -26,6 +26,20 @@ type apiError struct {
 	challenge string
 	// retryAfter is the Retry-After value in seconds (0 = no header).
 	retryAfter int
+	// wwwAuthenticate replaces the WWW-Authenticate value of a 401 ("" = the
+	// gateway's Bearer challenge).
+	wwwAuthenticate string
+}
+
+// authenticate is the WWW-Authenticate value of a 401 answer.
+func (e *apiError) authenticate() string {
+	switch {
+	case e.wwwAuthenticate != "":
+		return e.wwwAuthenticate
+	case e.challenge != "":
+		return bearerChallenge + `, error="` + e.challenge + `"`
+	}
+	return bearerChallenge
 }
 
 func (e *apiError) Error() string { return e.code + ": " + e.description }
@@ -64,6 +78,8 @@ var (
 	// errUserDisabled: the user is gone, disabled or changed password. Same
 	// public answer as errSessionInvalid: the caller learns nothing about users.
 	errUserDisabled = &apiError{status: http.StatusUnauthorized, code: "invalid_token", description: "the session is no longer valid", challenge: "invalid_token"}
+	// errAdminUnauthorized: an admin listener request without the admin token.
+	errAdminUnauthorized = &apiError{status: http.StatusUnauthorized, code: "unauthorized", description: "admin token required", wwwAuthenticate: adminChallenge}
 	// errForbidden: authenticated, but the route's roles do not match.
 	errForbidden = &apiError{status: http.StatusForbidden, code: "forbidden", description: "insufficient role for this resource"}
 	// errStoreUnavailable: the session store could not answer (fail closed).
@@ -141,4 +157,68 @@ func publicError(err error) *apiError {
 		return errStoreUnavailable
 	}
 	return errInternal
+}
+
+// reasonOf is the portcullis_auth_decisions_total reason of an
+// authentication failure. Like publicError it checks the store first; a
+// failure that is neither a credential, a session, a user nor a refusal is
+// one the session check could not answer.
+func reasonOf(err error) string {
+	switch {
+	case errors.Is(err, sessions.ErrUnavailable):
+		return reasonStoreUnavailable
+	case errors.Is(err, errUnauthenticated):
+		return reasonMissingToken
+	case errors.Is(err, errExpiredToken):
+		return reasonExpiredToken
+	case errors.Is(err, errInvalidToken):
+		return reasonInvalidToken
+	case errors.Is(err, errSessionInvalid):
+		return reasonSessionInvalid
+	case errors.Is(err, errUserDisabled):
+		return reasonUserDisabled
+	case publicError(err).status == http.StatusForbidden:
+		return reasonForbidden // a missing role, a cross-origin request, a refused forward-auth
+	}
+	return reasonStoreUnavailable
+}
+
+// loginResultOf is the portcullis_logins_total result of a login that
+// ended with err.
+func loginResultOf(err error) string {
+	if err == nil {
+		return loginSuccess
+	}
+	switch publicError(err).status {
+	case http.StatusUnauthorized:
+		return loginFailure
+	case http.StatusTooManyRequests:
+		return loginRateLimited
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
+		return loginInvalidRequest
+	}
+	return loginError
+}
+
+// refreshResultOf is the portcullis_refreshes_total result of a refresh
+// that ended with err (grace: a rotation inside the grace window); ok is
+// false for a request that presented no refresh token to judge.
+func refreshResultOf(err error, grace bool) (result string, ok bool) {
+	switch {
+	case err == nil && grace:
+		return refreshGrace, true
+	case err == nil:
+		return refreshSuccess, true
+	case errors.Is(err, errMissingRefresh), errors.Is(err, errBothRefreshTokens):
+		return "", false
+	case errors.Is(err, sessions.ErrReused):
+		return refreshReuse, true
+	case errors.Is(err, errInvalidGrant):
+		return refreshInvalid, true
+	}
+	switch publicError(err).status {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
+		return refreshInvalid, true // a body that names no token properly
+	}
+	return refreshError, true
 }

@@ -59,17 +59,24 @@ type loginInput struct {
 	form                   bool
 }
 
+// loginFailed is a failed login attempt: its cause, and what the form
+// carried, so that a re-rendered form keeps the username (never the password).
+type loginFailed struct {
+	username, rd string
+	err          error
+}
+
+func (e *loginFailed) Error() string { return e.err.Error() }
+func (e *loginFailed) Unwrap() error { return e.err }
+
 // login is POST <auth_prefix>/login: JSON answers tokens in the body, a form
-// sets cookies and redirects (tokens return the way they came).
-func (g *Gateway) login(w http.ResponseWriter, r *http.Request, snap *snapshot) error {
+// sets cookies and redirects (tokens return the way they came). Its outcome
+// is counted once, here, from the error it ends with (loginResultOf).
+func (g *Gateway) login(w http.ResponseWriter, r *http.Request, snap *snapshot) (err error) {
+	defer func() { g.metrics.logins.WithLabelValues(loginResultOf(err)).Inc() }()
 	in, err := readLoginInput(r)
 	if err != nil {
-		g.metrics.logins.WithLabelValues(loginInvalidRequest).Inc()
-		if in.form {
-			g.renderLoginError(w, r, snap, in, err)
-			return nil
-		}
-		return err
+		return &loginFailed{username: in.username, rd: in.rd, err: err}
 	}
 	ip := clientIPOf(r)
 	u, err := g.checkPassword(r.Context(), snap, in.username, in.password, ip)
@@ -83,11 +90,7 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request, snap *snapshot) 
 		iss, err = g.startSession(r.Context(), snap, u, ip, r.UserAgent())
 	}
 	if err != nil {
-		if in.form {
-			g.renderLoginError(w, r, snap, in, err)
-			return nil
-		}
-		return err
+		return &loginFailed{username: in.username, rd: in.rd, err: err}
 	}
 	noteIdentity(r, iss.session.User, iss.session.ID)
 	now := g.now()
@@ -100,8 +103,7 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request, snap *snapshot) 
 	return nil
 }
 
-// readLoginInput parses a JSON or form login body. in.form is set as soon
-// as the content type is known, so errors render the right way.
+// readLoginInput parses a JSON or form login body.
 func readLoginInput(r *http.Request) (loginInput, error) {
 	var in loginInput
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -209,14 +211,8 @@ func bodyError(err error) error {
 // disabled users take the same path and the same time
 // (users.Set.Authenticate pays a dummy hash).
 func (g *Gateway) checkPassword(ctx context.Context, snap *snapshot, name, password, ip string) (users.User, error) {
-	logins := g.metrics.logins
 	held, err := snap.throttle.reserve(ctx, name, ip)
 	if err != nil {
-		if held.Refused {
-			logins.WithLabelValues(loginRateLimited).Inc()
-		} else {
-			logins.WithLabelValues(loginError).Inc()
-		}
 		return users.User{}, err
 	}
 	var u users.User
@@ -233,11 +229,9 @@ func (g *Gateway) checkPassword(ctx context.Context, snap *snapshot, name, passw
 	if err := g.admission.run(ctx, lanes, check); err != nil {
 		// Shed before its check: the attempt must not use up the budget.
 		g.releaseAttempt(ctx, snap, held)
-		logins.WithLabelValues(loginError).Inc()
 		return users.User{}, err
 	}
 	if !ok {
-		logins.WithLabelValues(loginFailure).Inc()
 		return users.User{}, errInvalidCredentials // the place stays: a failure
 	}
 	g.releaseAttempt(ctx, snap, held)
@@ -267,7 +261,6 @@ func (g *Gateway) startSession(ctx context.Context, snap *snapshot, u users.User
 		User: u.Name, IP: ip, UserAgent: userAgent, PasswordFingerprint: u.Fingerprint,
 	})
 	if err != nil {
-		g.metrics.logins.WithLabelValues(loginError).Inc()
 		return issued{}, fmt.Errorf("create session: %w", err)
 	}
 	if n := len(c.Evicted); n > 0 {
@@ -275,10 +268,8 @@ func (g *Gateway) startSession(ctx context.Context, snap *snapshot, u users.User
 	}
 	at, claims, err := snap.keys.Issue(u.Name, c.Session.ID, g.now())
 	if err != nil {
-		g.metrics.logins.WithLabelValues(loginError).Inc()
 		return issued{}, fmt.Errorf("issue access token: %w", err)
 	}
-	g.metrics.logins.WithLabelValues(loginSuccess).Inc()
 	return issued{access: at, accessIat: claims.IssuedAt, accessExp: claims.ExpiresAt, refresh: c.RefreshToken, session: c.Session}, nil
 }
 

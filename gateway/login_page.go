@@ -61,8 +61,7 @@ func (g *Gateway) loginPage(w http.ResponseWriter, r *http.Request, snap *snapsh
 			case errors.Is(err, errInvalidGrant):
 				snap.cookies.clear(w) // dead cookie: show the form
 			default:
-				g.renderLoginError(w, r, snap, loginInput{rd: rd}, err)
-				return nil
+				return err
 			}
 		}
 	}
@@ -70,21 +69,7 @@ func (g *Gateway) loginPage(w http.ResponseWriter, r *http.Request, snap *snapsh
 	return nil
 }
 
-// renderLoginError re-renders the form with a message for err (never its
-// text), the username kept, the password not.
-func (g *Gateway) renderLoginError(w http.ResponseWriter, r *http.Request, snap *snapshot, in loginInput, err error) {
-	ae := publicError(err)
-	if ae.status >= 500 {
-		g.logError(r, recordFrom(r.Context()), ae, err)
-	}
-	ae.setRetryAfter(w.Header())
-	g.renderLogin(w, snap, ae.status, loginView{
-		RD:       snap.redirect.target(in.rd),
-		Username: in.username,
-		Error:    loginMessage(ae),
-	})
-}
-
+// loginMessage is the login form's message for a public error.
 func loginMessage(ae *apiError) string {
 	switch ae.code {
 	case errInvalidCredentials.code:

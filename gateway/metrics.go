@@ -222,6 +222,13 @@ func (m *metrics) revoke(reason string, n int) {
 	}
 }
 
+// countRefresh counts the outcome of one refresh (refreshResultOf).
+func (m *metrics) countRefresh(err error, grace bool) {
+	if result, ok := refreshResultOf(err, grace); ok {
+		m.refreshes.WithLabelValues(result).Inc()
+	}
+}
+
 // observeRequest counts one request. Labels come from closed sets only.
 func (m *metrics) observeRequest(route, method string, status int, d time.Duration) {
 	m.requests.WithLabelValues(route, methodLabel(method), strconv.Itoa(status)).Inc()

@@ -22,25 +22,27 @@ func (g *Gateway) verify(w http.ResponseWriter, r *http.Request, snap *snapshot)
 	// Only a trusted proxy may describe the original request; anyone else
 	// could claim any URI and probe the route table.
 	if !rec.trusted {
-		return g.verifyDeny(start, reasonForbidden, errVerifyRefused)
+		return g.verifyDeny(start, errVerifyRefused)
 	}
 	orig, ok := forwardedRequest(r, snap.routes.fold)
 	if !ok {
-		return g.verifyDeny(start, reasonForbidden, errVerifyRefused)
+		return g.verifyDeny(start, errVerifyRefused)
 	}
 	rt := snap.routes.match(orig.Host, orig.URL.Path, orig.Method)
 	if rt == nil {
-		return g.verifyDeny(start, reasonForbidden, errVerifyRefused)
+		return g.verifyDeny(start, errVerifyRefused)
 	}
 	// Every match needs a valid session whatever its auth: public paths
 	// belong in the fronting proxy's config.
-	v, reason, err := g.checkAccess(r, orig, snap, rt)
-	var id Identity
-	if err == nil {
-		id, err = g.identityFor(snap, rt.name, v)
-	}
+	v, err := g.checkAccess(r, orig, snap, rt)
 	if err != nil {
-		return g.verifyDeny(start, reason, err)
+		return g.verifyDeny(start, err)
+	}
+	id, err := g.identityFor(snap, rt.name, v)
+	if err != nil {
+		// The credential passed; only signing the assertion failed.
+		g.metrics.decide(decisionDeny, reasonOK, start, g.now())
+		return err
 	}
 	rec.identity = id
 	setIdentity(w.Header(), snap.identity, id) // the same headers a proxied request carries
@@ -49,8 +51,8 @@ func (g *Gateway) verify(w http.ResponseWriter, r *http.Request, snap *snapshot)
 	return nil
 }
 
-func (g *Gateway) verifyDeny(start time.Time, reason string, err error) error {
-	g.metrics.decide(decisionDeny, reason, start, g.now())
+func (g *Gateway) verifyDeny(start time.Time, err error) error {
+	g.metrics.decide(decisionDeny, reasonOf(err), start, g.now())
 	return err
 }
 
