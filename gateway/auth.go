@@ -22,6 +22,19 @@ func authPrefixOf(cfg *config.Config) string {
 	return p
 }
 
+// sessionStore is what authentication and the session endpoints (login,
+// refresh, logout, the sessions list, the admin API) need from the session
+// store.
+type sessionStore interface {
+	Create(ctx context.Context, s sessions.NewSession) (sessions.Created, error)
+	Validate(ctx context.Context, user, id string) (sessions.Session, error)
+	Refresh(ctx context.Context, refreshToken string) (sessions.Refreshed, error)
+	RevokeByRefreshToken(ctx context.Context, refreshToken string) (sessions.Session, error)
+	Revoke(ctx context.Context, user, id string) error
+	RevokeUser(ctx context.Context, user string) ([]string, error)
+	List(ctx context.Context, user string) ([]sessions.Session, error)
+}
+
 // verified is a request whose credential passed every check of SPEC §4.
 type verified struct {
 	claims  tokens.Claims

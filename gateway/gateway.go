@@ -58,7 +58,9 @@ type Gateway struct {
 	now   func() time.Time
 
 	// store is the session store, instrumented (store.go); never nil: with
-	// no store configured every call fails closed (unavailableStore).
+	// no store configured every call fails closed (unavailableStore). The
+	// throttle and readiness get their narrow views of it (loginCounter,
+	// pinger); everything else uses sessionStore's methods.
 	store       SessionStore
 	users       *users.Store   // nil: nobody can log in
 	initialKeys *tokens.Keyset // Options.Keys, the first snapshot's keyset

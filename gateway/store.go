@@ -11,18 +11,14 @@ import (
 
 // SessionStore is the session store the gateway is built with
 // (Options.Store); both *sessions.MemoryStore and *sessions.RedisStore
-// satisfy it.
+// satisfy it. It is the union of what its users need, each of which holds
+// only its own part: authentication and the endpoints (sessionStore,
+// auth.go), the login throttle (loginCounter, ratelimit.go) and readiness
+// (pinger, readiness.go).
 type SessionStore interface {
-	Create(ctx context.Context, s sessions.NewSession) (sessions.Created, error)
-	Validate(ctx context.Context, user, id string) (sessions.Session, error)
-	Refresh(ctx context.Context, refreshToken string) (sessions.Refreshed, error)
-	RevokeByRefreshToken(ctx context.Context, refreshToken string) (sessions.Session, error)
-	Revoke(ctx context.Context, user, id string) error
-	RevokeUser(ctx context.Context, user string) ([]string, error)
-	List(ctx context.Context, user string) ([]sessions.Session, error)
-	ReserveLogin(ctx context.Context, a sessions.LoginAttempt) (sessions.Reservation, error)
-	ReleaseLogin(ctx context.Context, r sessions.Reservation) error
-	Ping(ctx context.Context) error
+	sessionStore
+	loginCounter
+	pinger
 }
 
 // Store operation labels (op); a closed set, one per SessionStore method.
