@@ -17,10 +17,8 @@ func (g *Gateway) AdminHandler() http.Handler { return g.adminHandler }
 
 func (g *Gateway) newAdminHandler() http.Handler {
 	endpoints := g.adminAPI()
-	return chain(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := recordFrom(r.Context())
-		rec.routeLabel = routeAuth // admin endpoints are gateway endpoints
-		if !g.adminAuthorized(r, rec.snap) {
+	return chain(g.gatewayEndpoint(func(w http.ResponseWriter, r *http.Request, snap *snapshot) {
+		if !g.adminAuthorized(r, snap) {
 			g.writeError(w, r, errAdminUnauthorized)
 			return
 		}

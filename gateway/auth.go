@@ -47,14 +47,13 @@ type verified struct {
 // identity to forward (zero Identity = anonymous) or an error to answer.
 // Whatever it returns, authenticateStepWith refuses to forward a required
 // route without a user holding one of the route's roles.
-func (g *Gateway) authenticate(r *http.Request, rt *route) (Identity, error) {
+func (g *Gateway) authenticate(r *http.Request, snap *snapshot, rt *route) (Identity, error) {
 	if rt.auth == config.AuthPublic {
 		// Counted, not timed: nothing was checked.
 		g.metrics.decisions.WithLabelValues(decisionAllow, reasonPublic).Inc()
 		return Identity{}, nil
 	}
 	start := g.now()
-	snap := recordFrom(r.Context()).snap
 	v, err := g.checkAccess(r, r, snap, rt)
 	if err != nil && rt.auth == config.AuthOptional && publicError(err).status == http.StatusUnauthorized {
 		// Optional routes never answer 401: a caller that cannot be

@@ -41,8 +41,7 @@ const (
 
 // serveAuthEndpoint serves <auth_prefix>/* and /.well-known/jwks.json. The
 // prefix is read from the request's snapshot, so it follows reloads.
-func (g *Gateway) serveAuthEndpoint(w http.ResponseWriter, r *http.Request) {
-	snap := recordFrom(r.Context()).snap
+func (g *Gateway) serveAuthEndpoint(w http.ResponseWriter, r *http.Request, snap *snapshot) {
 	w.Header().Set("Cache-Control", "no-store")
 	if r.URL.Path == jwksPath {
 		g.serveJWKS(w, r, snap)
@@ -80,7 +79,7 @@ func (g *Gateway) serveAuthEndpoint(w http.ResponseWriter, r *http.Request) {
 		// along with it.
 		stripGatewayCookies(r.Header, snap.cookieNames)
 	}
-	if err := g.readEndpointBody(w, r); err != nil {
+	if err := g.readEndpointBody(w, r, snap); err != nil {
 		g.writeError(w, r, err)
 		return
 	}
@@ -119,11 +118,11 @@ const defaultEndpointBodyTimeout = 10 * time.Second
 // a login's password-check slot, for as long as it likes. The handler then
 // reads the buffered copy; a read error (413 included) is replayed to it.
 // Proxied bodies never pass here: uploads may be slow.
-func (g *Gateway) readEndpointBody(w http.ResponseWriter, r *http.Request) error {
+func (g *Gateway) readEndpointBody(w http.ResponseWriter, r *http.Request, snap *snapshot) error {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil
 	}
-	timeout := recordFrom(r.Context()).snap.cfg.Server.EndpointBodyTimeout
+	timeout := snap.cfg.Server.EndpointBodyTimeout
 	if timeout <= 0 {
 		timeout = defaultEndpointBodyTimeout
 	}

@@ -75,7 +75,6 @@ type Gateway struct {
 	upgrades  upgradeTracker
 
 	handler      http.Handler // proxy listener chain
-	authHandler  http.Handler // <auth_prefix>/* and /.well-known/jwks.json
 	adminHandler http.Handler
 	metricsMux   http.Handler
 
@@ -128,7 +127,6 @@ func New(opts Options) (*Gateway, error) {
 	g.metrics.lastReload.Set(float64(g.now().Unix()))
 
 	g.proxy = g.newReverseProxy()
-	g.authHandler = http.HandlerFunc(g.serveAuthEndpoint) // <auth_prefix>/* and the JWKS
 	g.adminHandler = g.newAdminHandler()
 	g.metricsMux = g.newMetricsMux()
 	g.handler = chain(http.HandlerFunc(g.serveProxy),
@@ -250,6 +248,16 @@ func (g *Gateway) recover(next http.Handler) http.Handler {
 	})
 }
 
+// clientIPOf is the client address stripSpoofable found (X-Forwarded-For
+// walk), "" outside the chain.
+func clientIPOf(r *http.Request) string {
+	rec := recordFrom(r.Context())
+	if rec == nil || !rec.client.IsValid() {
+		return ""
+	}
+	return rec.client.String()
+}
+
 // stripSpoofable removes headers a client must not be able to set, on every
 // request before routing (SPEC §6 steps 1–2), and finds the client address.
 func (g *Gateway) stripSpoofable(next http.Handler) http.Handler {
@@ -309,7 +317,7 @@ func (g *Gateway) route(next http.Handler) http.Handler {
 			rec.routeLabel = routeAuth
 			// Endpoints see the path without parameters (case as received).
 			ep := matchPath(p, false)
-			g.authHandler.ServeHTTP(w, withPath(r, ep, escapePath(ep)))
+			g.serveAuthEndpoint(w, withPath(r, ep, escapePath(ep)), rec.snap)
 			return
 		}
 		r = withPath(r, p, esc)
@@ -335,7 +343,29 @@ func withPath(r *http.Request, path, escaped string) *http.Request {
 // authenticateStep runs authenticate (auth.go) for the matched route and puts the
 // identity in the context (SPEC §6 steps 4–6).
 func (g *Gateway) authenticateStep(next http.Handler) http.Handler {
-	return g.authenticateStepWith(g.authenticate)(next)
+	return g.authenticateStepWith(func(r *http.Request, rt *route) (Identity, error) {
+		return g.authenticate(r, recordFrom(r.Context()).snap, rt)
+	})(next)
+}
+
+// routed adapts a step that runs after routing: it gets the request's
+// snapshot and matched route as arguments, not from the record.
+func (g *Gateway) routed(h func(w http.ResponseWriter, r *http.Request, snap *snapshot, rt *route)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := recordFrom(r.Context())
+		h(w, r, rec.snap, rec.route)
+	})
+}
+
+// gatewayEndpoint adapts a handler of the gateway's own endpoints (admin
+// listener): the request is labelled "_auth" and the handler gets the
+// request's snapshot as an argument.
+func (g *Gateway) gatewayEndpoint(h func(w http.ResponseWriter, r *http.Request, snap *snapshot)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := recordFrom(r.Context())
+		rec.routeLabel = routeAuth
+		h(w, r, rec.snap)
+	})
 }
 
 // authenticateStepWith is authenticateStep around a given authenticator.

@@ -16,9 +16,7 @@ import (
 // headers are dropped unless the route allows them, in which case the
 // overriding method must route to this same route.
 func (g *Gateway) routeHygiene(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := recordFrom(r.Context())
-		rt := rec.route
+	return g.routed(func(w http.ResponseWriter, r *http.Request, snap *snapshot, rt *route) {
 		filterUpgrade(r.Header, rt.upgrades)
 		if !rt.methodOverride {
 			dropMethodOverrides(r.Header)
@@ -33,7 +31,7 @@ func (g *Gateway) routeHygiene(next http.Handler) http.Handler {
 		// Routed again with the overriding method: the upstream acts on it,
 		// so it must meet this route's methods (and therefore its roles,
 		// which authenticate checks next) as well as the request line's.
-		if m != "" && rec.snap.routes.match(r.Host, r.URL.Path, m) != rt {
+		if m != "" && snap.routes.match(r.Host, r.URL.Path, m) != rt {
 			g.writeError(w, r, errOverrideMismatch)
 			return
 		}

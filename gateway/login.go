@@ -272,20 +272,3 @@ func (g *Gateway) startSession(ctx context.Context, snap *snapshot, u users.User
 	}
 	return issued{access: at, accessIat: claims.IssuedAt, accessExp: claims.ExpiresAt, refresh: c.RefreshToken, session: c.Session}, nil
 }
-
-// clientIPOf is the client address found by stripSpoofable (X-Forwarded-For walk).
-func clientIPOf(r *http.Request) string {
-	rec := recordFrom(r.Context())
-	if rec == nil || !rec.client.IsValid() {
-		return ""
-	}
-	return rec.client.String()
-}
-
-// noteIdentity puts the user and session of a gateway endpoint's caller into
-// the access log record (proxied requests get theirs from authenticateStep).
-func noteIdentity(r *http.Request, user, sid string) {
-	if rec := recordFrom(r.Context()); rec != nil {
-		rec.identity = Identity{User: user, SessionID: sid}
-	}
-}

@@ -18,10 +18,9 @@ const (
 // whether the original request may pass; 200 carries every identity header.
 func (g *Gateway) verify(w http.ResponseWriter, r *http.Request, snap *snapshot) error {
 	start := g.now()
-	rec := recordFrom(r.Context())
 	// Only a trusted proxy may describe the original request; anyone else
 	// could claim any URI and probe the route table.
-	if !rec.trusted {
+	if !trustedAddr(snap.trusted, peerAddr(r.RemoteAddr)) {
 		return g.verifyDeny(start, errVerifyRefused)
 	}
 	orig, ok := forwardedRequest(r, snap.routes.fold)
@@ -44,7 +43,7 @@ func (g *Gateway) verify(w http.ResponseWriter, r *http.Request, snap *snapshot)
 		g.metrics.decide(decisionDeny, reasonOK, start, g.now())
 		return err
 	}
-	rec.identity = id
+	noteIdentity(r, id.User, id.SessionID)
 	setIdentity(w.Header(), snap.identity, id) // the same headers a proxied request carries
 	g.metrics.decide(decisionAllow, reasonOK, start, g.now())
 	w.WriteHeader(http.StatusOK)
