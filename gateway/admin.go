@@ -7,9 +7,6 @@ import (
 	"strings"
 )
 
-// adminChallenge is the WWW-Authenticate value of the admin listener.
-const adminChallenge = `Bearer realm="portcullis-admin"`
-
 // AdminHandler serves the admin listener: /admin/* behind
 // "Authorization: Bearer <admin.token>". main starts the listener only when
 // admin.token is set; with no token every request is refused anyway.

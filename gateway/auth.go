@@ -5,22 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/portcullis-gw/portcullis/config"
 	"github.com/portcullis-gw/portcullis/gateway/tokens"
 	"github.com/portcullis-gw/portcullis/gateway/users"
 	"github.com/portcullis-gw/portcullis/sessions"
 )
-
-// authPrefixOf is server.auth_prefix without a trailing "/" ("/auth" when unset).
-func authPrefixOf(cfg *config.Config) string {
-	p := strings.TrimSuffix(cfg.Server.AuthPrefix, "/")
-	if p == "" {
-		return "/auth"
-	}
-	return p
-}
 
 // sessionStore is what authentication and the session endpoints (login,
 // refresh, logout, the sessions list, the admin API) need from the session

@@ -18,7 +18,7 @@ import (
 // Every rotation's outcome is counted here, once.
 func (g *Gateway) rotate(ctx context.Context, snap *snapshot, refreshToken string) (iss issued, err error) {
 	grace := false
-	defer func() { g.metrics.countRefresh(err, grace) }()
+	defer func() { g.countRefresh(err, grace) }()
 	res, err := g.store.Refresh(ctx, refreshToken)
 	switch {
 	case errors.Is(err, sessions.ErrReused):
@@ -50,7 +50,7 @@ func (g *Gateway) rotate(ctx context.Context, snap *snapshot, refreshToken strin
 func (g *Gateway) refresh(w http.ResponseWriter, r *http.Request, snap *snapshot) error {
 	bodyTok, err := readRefreshBody(r)
 	if err != nil {
-		g.metrics.countRefresh(err, false)
+		g.countRefresh(err, false)
 		return err
 	}
 	cookieTok, cookiePresent, ambiguous := cookieValue(r, snap.cookies.refreshName)
@@ -65,7 +65,7 @@ func (g *Gateway) refresh(w http.ResponseWriter, r *http.Request, snap *snapshot
 		writeJSON(w, http.StatusOK, iss.response(g.now()))
 		return nil
 	case ambiguous:
-		g.metrics.countRefresh(errInvalidGrant, false)
+		g.countRefresh(errInvalidGrant, false)
 		snap.cookies.clear(w)
 		return errInvalidGrant
 	case cookiePresent:
@@ -201,8 +201,9 @@ func (g *Gateway) logoutAll(w http.ResponseWriter, r *http.Request, snap *snapsh
 	return nil
 }
 
-// isFormPost reports whether r carries an HTML form body.
-func isFormPost(r *http.Request) bool {
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return mt == mediaForm
+// countRefresh counts the outcome of one refresh (refreshResultOf).
+func (g *Gateway) countRefresh(err error, grace bool) {
+	if result, ok := refreshResultOf(err, grace); ok {
+		g.metrics.refreshes.WithLabelValues(result).Inc()
+	}
 }

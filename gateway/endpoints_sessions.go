@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/portcullis-gw/portcullis/sessions"
@@ -67,21 +65,6 @@ func (g *Gateway) listSessions(w http.ResponseWriter, r *http.Request, snap *sna
 	}
 	writeJSON(w, http.StatusOK, list)
 	return nil
-}
-
-// wantsHTML reports whether the client asked for HTML (a browser).
-func wantsHTML(r *http.Request) bool {
-	for _, v := range r.Header.Values("Accept") {
-		if strings.Contains(strings.ToLower(v), "text/html") {
-			return true
-		}
-	}
-	return false
-}
-
-// loginURLFor is the login page that returns to rd after signing in.
-func loginURLFor(snap *snapshot, rd string) string {
-	return snap.prefix + pathLogin + "?rd=" + url.QueryEscape(rd)
 }
 
 // meJSON is GET <auth_prefix>/me.

@@ -60,6 +60,23 @@ func (e *apiError) setRetryAfter(h http.Header) {
 	}
 }
 
+// WWW-Authenticate values: the gateway's (for a request without
+// credentials; invalid ones add an error parameter) and the admin listener's.
+const (
+	bearerChallenge = `Bearer realm="portcullis"`
+	adminChallenge  = `Bearer realm="portcullis-admin"`
+)
+
+// loginFailed is a failed login attempt: its cause, and what the form
+// carried, so that a re-rendered form keeps the username (never the password).
+type loginFailed struct {
+	username, rd string
+	err          error
+}
+
+func (e *loginFailed) Error() string { return e.err.Error() }
+func (e *loginFailed) Unwrap() error { return e.err }
+
 // storeRetryAfter is the Retry-After (seconds) sent when the session store is
 // unavailable: long enough to ride out a Redis failover, short enough that
 // clients come back soon.

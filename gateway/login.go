@@ -17,12 +17,6 @@ import (
 	"github.com/portcullis-gw/portcullis/sessions"
 )
 
-// Request content types the auth endpoints accept.
-const (
-	mediaJSON = "application/json"
-	mediaForm = "application/x-www-form-urlencoded"
-)
-
 // tokenResponse is the body of a JSON login or JSON refresh (SPEC §5).
 type tokenResponse struct {
 	AccessToken      string `json:"access_token"`
@@ -58,16 +52,6 @@ type loginInput struct {
 	username, password, rd string
 	form                   bool
 }
-
-// loginFailed is a failed login attempt: its cause, and what the form
-// carried, so that a re-rendered form keeps the username (never the password).
-type loginFailed struct {
-	username, rd string
-	err          error
-}
-
-func (e *loginFailed) Error() string { return e.err.Error() }
-func (e *loginFailed) Unwrap() error { return e.err }
 
 // login is POST <auth_prefix>/login: JSON answers tokens in the body, a form
 // sets cookies and redirects (tokens return the way they came). Its outcome

@@ -73,6 +73,29 @@ var (
 	revokeReasons  = []string{revokedLogout, revokedLogoutAll, revokedUser, revokedAdmin, revokedReuse, revokedUserDisabled}
 )
 
+// Upstream error kinds (portcullis_upstream_errors_total{kind}).
+const (
+	upstreamRefused = "refused"
+	upstreamTimeout = "timeout"
+	upstreamOther   = "other"
+)
+
+// Store operation labels (op); a closed set, one per SessionStore method (store.go).
+const (
+	opCreate        = "create"
+	opValidate      = "validate"
+	opRefresh       = "refresh"
+	opRevokeByToken = "revoke_by_refresh_token"
+	opRevoke        = "revoke"
+	opRevokeUser    = "revoke_user"
+	opList          = "list"
+	opReserveLogin  = "reserve_login"
+	opReleaseLogin  = "release_login"
+	opPing          = "ping"
+)
+
+var storeOps = []string{opCreate, opValidate, opRefresh, opRevokeByToken, opRevoke, opRevokeUser, opList, opReserveLogin, opReleaseLogin, opPing}
+
 // metrics are the gateway's collectors.
 type metrics struct {
 	requests       *prometheus.CounterVec
@@ -219,13 +242,6 @@ func (m *metrics) decide(decision, reason string, start, end time.Time) {
 func (m *metrics) revoke(reason string, n int) {
 	if n > 0 {
 		m.revoked.WithLabelValues(reason).Add(float64(n))
-	}
-}
-
-// countRefresh counts the outcome of one refresh (refreshResultOf).
-func (m *metrics) countRefresh(err error, grace bool) {
-	if result, ok := refreshResultOf(err, grace); ok {
-		m.refreshes.WithLabelValues(result).Inc()
 	}
 }
 

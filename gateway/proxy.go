@@ -164,13 +164,6 @@ func (g *Gateway) modifyResponse(res *http.Response) error {
 	return nil
 }
 
-// Upstream error kinds (portcullis_upstream_errors_total{kind}).
-const (
-	upstreamRefused = "refused"
-	upstreamTimeout = "timeout"
-	upstreamOther   = "other"
-)
-
 // statusClientClosed is recorded (access log, metrics) when the client went
 // away before the upstream answered; nginx's convention.
 const statusClientClosed = 499

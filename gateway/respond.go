@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"mime"
 	"net/http"
+	"net/url"
+	"strings"
 )
 
 // presentation is how a gateway endpoint shows its errors. Each endpoint
@@ -113,9 +116,6 @@ type errorBody struct {
 	Description string `json:"error_description"`
 }
 
-// bearerChallenge is the WWW-Authenticate value for a request without credentials.
-const bearerChallenge = `Bearer realm="portcullis"`
-
 // writeError is the one function that turns an error into a response; it is
 // also the ReverseProxy ErrorHandler (via proxyError). A 401 to a browser
 // navigation on a proxied route becomes a 302 to the login page; gateway
@@ -186,4 +186,31 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Request content types the auth endpoints accept.
+const (
+	mediaJSON = "application/json"
+	mediaForm = "application/x-www-form-urlencoded"
+)
+
+// isFormPost reports whether r carries an HTML form body.
+func isFormPost(r *http.Request) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt == mediaForm
+}
+
+// wantsHTML reports whether the client asked for HTML (a browser).
+func wantsHTML(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept") {
+		if strings.Contains(strings.ToLower(v), "text/html") {
+			return true
+		}
+	}
+	return false
+}
+
+// loginURLFor is the login page that returns to rd after signing in.
+func loginURLFor(snap *snapshot, rd string) string {
+	return snap.prefix + pathLogin + "?rd=" + url.QueryEscape(rd)
 }

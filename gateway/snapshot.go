@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"strings"
 
 	"github.com/portcullis-gw/portcullis/config"
 	"github.com/portcullis-gw/portcullis/gateway/tokens"
@@ -96,4 +97,13 @@ func (g *Gateway) keysFor(cfg *config.Config) (*tokens.Keyset, error) {
 		return nil, fmt.Errorf("tokens: %w", err)
 	}
 	return ks, nil
+}
+
+// authPrefixOf is server.auth_prefix without a trailing "/" ("/auth" when unset).
+func authPrefixOf(cfg *config.Config) string {
+	p := strings.TrimSuffix(cfg.Server.AuthPrefix, "/")
+	if p == "" {
+		return "/auth"
+	}
+	return p
 }

@@ -21,22 +21,6 @@ type SessionStore interface {
 	pinger
 }
 
-// Store operation labels (op); a closed set, one per SessionStore method.
-const (
-	opCreate        = "create"
-	opValidate      = "validate"
-	opRefresh       = "refresh"
-	opRevokeByToken = "revoke_by_refresh_token"
-	opRevoke        = "revoke"
-	opRevokeUser    = "revoke_user"
-	opList          = "list"
-	opReserveLogin  = "reserve_login"
-	opReleaseLogin  = "release_login"
-	opPing          = "ping"
-)
-
-var storeOps = []string{opCreate, opValidate, opRefresh, opRevokeByToken, opRevoke, opRevokeUser, opList, opReserveLogin, opReleaseLogin, opPing}
-
 // storeCallTimeout bounds every store call made for a request, on top of the
 // client's own dial/read/write timeouts: a request waiting on a dead store
 // gets its 503 within this, whatever the retry policy below.
