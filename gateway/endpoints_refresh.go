@@ -48,39 +48,50 @@ func (g *Gateway) rotate(ctx context.Context, snap *snapshot, refreshToken strin
 // refresh is POST <auth_prefix>/refresh: a JSON body token answers in the
 // body, the refresh cookie answers with cookies (SPEC §5).
 func (g *Gateway) refresh(w http.ResponseWriter, r *http.Request, snap *snapshot) error {
+	tok, fromCookie, err := presentedRefreshToken(r, snap)
+	if err != nil {
+		if errors.Is(err, errInvalidGrant) {
+			snap.cookies.clear(w) // an ambiguous cookie pair only causes more 401s
+		}
+		g.countRefresh(err, false) // refused before any rotation; rotate counts the rest
+		return err
+	}
+	iss, err := g.rotate(r.Context(), snap, tok)
+	if err != nil {
+		if fromCookie && errors.Is(err, errInvalidGrant) {
+			snap.cookies.clear(w) // dead cookies only cause more 401s
+		}
+		return err
+	}
+	if !fromCookie {
+		writeJSON(w, http.StatusOK, iss.response(g.now()))
+		return nil
+	}
+	snap.cookies.set(w, iss.access, iss.refresh, iss.session.ExpiresAt, g.now())
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// presentedRefreshToken is the refresh token a refresh request carries: in
+// a JSON body (answered in the body) or in the refresh cookie (answered
+// with cookies), never both.
+func presentedRefreshToken(r *http.Request, snap *snapshot) (tok string, fromCookie bool, err error) {
 	bodyTok, err := readRefreshBody(r)
 	if err != nil {
-		g.countRefresh(err, false)
-		return err
+		return "", false, err
 	}
 	cookieTok, cookiePresent, ambiguous := cookieValue(r, snap.cookies.refreshName)
 	switch {
 	case bodyTok != "" && cookiePresent:
-		return errBothRefreshTokens
+		return "", false, errBothRefreshTokens
 	case bodyTok != "":
-		iss, err := g.rotate(r.Context(), snap, bodyTok)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, iss.response(g.now()))
-		return nil
+		return bodyTok, false, nil
 	case ambiguous:
-		g.countRefresh(errInvalidGrant, false)
-		snap.cookies.clear(w)
-		return errInvalidGrant
+		return "", true, errInvalidGrant
 	case cookiePresent:
-		iss, err := g.rotate(r.Context(), snap, cookieTok)
-		if err != nil {
-			if errors.Is(err, errInvalidGrant) {
-				snap.cookies.clear(w) // dead cookies only cause more 401s
-			}
-			return err
-		}
-		snap.cookies.set(w, iss.access, iss.refresh, iss.session.ExpiresAt, g.now())
-		w.WriteHeader(http.StatusNoContent)
-		return nil
+		return cookieTok, true, nil
 	}
-	return errMissingRefresh
+	return "", false, errMissingRefresh
 }
 
 // readRefreshBody returns the refresh_token of a JSON body, "" when the body
