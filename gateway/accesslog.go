@@ -29,6 +29,15 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 	})
 }
 
+// noteIdentity puts the user and session of a request's caller into the
+// access log record: gateway endpoints call it once the caller is known
+// (proxied requests get theirs from authenticateStep).
+func noteIdentity(r *http.Request, user, sid string) {
+	if rec := recordFrom(r.Context()); rec != nil {
+		rec.identity = Identity{User: user, SessionID: sid}
+	}
+}
+
 // finish emits the metrics and the access log line of one request.
 func (g *Gateway) finish(r *http.Request, rec *record) {
 	status := rec.status

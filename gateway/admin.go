@@ -7,9 +7,6 @@ import (
 	"strings"
 )
 
-// adminChallenge is the WWW-Authenticate value of the admin listener.
-const adminChallenge = `Bearer realm="portcullis-admin"`
-
 // AdminHandler serves the admin listener: /admin/* behind
 // "Authorization: Bearer <admin.token>". main starts the listener only when
 // admin.token is set; with no token every request is refused anyway.
@@ -17,15 +14,9 @@ func (g *Gateway) AdminHandler() http.Handler { return g.adminHandler }
 
 func (g *Gateway) newAdminHandler() http.Handler {
 	endpoints := g.adminAPI()
-	return chain(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := recordFrom(r.Context())
-		rec.routeLabel = routeAuth // admin endpoints are gateway endpoints
-		if !g.adminAuthorized(r, rec.snap) {
-			w.Header().Set("Cache-Control", "no-store")
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("WWW-Authenticate", adminChallenge)
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = w.Write([]byte(`{"error":"unauthorized","error_description":"admin token required"}` + "\n"))
+	return chain(g.gatewayEndpoint(func(w http.ResponseWriter, r *http.Request, snap *snapshot) {
+		if !g.adminAuthorized(r, snap) {
+			g.writeError(w, r, errAdminUnauthorized)
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")

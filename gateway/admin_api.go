@@ -8,7 +8,7 @@ import (
 	"github.com/portcullis-gw/portcullis/sessions"
 )
 
-// adminAPI serves the admin listener's endpoints (SPEC §5), behind the core's
+// adminAPI serves the admin listener's endpoints (SPEC §5), behind the
 // admin-token check:
 //
 //	GET    /admin/users/{user}/sessions       200 {"sessions":[...]} (no "current")
@@ -40,7 +40,7 @@ func (g *Gateway) adminHandle(h func(http.ResponseWriter, *http.Request) error) 
 }
 
 func (g *Gateway) adminList(w http.ResponseWriter, r *http.Request) error {
-	ss, err := g.auth.store.List(r.Context(), r.PathValue("user"))
+	ss, err := g.store.List(r.Context(), r.PathValue("user"))
 	if err != nil {
 		return fmt.Errorf("admin list: %w", err)
 	}
@@ -49,24 +49,24 @@ func (g *Gateway) adminList(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (g *Gateway) adminRevokeAll(w http.ResponseWriter, r *http.Request) error {
-	ids, err := g.auth.store.RevokeUser(r.Context(), r.PathValue("user"))
+	ids, err := g.store.RevokeUser(r.Context(), r.PathValue("user"))
 	if err != nil {
 		return fmt.Errorf("admin revoke user: %w", err)
 	}
-	g.auth.m.revoke(revokedAdmin, len(ids))
+	g.metrics.revoke(revokedAdmin, len(ids))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
 func (g *Gateway) adminRevokeOne(w http.ResponseWriter, r *http.Request) error {
-	err := g.auth.store.Revoke(r.Context(), r.PathValue("user"), r.PathValue("id"))
+	err := g.store.Revoke(r.Context(), r.PathValue("user"), r.PathValue("id"))
 	switch {
 	case errors.Is(err, sessions.ErrNotFound):
 		return fmt.Errorf("%w: %w", errSessionNotFound, err)
 	case err != nil:
 		return fmt.Errorf("admin revoke: %w", err)
 	}
-	g.auth.m.revoke(revokedAdmin, 1)
+	g.metrics.revoke(revokedAdmin, 1)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -2,18 +2,11 @@ package gateway
 
 import (
 	"context"
-	"net/http"
 	goruntime "runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 )
-
-// errPasswordBusy: no password-check slot came free in time, or too many
-// logins already wait for one. A 503 with Retry-After, so clients back off
-// instead of piling on.
-var errPasswordBusy = (&apiError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable",
-	description: "the server is busy, retry later"}).withRetryAfter(1)
 
 // passwordWait is how long a login waits for a password-check slot.
 const passwordWait = time.Second

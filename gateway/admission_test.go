@@ -181,7 +181,7 @@ func TestLoginThrottleConcurrent(t *testing.T) {
 		if failures != 5 {
 			t.Fatalf("%d wrong passwords verified in all, want exactly per_user = 5", failures)
 		}
-		if checks := e.g.auth.admission.checks.Load(); checks != 5 {
+		if checks := e.g.admission.checks.Load(); checks != 5 {
 			t.Fatalf("%d password verifications, want 5", checks)
 		}
 		wantStatus(t, "right password after the budget", e.do("POST", "/auth/login", loginBody("bob", "bob-password"), "Content-Type", "application/json"), 429)
@@ -196,7 +196,7 @@ func TestLoginFloodAdmission(t *testing.T) {
 		e := newAuthEnv(t, sk, aeOptions{edit: func(c *config.Config) {
 			c.Login.RateLimit = config.RateLimit{PerUser: 5, PerIP: 1000, Window: 5 * time.Minute}
 		}})
-		adm := e.g.auth.admission
+		adm := e.g.admission
 
 		// Every slot busy (a long check elsewhere): the whole flood is shed,
 		// nothing is verified, and nothing stays counted.
@@ -258,7 +258,7 @@ func TestLoginCheckLanes(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newAuthEnv(t, memoryStore, aeOptions{users: us, usersAt: path})
-	adm := e.g.auth.admission
+	adm := e.g.admission
 	adm.resize(3)
 	wantStatus(t, "p=1 user", e.do("POST", "/auth/login", loginBody("alice", "alice-password"), "Content-Type", "application/json"), 200)
 	if p := adm.peak.Load(); p != 1 {

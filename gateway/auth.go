@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/portcullis-gw/portcullis/config"
 	"github.com/portcullis-gw/portcullis/gateway/tokens"
@@ -13,13 +12,17 @@ import (
 	"github.com/portcullis-gw/portcullis/sessions"
 )
 
-// authPrefixOf is server.auth_prefix without a trailing "/" ("/auth" when unset).
-func authPrefixOf(cfg *config.Config) string {
-	p := strings.TrimSuffix(cfg.Server.AuthPrefix, "/")
-	if p == "" {
-		return "/auth"
-	}
-	return p
+// sessionStore is what authentication and the session endpoints (login,
+// refresh, logout, the sessions list, the admin API) need from the session
+// store.
+type sessionStore interface {
+	Create(ctx context.Context, s sessions.NewSession) (sessions.Created, error)
+	Validate(ctx context.Context, user, id string) (sessions.Session, error)
+	Refresh(ctx context.Context, refreshToken string) (sessions.Refreshed, error)
+	RevokeByRefreshToken(ctx context.Context, refreshToken string) (sessions.Session, error)
+	Revoke(ctx context.Context, user, id string) error
+	RevokeUser(ctx context.Context, user string) ([]string, error)
+	List(ctx context.Context, user string) ([]sessions.Session, error)
 }
 
 // verified is a request whose credential passed every check of SPEC §4.
@@ -31,58 +34,59 @@ type verified struct {
 }
 
 // authenticate runs SPEC §6 steps 4–6 for a matched route and returns the
-// identity to forward (zero Identity = anonymous) or an error for writeError.
+// identity to forward (zero Identity = anonymous) or an error to answer.
 // Whatever it returns, authenticateStepWith refuses to forward a required
 // route without a user holding one of the route's roles.
-func (g *Gateway) authenticate(r *http.Request, rt *route) (Identity, error) {
+func (g *Gateway) authenticate(r *http.Request, snap *snapshot, rt *route) (Identity, error) {
 	if rt.auth == config.AuthPublic {
 		// Counted, not timed: nothing was checked.
-		g.auth.m.decisions.WithLabelValues(decisionAllow, reasonPublic).Inc()
+		g.metrics.decisions.WithLabelValues(decisionAllow, reasonPublic).Inc()
 		return Identity{}, nil
 	}
 	start := g.now()
-	snap := recordFrom(r.Context()).snap
-	v, reason, err := g.checkAccess(r, r, &snap.auth, rt)
-	if err != nil && rt.auth == config.AuthOptional && reason != reasonStoreUnavailable && reason != reasonForbidden {
+	v, err := g.checkAccess(r, r, snap, rt)
+	if err != nil && rt.auth == config.AuthOptional && publicError(err).status == http.StatusUnauthorized {
 		// Optional routes never answer 401: a caller that cannot be
 		// verified is simply anonymous. A store outage is not "anonymous",
 		// and neither is a refused cross-origin request or a missing role.
-		g.auth.m.decide(decisionAllow, reason, start, g.now())
+		g.metrics.decide(decisionAllow, reasonOf(err), start, g.now())
 		return Identity{}, nil
 	}
-	var id Identity
-	if err == nil {
-		id, err = g.identityFor(snap, rt.name, v)
-	}
 	if err != nil {
-		g.auth.m.decide(decisionDeny, reason, start, g.now())
+		g.metrics.decide(decisionDeny, reasonOf(err), start, g.now())
 		return Identity{}, err
 	}
-	g.auth.m.decide(decisionAllow, reasonOK, start, g.now())
+	id, err := g.identityFor(snap, rt.name, v)
+	if err != nil {
+		// The credential passed; only signing the assertion failed.
+		g.metrics.decide(decisionDeny, reasonOK, start, g.now())
+		return Identity{}, err
+	}
+	g.metrics.decide(decisionAllow, reasonOK, start, g.now())
 	return id, nil
 }
 
 // checkAccess runs SPEC §6 steps 5–6 for route rt: the credential r carries,
 // the cross-origin check of the request it stands for (orig: r itself, or the
 // original request /verify is asked about), the session and user checks of
-// §4, then the route's roles. reason is the auth_decisions_total reason.
-func (g *Gateway) checkAccess(r, orig *http.Request, a *authSnapshot, rt *route) (verified, string, error) {
-	cred := extractCredential(r, a.cookies.accessName)
+// §4, then the route's roles.
+func (g *Gateway) checkAccess(r, orig *http.Request, snap *snapshot, rt *route) (verified, error) {
+	cred := extractCredential(r, snap.cookies.accessName)
 	// Cookies ride along on cross-site requests; bearer tokens do not, so
 	// only cookie-authenticated unsafe requests need the origin check.
 	if cred.source == credCookie && rt.csrf {
-		if err := checkOrigin(a.origins, orig); err != nil {
-			return verified{}, reasonForbidden, err
+		if err := checkOrigin(snap.origins, orig); err != nil {
+			return verified{}, err
 		}
 	}
-	v, reason, err := g.checkCredential(r.Context(), a, cred)
+	v, err := g.checkCredential(r.Context(), snap, cred)
 	if err != nil {
-		return verified{}, reason, err
+		return verified{}, err
 	}
 	if len(rt.roles) > 0 && !anyRole(v.user.Roles, rt.roles) {
-		return verified{}, reasonForbidden, errForbidden
+		return verified{}, errForbidden
 	}
-	return v, reasonOK, nil
+	return v, nil
 }
 
 // identityFor builds the Identity handed upstream; with headers.assertion it
@@ -92,7 +96,7 @@ func (g *Gateway) identityFor(snap *snapshot, routeName string, v verified) (Ide
 	if snap.identity.assertion == "" {
 		return id, nil
 	}
-	as, err := snap.auth.keys.Assertion(routeName, v.user.Name, v.session.ID, v.user.Roles, g.now())
+	as, err := snap.keys.Assertion(routeName, v.user.Name, v.session.ID, v.user.Roles, g.now())
 	if err != nil {
 		return Identity{}, fmt.Errorf("assertion: %w", err)
 	}
@@ -101,106 +105,72 @@ func (g *Gateway) identityFor(snap *snapshot, routeName string, v verified) (Ide
 }
 
 // checkCredential runs the checks of SPEC §4 in order: JWT, session, user.
-// reason is the auth_decisions_total reason of the outcome.
-func (g *Gateway) checkCredential(ctx context.Context, a *authSnapshot, cred credential) (verified, string, error) {
+func (g *Gateway) checkCredential(ctx context.Context, snap *snapshot, cred credential) (verified, error) {
 	switch {
 	case !cred.presented():
-		return verified{}, reasonMissingToken, errUnauthenticated
+		return verified{}, errUnauthenticated
 	case cred.bad:
-		return verified{}, reasonInvalidToken, errInvalidToken
+		return verified{}, errInvalidToken
 	}
-	claims, err := a.keys.Verify(cred.token, g.now())
+	claims, err := snap.keys.Verify(cred.token, g.now())
 	switch {
 	case errors.Is(err, tokens.ErrExpired):
-		return verified{}, reasonExpiredToken, fmt.Errorf("%w: %w", errExpiredToken, err)
+		return verified{}, fmt.Errorf("%w: %w", errExpiredToken, err)
 	case err != nil:
-		return verified{}, reasonInvalidToken, fmt.Errorf("%w: %w", errInvalidToken, err)
+		return verified{}, fmt.Errorf("%w: %w", errInvalidToken, err)
 	}
-	s, u, reason, err := g.checkSession(ctx, claims.Subject, claims.SessionID)
+	s, u, err := g.checkSession(ctx, claims.Subject, claims.SessionID)
 	if err != nil {
-		return verified{}, reason, err
+		return verified{}, err
 	}
-	return verified{claims: claims, session: s, user: u, source: cred.source}, reasonOK, nil
+	return verified{claims: claims, session: s, user: u, source: cred.source}, nil
 }
 
 // checkSession validates the session named by a verified token and its user.
-func (g *Gateway) checkSession(ctx context.Context, user, sid string) (sessions.Session, users.User, string, error) {
-	s, err := g.auth.store.Validate(ctx, user, sid)
+func (g *Gateway) checkSession(ctx context.Context, user, sid string) (sessions.Session, users.User, error) {
+	s, err := g.store.Validate(ctx, user, sid)
 	switch {
 	case errors.Is(err, sessions.ErrNotFound):
-		return s, users.User{}, reasonSessionInvalid, fmt.Errorf("%w: %w", errSessionInvalid, err)
+		return s, users.User{}, fmt.Errorf("%w: %w", errSessionInvalid, err)
 	case err != nil:
-		return s, users.User{}, reasonStoreUnavailable, fmt.Errorf("validate session: %w", err)
+		return s, users.User{}, fmt.Errorf("validate session: %w", err)
 	}
-	u, reason, err := g.checkUser(ctx, s)
-	return s, u, reason, err
+	u, err := g.checkUser(ctx, s)
+	return s, u, err
 }
 
 // checkUser applies the user checks of SPEC §4 to a live session: the user
 // exists, is enabled and has the password it had at login. A failure revokes
 // the session (user_disabled), so the answer is final on every replica.
-func (g *Gateway) checkUser(ctx context.Context, s sessions.Session) (users.User, string, error) {
+func (g *Gateway) checkUser(ctx context.Context, s sessions.Session) (users.User, error) {
 	u, ok := g.lookupUser(s.User)
 	if ok && !u.Disabled && u.Fingerprint == s.PasswordFingerprint {
-		return u, reasonOK, nil
+		return u, nil
 	}
-	err := g.auth.store.Revoke(ctx, s.User, s.ID)
+	err := g.store.Revoke(ctx, s.User, s.ID)
 	switch {
 	case err == nil:
-		g.auth.m.revoke(revokedUserDisabled, 1)
+		g.metrics.revoke(revokedUserDisabled, 1)
 	case !errors.Is(err, sessions.ErrNotFound):
-		return users.User{}, reasonStoreUnavailable, fmt.Errorf("revoke session of a disabled user: %w", err)
+		return users.User{}, fmt.Errorf("revoke session of a disabled user: %w", err)
 	}
-	return users.User{}, reasonUserDisabled, errUserDisabled
+	return users.User{}, errUserDisabled
 }
 
 // lookupUser reads the users file as it is now (roles apply on the next request).
 func (g *Gateway) lookupUser(name string) (users.User, bool) {
-	if g.auth.users == nil {
+	if g.users == nil {
 		return users.User{}, false
 	}
-	return g.auth.users.Current().Lookup(name)
+	return g.users.Current().Lookup(name)
 }
 
 // authenticateCaller checks the credential of a request to a gateway
 // endpoint that needs a signed-in caller (me, sessions, logout-all).
-func (g *Gateway) authenticateCaller(r *http.Request, a *authSnapshot) (verified, error) {
-	v, _, err := g.checkCredential(r.Context(), a, extractCredential(r, a.cookies.accessName))
+func (g *Gateway) authenticateCaller(r *http.Request, snap *snapshot) (verified, error) {
+	v, err := g.checkCredential(r.Context(), snap, extractCredential(r, snap.cookies.accessName))
 	if err == nil {
 		noteIdentity(r, v.user.Name, v.session.ID)
 	}
 	return v, err
 }
-
-// unavailableStore stands in when no store was configured: every call fails
-// closed with sessions.ErrUnavailable.
-type unavailableStore struct{}
-
-var errNoSessionStore = fmt.Errorf("%w: no session store configured", sessions.ErrUnavailable)
-
-func (unavailableStore) Create(context.Context, sessions.NewSession) (sessions.Created, error) {
-	return sessions.Created{}, errNoSessionStore
-}
-func (unavailableStore) Validate(context.Context, string, string) (sessions.Session, error) {
-	return sessions.Session{}, errNoSessionStore
-}
-func (unavailableStore) Refresh(context.Context, string) (sessions.Refreshed, error) {
-	return sessions.Refreshed{}, errNoSessionStore
-}
-func (unavailableStore) RevokeByRefreshToken(context.Context, string) (sessions.Session, error) {
-	return sessions.Session{}, errNoSessionStore
-}
-func (unavailableStore) Revoke(context.Context, string, string) error { return errNoSessionStore }
-func (unavailableStore) RevokeUser(context.Context, string) ([]string, error) {
-	return nil, errNoSessionStore
-}
-func (unavailableStore) List(context.Context, string) ([]sessions.Session, error) {
-	return nil, errNoSessionStore
-}
-func (unavailableStore) ReserveLogin(context.Context, sessions.LoginAttempt) (sessions.Reservation, error) {
-	return sessions.Reservation{}, errNoSessionStore
-}
-func (unavailableStore) ReleaseLogin(context.Context, sessions.Reservation) error {
-	return errNoSessionStore
-}
-func (unavailableStore) Ping(context.Context) error { return errNoSessionStore }

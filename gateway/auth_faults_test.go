@@ -83,10 +83,10 @@ func TestStoreFreezeNoLateEffects(t *testing.T) {
 		t.Fatalf("retried refresh returned %q, want a rotation of session %s", rotated.RefreshToken, held[0].SessionID)
 	}
 	wantStatus(t, "retried login", login(e3), http.StatusOK)
-	if n := aeMetric(t, e2.g.auth.m.evicted); n != 0 {
+	if n := aeMetric(t, e2.g.metrics.evicted); n != 0 {
 		t.Errorf("replica 2 (login answered 503) counted %v evictions, want 0", n)
 	}
-	if n := aeMetric(t, e3.g.auth.m.evicted); n != 1 {
+	if n := aeMetric(t, e3.g.metrics.evicted); n != 1 {
 		t.Errorf("replica 3 (one successful login) counted %v evictions, want 1", n)
 	}
 	if got := sessionIDs(t, e3); len(got) != 3 || !slices.Contains(got, held[0].SessionID) {

@@ -215,7 +215,7 @@ func TestSessionLimitEviction(t *testing.T) {
 		if len(list.Sessions) != 2 {
 			t.Fatalf("sessions = %d, want 2: %s", len(list.Sessions), res.body)
 		}
-		if got := aeMetric(t, e.g.auth.m.evicted); got != 1 {
+		if got := aeMetric(t, e.g.metrics.evicted); got != 1 {
 			t.Errorf("sessions_evicted_total = %v, want 1", got)
 		}
 	})

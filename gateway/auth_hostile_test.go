@@ -144,7 +144,7 @@ func TestReplayedLogout(t *testing.T) {
 		wantStatus(t, "replayed logout", e.do("POST", "/auth/logout", body, append(js, bearer(a.AccessToken)...)...), http.StatusNoContent)
 		wantStatus(t, "replayed refresh", e.do("POST", "/auth/refresh", body, js...), http.StatusUnauthorized)
 		wantStatus(t, "newer session after replays", e.do("GET", "/api/x", "", bearer(b.AccessToken)...), http.StatusOK)
-		if got := aeMetric(t, e.g.auth.m.revoked.WithLabelValues(revokedLogout)); got != 1 {
+		if got := aeMetric(t, e.g.metrics.revoked.WithLabelValues(revokedLogout)); got != 1 {
 			t.Errorf("revoked{logout} = %v, want 1", got)
 		}
 	})

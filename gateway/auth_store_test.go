@@ -93,7 +93,7 @@ func TestStoreOutage(t *testing.T) {
 	})
 	wantStatus(t, "public route during outage", e.do("GET", "/pub", ""), http.StatusOK)
 	wantStatus(t, "optional anonymous during outage", e.do("GET", "/opt", ""), http.StatusOK)
-	if got := aeMetric(t, e.g.auth.m.store.up); got != 0 {
+	if got := aeMetric(t, e.g.metrics.storeUp); got != 0 {
 		t.Errorf("session_store_up = %v during outage, want 0", got)
 	}
 
@@ -102,7 +102,7 @@ func TestStoreOutage(t *testing.T) {
 	wantStatus(t, "proxied after resume", e.do("GET", "/api/x", "", bearer(alice.AccessToken)...), http.StatusOK)
 	wantStatus(t, "cookie after resume", e.do("GET", "/api/x", "", "Cookie", e.cookieHeader(b)), http.StatusOK)
 	e.loginJSON("alice", "alice-password")
-	if got := aeMetric(t, e.g.auth.m.store.up); got != 1 {
+	if got := aeMetric(t, e.g.metrics.storeUp); got != 1 {
 		t.Errorf("session_store_up = %v after resume, want 1", got)
 	}
 }
@@ -171,7 +171,7 @@ func TestUsersReload(t *testing.T) {
 		})
 		res := e.do("GET", "/api/x", "", bearer(bob.AccessToken)...)
 		wantStatus(t, "bob disabled", res, 401)
-		if aeMetric(t, e.g.auth.m.revoked.WithLabelValues(revokedUserDisabled)) != 1 {
+		if aeMetric(t, e.g.metrics.revoked.WithLabelValues(revokedUserDisabled)) != 1 {
 			t.Errorf("sessions_revoked_total{user_disabled} != 1")
 		}
 		reload(nil) // bob enabled again: the session stays revoked
@@ -224,7 +224,7 @@ func TestConcurrentRefresh(t *testing.T) {
 		if len(tokens) != 1 {
 			t.Errorf("concurrent refreshes answered %d different refresh tokens, want 1", len(tokens))
 		}
-		if s, g := aeMetric(t, e.g.auth.m.refreshes.WithLabelValues(refreshSuccess)), aeMetric(t, e.g.auth.m.refreshes.WithLabelValues(refreshGrace)); s != 1 || g != n-1 {
+		if s, g := aeMetric(t, e.g.metrics.refreshes.WithLabelValues(refreshSuccess)), aeMetric(t, e.g.metrics.refreshes.WithLabelValues(refreshGrace)); s != 1 || g != n-1 {
 			t.Errorf("refreshes success %v grace %v, want 1 and %d", s, g, n-1)
 		}
 	})

@@ -7,9 +7,6 @@ import (
 	"github.com/portcullis-gw/portcullis/config"
 )
 
-// errCrossOrigin answers an unsafe cross-origin browser request (SPEC §5).
-var errCrossOrigin = newAPIError(http.StatusForbidden, "cross_origin", "cross-origin request refused")
-
 // newOriginGuard returns the cross-origin protection for gateway endpoints
 // and cookie-authenticated proxied requests: net/http's Sec-Fetch-Site /
 // Origin check plus login.trusted_origins. It is rebuilt on every config

@@ -36,10 +36,11 @@
 //     removed with HTTP2-Settings (h2c is never allowed); method override
 //     headers are dropped unless allow_method_override, and then the
 //     overriding method must route to the same route (else 403).
-//   - authenticate (auth.go) checks the credential and puts the verified
-//     Identity in the context (IdentityFrom). A required route is never
-//     forwarded without a user holding one of its roles, whatever
-//     authenticate returns (authenticateStepWith checks again).
+//   - authenticate (auth.go) checks the credential, given the request's
+//     snapshot and matched route as arguments, and puts the verified Identity
+//     in the context (IdentityFrom). A required route is never forwarded
+//     without a user holding one of its roles, whatever authenticate returns
+//     (authenticateStepWith checks again).
 //   - proxy is one httputil.ReverseProxy with Rewrite: it joins the
 //     upstream URL, sets Host (preserve_host), the forwarding headers, every
 //     identity header for an authenticated request (none at all for an
@@ -54,16 +55,28 @@
 // verifies, and never acts on the gateway's cookies: they are removed from
 // it before any handler runs.
 //
-// Every error becomes a response in one place, writeError (errors.go), which
-// is also the ReverseProxy ErrorHandler.
+// # Errors and how they are shown
+//
+// Handlers say what went wrong by returning an error; errors.go is the one
+// table of public errors (status, code, description) with publicError,
+// which maps any error to its answer, and reasonOf, loginResultOf and
+// refreshResultOf, which derive metric labels from it. How an error is shown
+// is decided in one place, respond.go: each gateway endpoint declares its
+// presentation once in the dispatch table (authHandlerFor: JSON, the login
+// form, a browser page with a login redirect for 401, a form), and respond
+// writes it; writeError is the JSON answer (with the login redirect for a
+// browser navigation on a proxied route) and also the ReverseProxy
+// ErrorHandler.
 //
 // # Per-request state
 //
 // The first step allocates a *record (gateway.go) and puts it in the
-// context (recordFrom): the config snapshot, request id, peer and client
-// addresses, normalised path, matched route, and — written back by later
-// steps for the observe step — status, bytes and the verified identity. It is
-// owned by the request's goroutine. The Identity itself travels as an
+// context (recordFrom). It holds what flows back out to the observe step
+// and the proxy: request id, peer and client addresses, normalised path,
+// route label and matched route, status, bytes, the upstream deadline and
+// the caller (noteIdentity) for the access log. It is owned by the request's
+// goroutine. Steps after routing get the snapshot and route as arguments
+// (serveAuthEndpoint, routed, authenticate); the Identity travels as an
 // immutable context value read with IdentityFrom.
 //
 // Upgraded (WebSocket) connections are tracked with the identity and route
@@ -72,7 +85,38 @@
 //
 // # Configuration snapshots
 //
-// Everything a reload may change lives in one immutable snapshot behind an
-// atomic.Pointer; Reload builds a new one and swaps it. A request loads the
-// snapshot once, in its first step, and uses it to the end.
+// Everything a reload may change lives in one immutable snapshot
+// (snapshot.go: routes, headers, keys, cookies, redirect hosts, trusted
+// origins, login throttle) behind an atomic.Pointer; Reload builds a new one
+// and swaps it. A request loads the snapshot once, in its first step, and
+// uses it to the end.
+//
+// # Files by concern
+//
+//	gateway.go        Gateway, New, Reload, the record and the middleware chain
+//	snapshot.go       the config snapshot and how it is built
+//	requestid.go clientip.go host.go path.go pathmatch.go routes.go headers.go
+//	headers_route.go  the steps before authentication: id, client, Host, path, route, hygiene
+//	accesslog.go      observe: metrics and access log per request, noteIdentity
+//	auth.go           credential, session and user checks (sessionStore)
+//	credentials.go cookies.go csrf.go redirect.go identity.go
+//	                  where credentials come from, cookies, the cross-origin check,
+//	                  rd validation, the Identity forwarded upstream
+//	endpoints*.go     the dispatch table and the endpoints under auth_prefix
+//	login*.go sessions_page.go verify.go
+//	                  login (JSON and form), the login and sessions pages, forward-auth
+//	ratelimit.go      the login throttle (loginCounter); admission.go: password-check slots
+//	proxy.go upgrades.go echo.go
+//	                  the reverse proxy, upgraded connections and their re-checks,
+//	                  the built-in echo: upstream
+//	store.go          SessionStore (Options), its instrumentation, unavailableStore
+//	metrics.go        every metric name and closed label set, the one metrics struct
+//	errors.go         the public error table, publicError, reasonOf and result labels
+//	respond.go        how errors are shown (respond, writeError), writeJSON
+//	readiness.go      /readyz (pinger); admin.go admin_api.go: the admin listener
+//	server.go         NewServer: the listener's http.Server settings
+//
+// The session store is used through the narrow interface each user
+// declares: sessionStore (auth.go), loginCounter (ratelimit.go) and pinger
+// (readiness.go); SessionStore, what Options.Store takes, is their union.
 package gateway

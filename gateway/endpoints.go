@@ -11,9 +11,19 @@ import (
 	"time"
 )
 
-// authHandler is one gateway endpoint. It returns an error for writeError
-// (JSON, fixed public code) or writes the response itself.
-type authHandler func(w http.ResponseWriter, r *http.Request, a *authSnapshot) error
+// authHandler serves one gateway endpoint: it writes the response, or
+// returns what went wrong for respond to show.
+type authHandler func(w http.ResponseWriter, r *http.Request, snap *snapshot) error
+
+// endpoint is one entry of the dispatch table: its handler and how its
+// errors are shown.
+type endpoint struct {
+	serve   authHandler
+	present presentation
+}
+
+// maxBodyBytes caps every auth endpoint's request body (SPEC §5).
+const maxBodyBytes = 16 << 10
 
 // Endpoint paths under server.auth_prefix (SPEC §5).
 const (
@@ -31,17 +41,16 @@ const (
 
 // serveAuthEndpoint serves <auth_prefix>/* and /.well-known/jwks.json. The
 // prefix is read from the request's snapshot, so it follows reloads.
-func (g *Gateway) serveAuthEndpoint(w http.ResponseWriter, r *http.Request) {
-	a := &recordFrom(r.Context()).snap.auth
+func (g *Gateway) serveAuthEndpoint(w http.ResponseWriter, r *http.Request, snap *snapshot) {
 	w.Header().Set("Cache-Control", "no-store")
 	if r.URL.Path == jwksPath {
-		g.serveJWKS(w, r, a)
+		g.serveJWKS(w, r, snap)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-	rest := strings.TrimPrefix(r.URL.Path, a.prefix)
-	h, allow := g.authHandlerFor(rest, r.Method)
-	if h == nil {
+	rest := strings.TrimPrefix(r.URL.Path, snap.prefix)
+	ep, allow := g.authHandlerFor(rest, r.Method)
+	if ep.serve == nil {
 		if allow != "" {
 			w.Header().Set("Allow", allow)
 			g.writeError(w, r, errMethodNotAllowed)
@@ -57,8 +66,8 @@ func (g *Gateway) serveAuthEndpoint(w http.ResponseWriter, r *http.Request) {
 	// exempts nothing (SPEC §5). /verify changes nothing and runs the check
 	// itself on the forwarded method and host: the subrequest's own method
 	// and Host are the fronting proxy's, not the browser's.
-	if rest != pathVerify && !(bearerIsCredential(rest) && g.bearerVerifies(r, a)) {
-		if err := checkOrigin(a.origins, r); err != nil {
+	if rest != pathVerify && !(bearerIsCredential(rest) && g.bearerVerifies(r, snap)) {
+		if err := checkOrigin(snap.origins, r); err != nil {
 			g.writeError(w, r, err)
 			return
 		}
@@ -68,14 +77,14 @@ func (g *Gateway) serveAuthEndpoint(w http.ResponseWriter, r *http.Request) {
 		// otherwise any bearer, valid or not, would lend its exemption (or
 		// its API client's lack of an Origin) to the ambient cookies riding
 		// along with it.
-		stripGatewayCookies(r.Header, recordFrom(r.Context()).snap.cookies)
+		stripGatewayCookies(r.Header, snap.cookieNames)
 	}
-	if err := g.readEndpointBody(w, r); err != nil {
+	if err := g.readEndpointBody(w, r, snap); err != nil {
 		g.writeError(w, r, err)
 		return
 	}
-	if err := h(w, r, a); err != nil {
-		g.writeError(w, r, err)
+	if err := ep.serve(w, r, snap); err != nil {
+		g.respond(w, r, snap, ep.present, err)
 	}
 }
 
@@ -90,12 +99,12 @@ func bearerIsCredential(path string) bool {
 // bearerVerifies reports whether r's credential is a bearer token that
 // verifies now (signature, claims, expiry): only such a request is
 // bearer-authenticated and exempt from the cross-origin check.
-func (g *Gateway) bearerVerifies(r *http.Request, a *authSnapshot) bool {
-	c := extractCredential(r, a.cookies.accessName)
+func (g *Gateway) bearerVerifies(r *http.Request, snap *snapshot) bool {
+	c := extractCredential(r, snap.cookies.accessName)
 	if c.source != credBearer || c.bad {
 		return false
 	}
-	_, err := a.keys.Verify(c.token, g.now())
+	_, err := snap.keys.Verify(c.token, g.now())
 	return err == nil
 }
 
@@ -109,11 +118,11 @@ const defaultEndpointBodyTimeout = 10 * time.Second
 // a login's password-check slot, for as long as it likes. The handler then
 // reads the buffered copy; a read error (413 included) is replayed to it.
 // Proxied bodies never pass here: uploads may be slow.
-func (g *Gateway) readEndpointBody(w http.ResponseWriter, r *http.Request) error {
+func (g *Gateway) readEndpointBody(w http.ResponseWriter, r *http.Request, snap *snapshot) error {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil
 	}
-	timeout := recordFrom(r.Context()).snap.cfg.Server.EndpointBodyTimeout
+	timeout := snap.cfg.Server.EndpointBodyTimeout
 	if timeout <= 0 {
 		timeout = defaultEndpointBodyTimeout
 	}
@@ -158,43 +167,44 @@ func (b *bufferedBody) Read(p []byte) (int, error) {
 // Close implements io.Closer; the real body is closed by the server.
 func (b *bufferedBody) Close() error { return nil }
 
-// authHandlerFor returns the handler for path (relative to auth_prefix) and
-// method, or nil and the Allow header value ("" = no such endpoint).
-func (g *Gateway) authHandlerFor(path, method string) (authHandler, string) {
-	byMethod := func(allow string, hs map[string]authHandler) (authHandler, string) {
+// authHandlerFor is the dispatch table: the endpoint for path (relative to
+// auth_prefix) and method, or none and the Allow header value ("" = no such
+// endpoint).
+func (g *Gateway) authHandlerFor(path, method string) (endpoint, string) {
+	byMethod := func(allow string, p presentation, hs map[string]authHandler) (endpoint, string) {
 		if h, ok := hs[method]; ok {
-			return h, ""
+			return endpoint{serve: h, present: p}, ""
 		}
-		return nil, allow
+		return endpoint{}, allow
 	}
 	switch path {
 	case pathLogin:
-		return byMethod("GET, HEAD, POST", map[string]authHandler{
+		return byMethod("GET, HEAD, POST", presentLoginForm, map[string]authHandler{
 			http.MethodGet: g.loginPage, http.MethodHead: g.loginPage, http.MethodPost: g.login})
 	case pathRefresh:
-		return byMethod("POST", map[string]authHandler{http.MethodPost: g.refresh})
+		return byMethod("POST", presentJSON, map[string]authHandler{http.MethodPost: g.refresh})
 	case pathLogout:
-		return byMethod("POST", map[string]authHandler{http.MethodPost: g.logout})
+		return byMethod("POST", presentBrowser, map[string]authHandler{http.MethodPost: g.logout})
 	case pathLogoutAll:
-		return byMethod("POST", map[string]authHandler{http.MethodPost: g.logoutAll})
+		return byMethod("POST", presentBrowser, map[string]authHandler{http.MethodPost: g.logoutAll})
 	case pathSessions:
-		return byMethod("GET, HEAD", map[string]authHandler{http.MethodGet: g.listSessions, http.MethodHead: g.listSessions})
+		return byMethod("GET, HEAD", presentBrowser, map[string]authHandler{http.MethodGet: g.listSessions, http.MethodHead: g.listSessions})
 	case pathMe:
-		return byMethod("GET, HEAD", map[string]authHandler{http.MethodGet: g.me, http.MethodHead: g.me})
+		return byMethod("GET, HEAD", presentJSON, map[string]authHandler{http.MethodGet: g.me, http.MethodHead: g.me})
 	case pathVerify:
 		// Proxies send their subrequest with various methods; the method that
 		// counts is X-Forwarded-Method.
-		return g.verify, ""
+		return endpoint{serve: g.verify, present: presentJSON}, ""
 	}
 	if id, ok := strings.CutPrefix(path, pathSessions+"/"); ok && id != "" {
 		if id, ok := strings.CutSuffix(id, pathRevokeSuffix); ok && id != "" && !strings.Contains(id, "/") {
-			return byMethod("POST", map[string]authHandler{http.MethodPost: g.revokeSessionForm(id)})
+			return byMethod("POST", presentForm, map[string]authHandler{http.MethodPost: g.revokeSessionForm(id)})
 		}
 		if !strings.Contains(id, "/") {
-			return byMethod("DELETE", map[string]authHandler{http.MethodDelete: g.deleteSession(id)})
+			return byMethod("DELETE", presentJSON, map[string]authHandler{http.MethodDelete: g.deleteSession(id)})
 		}
 	}
-	return nil, ""
+	return endpoint{}, ""
 }
 
 // hasBearer reports whether the request carries an Authorization: Bearer header.
@@ -209,7 +219,7 @@ func hasBearer(r *http.Request) bool {
 
 // serveJWKS serves the public verification keys. Not under auth_prefix, and
 // cacheable for a short while: relying parties poll it.
-func (g *Gateway) serveJWKS(w http.ResponseWriter, r *http.Request, a *authSnapshot) {
+func (g *Gateway) serveJWKS(w http.ResponseWriter, r *http.Request, snap *snapshot) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		g.writeError(w, r, errMethodNotAllowed)
@@ -221,6 +231,6 @@ func (g *Gateway) serveJWKS(w http.ResponseWriter, r *http.Request, a *authSnaps
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodGet {
-		_, _ = w.Write(a.keys.JWKS())
+		_, _ = w.Write(snap.keys.JWKS())
 	}
 }

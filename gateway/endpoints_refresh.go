@@ -15,80 +15,83 @@ import (
 
 // rotate exchanges a refresh token for a new access token (and, outside the
 // grace window, a new refresh token), after the user checks of SPEC §4.
-func (g *Gateway) rotate(ctx context.Context, a *authSnapshot, refreshToken string) (issued, error) {
-	count := g.auth.m.refreshes
-	res, err := g.auth.store.Refresh(ctx, refreshToken)
+// Every rotation's outcome is counted here, once.
+func (g *Gateway) rotate(ctx context.Context, snap *snapshot, refreshToken string) (iss issued, err error) {
+	grace := false
+	defer func() { g.countRefresh(err, grace) }()
+	res, err := g.store.Refresh(ctx, refreshToken)
 	switch {
 	case errors.Is(err, sessions.ErrReused):
 		// Theft detected: the store has revoked the session.
-		count.WithLabelValues(refreshReuse).Inc()
-		g.auth.m.revoke(revokedReuse, 1)
+		g.metrics.revoke(revokedReuse, 1)
 		return issued{}, fmt.Errorf("%w: %w", errInvalidGrant, err)
 	case errors.Is(err, sessions.ErrInvalidGrant), errors.Is(err, sessions.ErrNotFound):
-		count.WithLabelValues(refreshInvalid).Inc()
 		return issued{}, fmt.Errorf("%w: %w", errInvalidGrant, err)
 	case err != nil:
-		count.WithLabelValues(refreshError).Inc()
 		return issued{}, fmt.Errorf("refresh: %w", err)
 	}
-	u, _, err := g.checkUser(ctx, res.Session)
+	u, err := g.checkUser(ctx, res.Session)
 	switch {
 	case errors.Is(err, errUserDisabled):
-		count.WithLabelValues(refreshInvalid).Inc()
 		return issued{}, fmt.Errorf("%w: %w", errInvalidGrant, err)
 	case err != nil:
-		count.WithLabelValues(refreshError).Inc()
 		return issued{}, err
 	}
-	at, claims, err := a.keys.Issue(u.Name, res.Session.ID, g.now())
+	at, claims, err := snap.keys.Issue(u.Name, res.Session.ID, g.now())
 	if err != nil {
-		count.WithLabelValues(refreshError).Inc()
 		return issued{}, fmt.Errorf("issue access token: %w", err)
 	}
-	if res.Grace {
-		count.WithLabelValues(refreshGrace).Inc()
-	} else {
-		count.WithLabelValues(refreshSuccess).Inc()
-	}
+	grace = res.Grace
 	return issued{access: at, accessIat: claims.IssuedAt, accessExp: claims.ExpiresAt, refresh: res.RefreshToken, session: res.Session}, nil
 }
 
 // refresh is POST <auth_prefix>/refresh: a JSON body token answers in the
 // body, the refresh cookie answers with cookies (SPEC §5).
-func (g *Gateway) refresh(w http.ResponseWriter, r *http.Request, a *authSnapshot) error {
-	bodyTok, err := readRefreshBody(r)
+func (g *Gateway) refresh(w http.ResponseWriter, r *http.Request, snap *snapshot) error {
+	tok, fromCookie, err := presentedRefreshToken(r, snap)
 	if err != nil {
-		g.auth.m.refreshes.WithLabelValues(refreshInvalid).Inc()
+		if errors.Is(err, errInvalidGrant) {
+			snap.cookies.clear(w) // an ambiguous cookie pair only causes more 401s
+		}
+		g.countRefresh(err, false) // refused before any rotation; rotate counts the rest
 		return err
 	}
-	cookieTok, cookiePresent, ambiguous := cookieValue(r, a.cookies.refreshName)
-	switch {
-	case bodyTok != "" && cookiePresent:
-		return errBothRefreshTokens
-	case bodyTok != "":
-		iss, err := g.rotate(r.Context(), a, bodyTok)
-		if err != nil {
-			return err
+	iss, err := g.rotate(r.Context(), snap, tok)
+	if err != nil {
+		if fromCookie && errors.Is(err, errInvalidGrant) {
+			snap.cookies.clear(w) // dead cookies only cause more 401s
 		}
+		return err
+	}
+	if !fromCookie {
 		writeJSON(w, http.StatusOK, iss.response(g.now()))
 		return nil
-	case ambiguous:
-		g.auth.m.refreshes.WithLabelValues(refreshInvalid).Inc()
-		a.cookies.clear(w)
-		return errInvalidGrant
-	case cookiePresent:
-		iss, err := g.rotate(r.Context(), a, cookieTok)
-		if err != nil {
-			if errors.Is(err, errInvalidGrant) {
-				a.cookies.clear(w) // dead cookies only cause more 401s
-			}
-			return err
-		}
-		a.cookies.set(w, iss.access, iss.refresh, iss.session.ExpiresAt, g.now())
-		w.WriteHeader(http.StatusNoContent)
-		return nil
 	}
-	return errMissingRefresh
+	snap.cookies.set(w, iss.access, iss.refresh, iss.session.ExpiresAt, g.now())
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// presentedRefreshToken is the refresh token a refresh request carries: in
+// a JSON body (answered in the body) or in the refresh cookie (answered
+// with cookies), never both.
+func presentedRefreshToken(r *http.Request, snap *snapshot) (tok string, fromCookie bool, err error) {
+	bodyTok, err := readRefreshBody(r)
+	if err != nil {
+		return "", false, err
+	}
+	cookieTok, cookiePresent, ambiguous := cookieValue(r, snap.cookies.refreshName)
+	switch {
+	case bodyTok != "" && cookiePresent:
+		return "", false, errBothRefreshTokens
+	case bodyTok != "":
+		return bodyTok, false, nil
+	case ambiguous:
+		return "", true, errInvalidGrant
+	case cookiePresent:
+		return cookieTok, true, nil
+	}
+	return "", false, errMissingRefresh
 }
 
 // readRefreshBody returns the refresh_token of a JSON body, "" when the body
@@ -114,7 +117,7 @@ func readRefreshBody(r *http.Request) (string, error) {
 // logout is POST <auth_prefix>/logout: revokes the session named by a
 // verifying credential, clears the cookies, and answers 204 (a form: 303 to
 // rd) even when nothing was found — logging out twice is not an error.
-func (g *Gateway) logout(w http.ResponseWriter, r *http.Request, a *authSnapshot) error {
+func (g *Gateway) logout(w http.ResponseWriter, r *http.Request, snap *snapshot) error {
 	var bodyTok, rd string
 	form := isFormPost(r)
 	if form {
@@ -129,15 +132,14 @@ func (g *Gateway) logout(w http.ResponseWriter, r *http.Request, a *authSnapshot
 		}
 		bodyTok = tok // a malformed body only means "no refresh token"
 	}
-	n, err := g.revokePresented(r.Context(), r, a, bodyTok, true)
+	n, err := g.revokePresented(r.Context(), r, snap, bodyTok, true)
 	if err != nil {
-		// Not revoked: keep the cookies so the client can retry.
-		return g.formAuthError(w, r, a, form, err)
+		return err // not revoked: the cookies stay so the client can retry
 	}
-	g.auth.m.revoke(revokedLogout, n)
-	a.cookies.clear(w)
+	g.metrics.revoke(revokedLogout, n)
+	snap.cookies.clear(w)
 	if form {
-		http.Redirect(w, r, a.redirect.target(rd), http.StatusSeeOther)
+		http.Redirect(w, r, snap.redirect.target(rd), http.StatusSeeOther)
 		return nil
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -149,20 +151,20 @@ func (g *Gateway) logout(w http.ResponseWriter, r *http.Request, a *authSnapshot
 // enough) or a current or previous refresh secret. A session id alone never
 // revokes anything: ids are visible to upstreams. bearerOK says whether an
 // Authorization: Bearer token counts (logout) or only cookies (form login).
-func (g *Gateway) revokePresented(ctx context.Context, r *http.Request, a *authSnapshot, bodyRefresh string, bearerOK bool) (int, error) {
+func (g *Gateway) revokePresented(ctx context.Context, r *http.Request, snap *snapshot, bodyRefresh string, bearerOK bool) (int, error) {
 	n := 0
 	var access string
 	if bearerOK {
-		if c := extractCredential(r, a.cookies.accessName); !c.bad {
+		if c := extractCredential(r, snap.cookies.accessName); !c.bad {
 			access = c.token
 		}
-	} else if v, ok, amb := cookieValue(r, a.cookies.accessName); ok && !amb {
+	} else if v, ok, amb := cookieValue(r, snap.cookies.accessName); ok && !amb {
 		access = v
 	}
 	if access != "" && validTokenSyntax(access) {
-		claims, err := a.keys.Verify(access, g.now())
+		claims, err := snap.keys.Verify(access, g.now())
 		if err == nil || errors.Is(err, tokens.ErrExpired) {
-			switch err := g.auth.store.Revoke(ctx, claims.Subject, claims.SessionID); {
+			switch err := g.store.Revoke(ctx, claims.Subject, claims.SessionID); {
 			case err == nil:
 				n++
 			case !errors.Is(err, sessions.ErrNotFound):
@@ -171,14 +173,14 @@ func (g *Gateway) revokePresented(ctx context.Context, r *http.Request, a *authS
 		}
 	}
 	refresh := []string{bodyRefresh}
-	if v, ok, amb := cookieValue(r, a.cookies.refreshName); ok && !amb {
+	if v, ok, amb := cookieValue(r, snap.cookies.refreshName); ok && !amb {
 		refresh = append(refresh, v)
 	}
 	for _, tok := range refresh {
 		if tok == "" {
 			continue
 		}
-		_, err := g.auth.store.RevokeByRefreshToken(ctx, tok)
+		_, err := g.store.RevokeByRefreshToken(ctx, tok)
 		switch {
 		case err == nil:
 			n++
@@ -191,42 +193,28 @@ func (g *Gateway) revokePresented(ctx context.Context, r *http.Request, a *authS
 }
 
 // logoutAll is POST <auth_prefix>/logout-all: every session of the caller.
-func (g *Gateway) logoutAll(w http.ResponseWriter, r *http.Request, a *authSnapshot) error {
-	form := isFormPost(r)
-	v, err := g.authenticateCaller(r, a)
+func (g *Gateway) logoutAll(w http.ResponseWriter, r *http.Request, snap *snapshot) error {
+	v, err := g.authenticateCaller(r, snap)
 	if err != nil {
-		return g.formAuthError(w, r, a, form, err)
+		return err
 	}
-	ids, err := g.auth.store.RevokeUser(r.Context(), v.user.Name)
+	ids, err := g.store.RevokeUser(r.Context(), v.user.Name)
 	if err != nil {
-		return g.formAuthError(w, r, a, form, fmt.Errorf("revoke user: %w", err))
+		return fmt.Errorf("revoke user: %w", err)
 	}
-	g.auth.m.revoke(revokedLogoutAll, len(ids))
-	a.cookies.clear(w)
-	if form {
-		http.Redirect(w, r, a.prefix+pathLogin, http.StatusSeeOther)
+	g.metrics.revoke(revokedLogoutAll, len(ids))
+	snap.cookies.clear(w)
+	if isFormPost(r) {
+		http.Redirect(w, r, snap.prefix+pathLogin, http.StatusSeeOther)
 		return nil
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// isFormPost reports whether r carries an HTML form body.
-func isFormPost(r *http.Request) bool {
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return mt == mediaForm
-}
-
-// formAuthError answers an error of an HTML form: a 401 goes to the login
-// page (which refreshes silently and comes back to the sessions page), the
-// rest is an HTML error page; API clients get the JSON error.
-func (g *Gateway) formAuthError(w http.ResponseWriter, r *http.Request, a *authSnapshot, form bool, err error) error {
-	switch {
-	case !form:
-		return err
-	case publicError(err).status == http.StatusUnauthorized:
-		http.Redirect(w, r, loginURLFor(a, a.prefix+pathSessions), http.StatusSeeOther)
-		return nil
+// countRefresh counts the outcome of one refresh (refreshResultOf).
+func (g *Gateway) countRefresh(err error, grace bool) {
+	if result, ok := refreshResultOf(err, grace); ok {
+		g.metrics.refreshes.WithLabelValues(result).Inc()
 	}
-	return g.pageError(w, r, a, err)
 }

@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/portcullis-gw/portcullis/sessions"
@@ -52,48 +50,21 @@ func sessionList(ss []sessions.Session, current string) sessionsJSON {
 }
 
 // listSessions is GET <auth_prefix>/sessions: JSON, or the HTML page for browsers.
-func (g *Gateway) listSessions(w http.ResponseWriter, r *http.Request, a *authSnapshot) error {
-	html := wantsHTML(r)
-	v, err := g.authenticateCaller(r, a)
+func (g *Gateway) listSessions(w http.ResponseWriter, r *http.Request, snap *snapshot) error {
+	v, err := g.authenticateCaller(r, snap)
 	if err != nil {
-		if html && publicError(err).status == http.StatusUnauthorized {
-			http.Redirect(w, r, loginURLFor(a, a.prefix+pathSessions), http.StatusFound)
-			return nil
-		}
-		if html {
-			return g.pageError(w, r, a, err)
-		}
 		return err
 	}
-	ss, err := g.auth.store.List(r.Context(), v.user.Name)
+	ss, err := g.store.List(r.Context(), v.user.Name)
 	if err != nil {
-		err = fmt.Errorf("list sessions: %w", err)
-		if html {
-			return g.pageError(w, r, a, err)
-		}
-		return err
+		return fmt.Errorf("list sessions: %w", err)
 	}
 	list := sessionList(ss, v.session.ID)
-	if html {
-		return g.renderSessionsPage(w, a, v.user.Name, list)
+	if wantsHTML(r) {
+		return g.renderSessionsPage(w, snap, v.user.Name, list)
 	}
 	writeJSON(w, http.StatusOK, list)
 	return nil
-}
-
-// wantsHTML reports whether the client asked for HTML (a browser).
-func wantsHTML(r *http.Request) bool {
-	for _, v := range r.Header.Values("Accept") {
-		if strings.Contains(strings.ToLower(v), "text/html") {
-			return true
-		}
-	}
-	return false
-}
-
-// loginURLFor is the login page that returns to rd after signing in.
-func loginURLFor(a *authSnapshot, rd string) string {
-	return a.prefix + pathLogin + "?rd=" + url.QueryEscape(rd)
 }
 
 // meJSON is GET <auth_prefix>/me.
@@ -105,8 +76,8 @@ type meJSON struct {
 	SessionExpiresAt string   `json:"session_expires_at"`
 }
 
-func (g *Gateway) me(w http.ResponseWriter, r *http.Request, a *authSnapshot) error {
-	v, err := g.authenticateCaller(r, a)
+func (g *Gateway) me(w http.ResponseWriter, r *http.Request, snap *snapshot) error {
+	v, err := g.authenticateCaller(r, snap)
 	if err != nil {
 		return err
 	}
@@ -123,12 +94,12 @@ func (g *Gateway) me(w http.ResponseWriter, r *http.Request, a *authSnapshot) er
 
 // deleteSession is DELETE <auth_prefix>/sessions/{id}.
 func (g *Gateway) deleteSession(id string) authHandler {
-	return func(w http.ResponseWriter, r *http.Request, a *authSnapshot) error {
-		v, err := g.authenticateCaller(r, a)
+	return func(w http.ResponseWriter, r *http.Request, snap *snapshot) error {
+		v, err := g.authenticateCaller(r, snap)
 		if err != nil {
 			return err
 		}
-		if err := g.revokeOwnSession(w, r, a, v, id); err != nil {
+		if err := g.revokeOwnSession(w, r, snap, v, id); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -140,17 +111,17 @@ func (g *Gateway) deleteSession(id string) authHandler {
 // page's "sign out this device": 303 back to the page (to the login page
 // when it was the current session).
 func (g *Gateway) revokeSessionForm(id string) authHandler {
-	return func(w http.ResponseWriter, r *http.Request, a *authSnapshot) error {
-		v, err := g.authenticateCaller(r, a)
+	return func(w http.ResponseWriter, r *http.Request, snap *snapshot) error {
+		v, err := g.authenticateCaller(r, snap)
 		if err != nil {
-			return g.formAuthError(w, r, a, true, err)
+			return err
 		}
-		if err := g.revokeOwnSession(w, r, a, v, id); err != nil {
-			return g.pageError(w, r, a, err)
+		if err := g.revokeOwnSession(w, r, snap, v, id); err != nil {
+			return err
 		}
-		target := a.prefix + pathSessions
+		target := snap.prefix + pathSessions
 		if id == v.session.ID {
-			target = a.prefix + pathLogin
+			target = snap.prefix + pathLogin
 		}
 		http.Redirect(w, r, target, http.StatusSeeOther)
 		return nil
@@ -159,8 +130,8 @@ func (g *Gateway) revokeSessionForm(id string) authHandler {
 
 // revokeOwnSession revokes one of the caller's sessions: 404 when id is not
 // theirs. The current session is a logout: cookies cleared.
-func (g *Gateway) revokeOwnSession(w http.ResponseWriter, r *http.Request, a *authSnapshot, v verified, id string) error {
-	err := g.auth.store.Revoke(r.Context(), v.user.Name, id)
+func (g *Gateway) revokeOwnSession(w http.ResponseWriter, r *http.Request, snap *snapshot, v verified, id string) error {
+	err := g.store.Revoke(r.Context(), v.user.Name, id)
 	switch {
 	case errors.Is(err, sessions.ErrNotFound):
 		return fmt.Errorf("%w: %w", errSessionNotFound, err)
@@ -168,10 +139,10 @@ func (g *Gateway) revokeOwnSession(w http.ResponseWriter, r *http.Request, a *au
 		return fmt.Errorf("revoke: %w", err)
 	}
 	if id == v.session.ID {
-		g.auth.m.revoke(revokedLogout, 1)
-		a.cookies.clear(w)
+		g.metrics.revoke(revokedLogout, 1)
+		snap.cookies.clear(w)
 	} else {
-		g.auth.m.revoke(revokedUser, 1)
+		g.metrics.revoke(revokedUser, 1)
 	}
 	return nil
 }

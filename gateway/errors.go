@@ -2,9 +2,7 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strconv"
 
@@ -15,7 +13,8 @@ import (
 // (the JSON "error") and a public description. The body never carries
 // err.Error(); the cause is only logged.
 //
-// Handlers return one of the sentinels below, or wrap one to keep the cause:
+// Handlers return one of the sentinels of the table below, or wrap one to
+// keep the cause:
 //
 //	return fmt.Errorf("%w: %w", errInvalidToken, err)
 type apiError struct {
@@ -27,15 +26,23 @@ type apiError struct {
 	challenge string
 	// retryAfter is the Retry-After value in seconds (0 = no header).
 	retryAfter int
+	// wwwAuthenticate replaces the WWW-Authenticate value of a 401 ("" = the
+	// gateway's Bearer challenge).
+	wwwAuthenticate string
+}
+
+// authenticate is the WWW-Authenticate value of a 401 answer.
+func (e *apiError) authenticate() string {
+	switch {
+	case e.wwwAuthenticate != "":
+		return e.wwwAuthenticate
+	case e.challenge != "":
+		return bearerChallenge + `, error="` + e.challenge + `"`
+	}
+	return bearerChallenge
 }
 
 func (e *apiError) Error() string { return e.code + ": " + e.description }
-
-// newAPIError returns an error with a fixed public answer, for the cases the
-// sentinels do not cover (413, 415, 429 ...).
-func newAPIError(status int, code, description string) *apiError {
-	return &apiError{status: status, code: code, description: description}
-}
 
 // withRetryAfter returns a copy of e that also sends Retry-After (seconds).
 // errors.Is against the original sentinel no longer matches the copy.
@@ -52,6 +59,23 @@ func (e *apiError) setRetryAfter(h http.Header) {
 		h.Set("Retry-After", strconv.Itoa(e.retryAfter))
 	}
 }
+
+// WWW-Authenticate values: the gateway's (for a request without
+// credentials; invalid ones add an error parameter) and the admin listener's.
+const (
+	bearerChallenge = `Bearer realm="portcullis"`
+	adminChallenge  = `Bearer realm="portcullis-admin"`
+)
+
+// loginFailed is a failed login attempt: its cause, and what the form
+// carried, so that a re-rendered form keeps the username (never the password).
+type loginFailed struct {
+	username, rd string
+	err          error
+}
+
+func (e *loginFailed) Error() string { return e.err.Error() }
+func (e *loginFailed) Unwrap() error { return e.err }
 
 // storeRetryAfter is the Retry-After (seconds) sent when the session store is
 // unavailable: long enough to ride out a Redis failover, short enough that
@@ -71,17 +95,58 @@ var (
 	// errUserDisabled: the user is gone, disabled or changed password. Same
 	// public answer as errSessionInvalid: the caller learns nothing about users.
 	errUserDisabled = &apiError{status: http.StatusUnauthorized, code: "invalid_token", description: "the session is no longer valid", challenge: "invalid_token"}
+	// errAdminUnauthorized: an admin listener request without the admin token.
+	errAdminUnauthorized = &apiError{status: http.StatusUnauthorized, code: "unauthorized", description: "admin token required", wwwAuthenticate: adminChallenge}
 	// errForbidden: authenticated, but the route's roles do not match.
 	errForbidden = &apiError{status: http.StatusForbidden, code: "forbidden", description: "insufficient role for this resource"}
 	// errStoreUnavailable: the session store could not answer (fail closed).
 	errStoreUnavailable = &apiError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", description: "the session store is unavailable, retry later", retryAfter: storeRetryAfter}
-	// errBadRequest: malformed input.
-	errBadRequest = &apiError{status: http.StatusBadRequest, code: "invalid_request", description: "malformed request"}
+	// errInvalidRequest: malformed input (a body, a form, a JSON object).
+	errInvalidRequest = &apiError{status: http.StatusBadRequest, code: "invalid_request", description: "malformed request"}
+	// errBothRefreshTokens: a refresh token in the body and in the cookie.
+	errBothRefreshTokens = &apiError{status: http.StatusBadRequest, code: "invalid_request", description: "send the refresh token in the body or in the cookie, not both"}
+	// errMissingRefresh: a refresh without any refresh token.
+	errMissingRefresh = &apiError{status: http.StatusBadRequest, code: "invalid_request", description: "no refresh token"}
+	// errBadOverride: method-override headers that disagree, or a value outside [A-Z]+.
+	errBadOverride = &apiError{status: http.StatusBadRequest, code: "invalid_request", description: "invalid method override"}
 	// errBadPath: a request-target rejected by normalizePath (SPEC §6 step 3).
 	errBadPath = &apiError{status: http.StatusBadRequest, code: "invalid_request", description: "malformed request path"}
 	// errBadHost: a Host header or absolute-form authority outside the SPEC §3
 	// host grammar (parseHost), refused before any route is chosen.
 	errBadHost = &apiError{status: http.StatusBadRequest, code: "invalid_request", description: "malformed Host"}
+	// errInvalidCredentials: a login with a wrong username or password
+	// (unknown, wrong and disabled users look the same).
+	errInvalidCredentials = &apiError{status: http.StatusUnauthorized, code: "invalid_credentials", description: "wrong username or password"}
+	// errInvalidGrant: a refresh token that is invalid, expired, revoked or reused.
+	errInvalidGrant = &apiError{status: http.StatusUnauthorized, code: "invalid_grant", description: "the refresh token is invalid, expired or revoked"}
+	// errCrossOrigin: an unsafe cross-origin browser request (SPEC §5).
+	errCrossOrigin = &apiError{status: http.StatusForbidden, code: "cross_origin", description: "cross-origin request refused"}
+	// errOverrideMismatch: the overriding method would choose another route
+	// (or none), whose rules the request never met.
+	errOverrideMismatch = &apiError{status: http.StatusForbidden, code: "forbidden", description: "the method override does not match this route"}
+	// errVerifyRefused: a forward-auth request that cannot be evaluated (an
+	// untrusted peer, missing or ambiguous URI, no matching route). 403, never a
+	// redirect: the fronting proxy decides what the browser sees.
+	errVerifyRefused = &apiError{status: http.StatusForbidden, code: "forbidden", description: "forward-auth request refused"}
+	// errEndpointNotFound: no gateway endpoint at this path.
+	errEndpointNotFound = &apiError{status: http.StatusNotFound, code: "not_found", description: "no such endpoint"}
+	// errSessionNotFound: the caller has no session with this id.
+	errSessionNotFound = &apiError{status: http.StatusNotFound, code: "not_found", description: "no such session"}
+	// errMethodNotAllowed: a known endpoint, another method (Allow is set).
+	errMethodNotAllowed = &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", description: "method not allowed"}
+	// errRequestTimeout: an endpoint body that did not arrive within
+	// server.endpoint_body_timeout.
+	errRequestTimeout = &apiError{status: http.StatusRequestTimeout, code: "request_timeout", description: "the request body did not arrive in time"}
+	// errBodyTooLarge: an endpoint body over maxBodyBytes.
+	errBodyTooLarge = &apiError{status: http.StatusRequestEntityTooLarge, code: "request_too_large", description: "request body larger than 16 KiB"}
+	// errUnsupportedMedia: an endpoint body that is neither JSON nor a form.
+	errUnsupportedMedia = &apiError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type", description: "use application/json or application/x-www-form-urlencoded"}
+	// errTooManyAttempts: a throttled login (SPEC §8); Retry-After is added per request.
+	errTooManyAttempts = &apiError{status: http.StatusTooManyRequests, code: "too_many_requests", description: "too many failed login attempts, retry later"}
+	// errPasswordBusy: no password-check slot came free in time, or too many
+	// logins already wait for one. A 503 with Retry-After, so clients back off
+	// instead of piling on.
+	errPasswordBusy = &apiError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", description: "the server is busy, retry later", retryAfter: 1}
 	// errNoRoute: no route matches (route label _none).
 	errNoRoute = &apiError{status: http.StatusNotFound, code: "not_found", description: "no route matches the request"}
 	// errUpstreamRefused: the upstream could not be connected to.
@@ -111,77 +176,66 @@ func publicError(err error) *apiError {
 	return errInternal
 }
 
-// errorBody is the JSON error shape of SPEC §5.
-type errorBody struct {
-	Error       string `json:"error"`
-	Description string `json:"error_description"`
+// reasonOf is the portcullis_auth_decisions_total reason of an
+// authentication failure. Like publicError it checks the store first; a
+// failure that is neither a credential, a session, a user nor a refusal is
+// one the session check could not answer.
+func reasonOf(err error) string {
+	switch {
+	case errors.Is(err, sessions.ErrUnavailable):
+		return reasonStoreUnavailable
+	case errors.Is(err, errUnauthenticated):
+		return reasonMissingToken
+	case errors.Is(err, errExpiredToken):
+		return reasonExpiredToken
+	case errors.Is(err, errInvalidToken):
+		return reasonInvalidToken
+	case errors.Is(err, errSessionInvalid):
+		return reasonSessionInvalid
+	case errors.Is(err, errUserDisabled):
+		return reasonUserDisabled
+	case publicError(err).status == http.StatusForbidden:
+		return reasonForbidden // a missing role, a cross-origin request, a refused forward-auth
+	}
+	return reasonStoreUnavailable
 }
 
-// bearerChallenge is the WWW-Authenticate value for a request without credentials.
-const bearerChallenge = `Bearer realm="portcullis"`
-
-// writeError is the one function that turns an error into a response; it is
-// also the ReverseProxy ErrorHandler (via proxyError). A 401 to a browser
-// navigation on a proxied route becomes a 302 to the login page; gateway
-// endpoints (rec.route == nil, e.g. /auth/verify) never redirect.
-func (g *Gateway) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	ae := publicError(err)
-	rec := recordFrom(r.Context())
-	g.logError(r, rec, ae, err)
-
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	if ae.status == http.StatusUnauthorized && rec != nil && rec.route != nil && isNavigation(r) {
-		http.Redirect(w, r, g.loginURL(rec, r), http.StatusFound)
-		return
+// loginResultOf is the portcullis_logins_total result of a login that
+// ended with err.
+func loginResultOf(err error) string {
+	if err == nil {
+		return loginSuccess
 	}
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	if ae.status == http.StatusUnauthorized {
-		if ae.challenge != "" {
-			h.Set("WWW-Authenticate", bearerChallenge+`, error="`+ae.challenge+`"`)
-		} else {
-			h.Set("WWW-Authenticate", bearerChallenge)
-		}
+	switch publicError(err).status {
+	case http.StatusUnauthorized:
+		return loginFailure
+	case http.StatusTooManyRequests:
+		return loginRateLimited
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
+		return loginInvalidRequest
 	}
-	ae.setRetryAfter(h)
-	w.WriteHeader(ae.status)
-	_ = json.NewEncoder(w).Encode(errorBody{Error: ae.code, Description: ae.description})
+	return loginError
 }
 
-// logError logs an error once, where it is handled: 5xx at Error, 4xx at Debug.
-func (g *Gateway) logError(r *http.Request, rec *record, ae *apiError, err error) {
-	level := slog.LevelDebug
-	if ae.status >= 500 {
-		level = slog.LevelError
+// refreshResultOf is the portcullis_refreshes_total result of a refresh
+// that ended with err (grace: a rotation inside the grace window); ok is
+// false for a request that presented no refresh token to judge.
+func refreshResultOf(err error, grace bool) (result string, ok bool) {
+	switch {
+	case err == nil && grace:
+		return refreshGrace, true
+	case err == nil:
+		return refreshSuccess, true
+	case errors.Is(err, errMissingRefresh), errors.Is(err, errBothRefreshTokens):
+		return "", false
+	case errors.Is(err, sessions.ErrReused):
+		return refreshReuse, true
+	case errors.Is(err, errInvalidGrant):
+		return refreshInvalid, true
 	}
-	if !g.log.Enabled(r.Context(), level) {
-		return
+	switch publicError(err).status {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
+		return refreshInvalid, true // a body that names no token properly
 	}
-	attrs := []slog.Attr{slog.Int("status", ae.status), slog.String("error", err.Error())}
-	if rec != nil {
-		attrs = append(attrs, slog.String("request_id", rec.id), slog.String("route", rec.routeLabel))
-	}
-	g.log.LogAttrs(r.Context(), level, "request failed", attrs...)
-}
-
-// isNavigation reports whether r looks like a browser page load (SPEC §6).
-func isNavigation(r *http.Request) bool {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return false
-	}
-	return r.Header.Get("Sec-Fetch-Mode") == "navigate" || wantsHTML(r)
-}
-
-// loginURL is <auth_prefix>/login?rd=<path+query>, with the normalised path
-// the request was matched on (the login page validates rd again).
-func (g *Gateway) loginURL(rec *record, r *http.Request) string {
-	rd := rec.escaped
-	if rd == "" {
-		rd = "/"
-	}
-	if r.URL.RawQuery != "" {
-		rd += "?" + r.URL.RawQuery
-	}
-	return loginURLFor(&rec.snap.auth, rd)
+	return refreshError, true
 }

@@ -26,7 +26,7 @@ func TestPublicError(t *testing.T) {
 		{"store beats 401", fmt.Errorf("%w: %w", errSessionInvalid, sessions.ErrUnavailable), errStoreUnavailable},
 		{"deadline", fmt.Errorf("x: %w", context.DeadlineExceeded), errStoreUnavailable},
 		{"unknown", errors.New("boom"), errInternal},
-		{"custom", newAPIError(http.StatusRequestEntityTooLarge, "request_too_large", "too large"), nil},
+		{"custom", &apiError{status: http.StatusRequestEntityTooLarge, code: "request_too_large", description: "too large"}, nil},
 	}
 	for _, tc := range tests {
 		got := publicError(tc.err)
@@ -64,7 +64,7 @@ func TestWriteError(t *testing.T) {
 		{"forbidden", errForbidden, "GET", nil, true, 403, "forbidden", "", "", ""},
 		{"store", sessions.ErrUnavailable, "GET", nil, true, 503, "temporarily_unavailable", "", "5", ""},
 		{"store to a browser", sessions.ErrUnavailable, "GET", http.Header{"Accept": {"text/html"}}, true, 503, "temporarily_unavailable", "", "5", ""},
-		{"bad request", errBadRequest, "GET", nil, true, 400, "invalid_request", "", "", ""},
+		{"bad request", errInvalidRequest, "GET", nil, true, 400, "invalid_request", "", "", ""},
 		{"upstream refused", errUpstreamRefused, "GET", nil, true, 502, "bad_gateway", "", "", ""},
 		{"upstream timeout", errUpstreamTimeout, "GET", nil, true, 504, "gateway_timeout", "", "", ""},
 		{"unknown", errors.New("boom"), "GET", nil, true, 500, "server_error", "", "", ""},

@@ -31,7 +31,9 @@ type Options struct {
 	// Registry receives every gateway metric (plus the Go and process
 	// collectors) and is served on /metrics; nil creates a private one.
 	Registry *prometheus.Registry
-	// Store is the session store; the core uses only Ping (readiness).
+	// Store is the session store (*sessions.MemoryStore or
+	// *sessions.RedisStore); nil fails every session operation closed
+	// (503) and leaves readiness to the other checks.
 	Store SessionStore
 	// Build is reported in portcullis_build_info.
 	Build BuildInfo
@@ -50,11 +52,19 @@ type Options struct {
 // and admin listeners (MetricsHandler, AdminHandler). See doc.go for the flow.
 type Gateway struct {
 	log   *slog.Logger
-	reg   prometheus.Registerer // the auth code registers its metrics here too
+	reg   prometheus.Registerer
 	gath  prometheus.Gatherer
-	store SessionStore
 	build BuildInfo
 	now   func() time.Time
+
+	// store is the session store, instrumented (store.go); never nil: with
+	// no store configured every call fails closed (unavailableStore). The
+	// throttle and readiness get their narrow views of it (loginCounter,
+	// pinger); everything else uses sessionStore's methods.
+	store       SessionStore
+	users       *users.Store   // nil: nobody can log in
+	initialKeys *tokens.Keyset // Options.Keys, the first snapshot's keyset
+	admission   *passwordAdmission
 
 	snap atomic.Pointer[snapshot] // the current config snapshot; swapped by Reload
 
@@ -63,10 +73,8 @@ type Gateway struct {
 	metrics   *metrics
 	ready     readiness
 	upgrades  upgradeTracker
-	auth      authState // seam.go
 
 	handler      http.Handler // proxy listener chain
-	authHandler  http.Handler // <auth_prefix>/* and /.well-known/jwks.json
 	adminHandler http.Handler
 	metricsMux   http.Handler
 
@@ -74,20 +82,6 @@ type Gateway struct {
 }
 
 var _ http.Handler = (*Gateway)(nil)
-
-// snapshot is one immutable config snapshot: everything Reload swaps at once.
-// A request loads it once and uses that snapshot throughout.
-type snapshot struct {
-	cfg        *config.Config
-	routes     *routeTable
-	transports []*http.Transport // per-route (tls) transports, closed when replaced
-	trusted    []netip.Prefix
-	identity   identityHeaders
-	spoofable  map[string]struct{} // normalised inbound names dropped on every request
-	cookies    []string            // the gateway's own cookie names (auth.cookies.names())
-	accessLog  bool
-	auth       authSnapshot // seam.go; auth.prefix is auth_prefix without trailing "/"
-}
 
 // New builds a Gateway from a loaded config. It registers the gateway's
 // metrics on opts.Registry and fails if the routes cannot be built.
@@ -97,9 +91,11 @@ func New(opts Options) (*Gateway, error) {
 	}
 	g := &Gateway{
 		log:           opts.Logger,
-		store:         opts.Store,
 		build:         opts.Build,
 		now:           opts.Now,
+		users:         opts.Users,
+		initialKeys:   opts.Keys,
+		admission:     newDefaultPasswordAdmission(),
 		transport:     newSharedTransport(),
 		probeInterval: time.Second,
 	}
@@ -119,8 +115,9 @@ func New(opts Options) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: metrics: %w", err)
 	}
 	g.metrics = m
-	if err := g.initAuth(opts); err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
+	g.store = instrumentStore(opts.Store, m)
+	if opts.Store != nil {
+		g.ready.store = g.store // with none configured, readiness does not wait for one
 	}
 	snap, err := g.buildSnapshot(opts.Config)
 	if err != nil {
@@ -130,7 +127,6 @@ func New(opts Options) (*Gateway, error) {
 	g.metrics.lastReload.Set(float64(g.now().Unix()))
 
 	g.proxy = g.newReverseProxy()
-	g.authHandler = http.HandlerFunc(g.serveAuthEndpoint) // <auth_prefix>/* and the JWKS
 	g.adminHandler = g.newAdminHandler()
 	g.metricsMux = g.newMetricsMux()
 	g.handler = chain(http.HandlerFunc(g.serveProxy),
@@ -144,33 +140,6 @@ func chain(h http.Handler, mw ...func(http.Handler) http.Handler) http.Handler {
 		h = mw[i](h)
 	}
 	return h
-}
-
-// buildSnapshot compiles cfg into a snapshot.
-func (g *Gateway) buildSnapshot(cfg *config.Config) (*snapshot, error) {
-	routes, transports, err := buildRoutes(cfg, g.transport)
-	if err != nil {
-		return nil, err
-	}
-	ih := newIdentityHeaders(cfg.Headers)
-	snap := &snapshot{
-		cfg:        cfg,
-		routes:     routes,
-		transports: transports,
-		trusted:    cfg.Server.TrustedProxies,
-		identity:   ih,
-		spoofable:  spoofableSet(ih, cfg.Headers.Strip),
-		accessLog:  cfg.Log.AccessLog,
-	}
-	if snap.auth, err = g.buildAuthSnapshot(cfg); err != nil {
-		closeTransports(transports)
-		return nil, err
-	}
-	snap.cookies = snap.auth.cookies.names()
-	for _, rs := range routes.all() {
-		g.metrics.initRoute(rs.name)
-	}
-	return snap, nil
 }
 
 // Reload atomically swaps routes, headers, login and auth settings for those
@@ -279,6 +248,16 @@ func (g *Gateway) recover(next http.Handler) http.Handler {
 	})
 }
 
+// clientIPOf is the client address stripSpoofable found (X-Forwarded-For
+// walk), "" outside the chain.
+func clientIPOf(r *http.Request) string {
+	rec := recordFrom(r.Context())
+	if rec == nil || !rec.client.IsValid() {
+		return ""
+	}
+	return rec.client.String()
+}
+
 // stripSpoofable removes headers a client must not be able to set, on every
 // request before routing (SPEC §6 steps 1–2), and finds the client address.
 func (g *Gateway) stripSpoofable(next http.Handler) http.Handler {
@@ -306,7 +285,7 @@ const jwksPath = "/.well-known/jwks.json"
 func (s *snapshot) isGatewayEndpoint(path string) bool {
 	fold := s.routes.fold
 	m := matchPath(path, fold)
-	return m == jwksPath || withinPrefix(m, matchPath(s.auth.prefix, fold))
+	return m == jwksPath || withinPrefix(m, matchPath(s.prefix, fold))
 }
 
 // route checks the Host, normalises the path, dispatches gateway endpoints
@@ -338,7 +317,7 @@ func (g *Gateway) route(next http.Handler) http.Handler {
 			rec.routeLabel = routeAuth
 			// Endpoints see the path without parameters (case as received).
 			ep := matchPath(p, false)
-			g.authHandler.ServeHTTP(w, withPath(r, ep, escapePath(ep)))
+			g.serveAuthEndpoint(w, withPath(r, ep, escapePath(ep)), rec.snap)
 			return
 		}
 		r = withPath(r, p, esc)
@@ -364,7 +343,29 @@ func withPath(r *http.Request, path, escaped string) *http.Request {
 // authenticateStep runs authenticate (auth.go) for the matched route and puts the
 // identity in the context (SPEC §6 steps 4–6).
 func (g *Gateway) authenticateStep(next http.Handler) http.Handler {
-	return g.authenticateStepWith(g.authenticate)(next)
+	return g.authenticateStepWith(func(r *http.Request, rt *route) (Identity, error) {
+		return g.authenticate(r, recordFrom(r.Context()).snap, rt)
+	})(next)
+}
+
+// routed adapts a step that runs after routing: it gets the request's
+// snapshot and matched route as arguments, not from the record.
+func (g *Gateway) routed(h func(w http.ResponseWriter, r *http.Request, snap *snapshot, rt *route)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := recordFrom(r.Context())
+		h(w, r, rec.snap, rec.route)
+	})
+}
+
+// gatewayEndpoint adapts a handler of the gateway's own endpoints (admin
+// listener): the request is labelled "_auth" and the handler gets the
+// request's snapshot as an argument.
+func (g *Gateway) gatewayEndpoint(h func(w http.ResponseWriter, r *http.Request, snap *snapshot)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := recordFrom(r.Context())
+		rec.routeLabel = routeAuth
+		h(w, r, rec.snap)
+	})
 }
 
 // authenticateStepWith is authenticateStep around a given authenticator.

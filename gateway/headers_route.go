@@ -11,22 +11,12 @@ import (
 // authenticate, so a refused override is answered before any credential is
 // looked at, and what reaches the upstream is decided before the proxy.
 
-var (
-	// errOverrideMismatch: the overriding method would choose another route
-	// (or none), whose rules the request never met.
-	errOverrideMismatch = newAPIError(http.StatusForbidden, "forbidden", "the method override does not match this route")
-	// errBadOverride: override headers that disagree, or a value outside [A-Z]+.
-	errBadOverride = newAPIError(http.StatusBadRequest, "invalid_request", "invalid method override")
-)
-
 // routeHygiene applies the matched route's header rules: an Upgrade outside
 // routes[].upgrades is removed (with HTTP2-Settings), and method override
 // headers are dropped unless the route allows them, in which case the
 // overriding method must route to this same route.
 func (g *Gateway) routeHygiene(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := recordFrom(r.Context())
-		rt := rec.route
+	return g.routed(func(w http.ResponseWriter, r *http.Request, snap *snapshot, rt *route) {
 		filterUpgrade(r.Header, rt.upgrades)
 		if !rt.methodOverride {
 			dropMethodOverrides(r.Header)
@@ -41,7 +31,7 @@ func (g *Gateway) routeHygiene(next http.Handler) http.Handler {
 		// Routed again with the overriding method: the upstream acts on it,
 		// so it must meet this route's methods (and therefore its roles,
 		// which authenticate checks next) as well as the request line's.
-		if m != "" && rec.snap.routes.match(r.Host, r.URL.Path, m) != rt {
+		if m != "" && snap.routes.match(r.Host, r.URL.Path, m) != rt {
 			g.writeError(w, r, errOverrideMismatch)
 			return
 		}

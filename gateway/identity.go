@@ -17,9 +17,6 @@ type Identity struct {
 	Assertion string
 }
 
-// Anonymous reports whether id is the zero (unauthenticated) identity.
-func (id Identity) Anonymous() bool { return id.User == "" }
-
 // identityKey is the unexported context key of the verified Identity.
 type identityKey struct{}
 

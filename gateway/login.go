@@ -17,12 +17,6 @@ import (
 	"github.com/portcullis-gw/portcullis/sessions"
 )
 
-// Request content types the auth endpoints accept.
-const (
-	mediaJSON = "application/json"
-	mediaForm = "application/x-www-form-urlencoded"
-)
-
 // tokenResponse is the body of a JSON login or JSON refresh (SPEC §5).
 type tokenResponse struct {
 	AccessToken      string `json:"access_token"`
@@ -60,48 +54,40 @@ type loginInput struct {
 }
 
 // login is POST <auth_prefix>/login: JSON answers tokens in the body, a form
-// sets cookies and redirects (tokens return the way they came).
-func (g *Gateway) login(w http.ResponseWriter, r *http.Request, a *authSnapshot) error {
+// sets cookies and redirects (tokens return the way they came). Its outcome
+// is counted once, here, from the error it ends with (loginResultOf).
+func (g *Gateway) login(w http.ResponseWriter, r *http.Request, snap *snapshot) (err error) {
+	defer func() { g.metrics.logins.WithLabelValues(loginResultOf(err)).Inc() }()
 	in, err := readLoginInput(r)
 	if err != nil {
-		g.auth.m.logins.WithLabelValues(loginInvalidRequest).Inc()
-		if in.form {
-			g.renderLoginError(w, r, a, in, err)
-			return nil
-		}
-		return err
+		return &loginFailed{username: in.username, rd: in.rd, err: err}
 	}
 	ip := clientIPOf(r)
-	u, err := g.checkPassword(r.Context(), a, in.username, in.password, ip)
+	u, err := g.checkPassword(r.Context(), snap, in.username, in.password, ip)
 	if err == nil && in.form {
 		// A new session for the browser; the one its cookies named (maybe
 		// planted by someone else) ends here: no fixation, no orphans.
-		_, err = g.revokePresented(r.Context(), r, a, "", false)
+		_, err = g.revokePresented(r.Context(), r, snap, "", false)
 	}
 	var iss issued
 	if err == nil {
-		iss, err = g.startSession(r.Context(), a, u, ip, r.UserAgent())
+		iss, err = g.startSession(r.Context(), snap, u, ip, r.UserAgent())
 	}
 	if err != nil {
-		if in.form {
-			g.renderLoginError(w, r, a, in, err)
-			return nil
-		}
-		return err
+		return &loginFailed{username: in.username, rd: in.rd, err: err}
 	}
 	noteIdentity(r, iss.session.User, iss.session.ID)
 	now := g.now()
 	if in.form {
-		a.cookies.set(w, iss.access, iss.refresh, iss.session.ExpiresAt, now)
-		http.Redirect(w, r, a.redirect.target(in.rd), http.StatusSeeOther)
+		snap.cookies.set(w, iss.access, iss.refresh, iss.session.ExpiresAt, now)
+		http.Redirect(w, r, snap.redirect.target(in.rd), http.StatusSeeOther)
 		return nil
 	}
 	writeJSON(w, http.StatusOK, iss.response(now))
 	return nil
 }
 
-// readLoginInput parses a JSON or form login body. in.form is set as soon
-// as the content type is known, so errors render the right way.
+// readLoginInput parses a JSON or form login body.
 func readLoginInput(r *http.Request) (loginInput, error) {
 	var in loginInput
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -208,15 +194,9 @@ func bodyError(err error) error {
 // or an attempt shed by admission gives it back. Unknown, wrong-password and
 // disabled users take the same path and the same time
 // (users.Set.Authenticate pays a dummy hash).
-func (g *Gateway) checkPassword(ctx context.Context, a *authSnapshot, name, password, ip string) (users.User, error) {
-	logins := g.auth.m.logins
-	held, err := a.throttle.reserve(ctx, name, ip)
+func (g *Gateway) checkPassword(ctx context.Context, snap *snapshot, name, password, ip string) (users.User, error) {
+	held, err := snap.throttle.reserve(ctx, name, ip)
 	if err != nil {
-		if held.Refused {
-			logins.WithLabelValues(loginRateLimited).Inc()
-		} else {
-			logins.WithLabelValues(loginError).Inc()
-		}
 		return users.User{}, err
 	}
 	var u users.User
@@ -230,71 +210,49 @@ func (g *Gateway) checkPassword(ctx context.Context, a *authSnapshot, name, pass
 			u, ok = set.Authenticate(name, password)
 		}
 	}
-	if err := g.auth.admission.run(ctx, lanes, check); err != nil {
+	if err := g.admission.run(ctx, lanes, check); err != nil {
 		// Shed before its check: the attempt must not use up the budget.
-		g.releaseAttempt(ctx, a, held)
-		logins.WithLabelValues(loginError).Inc()
+		g.releaseAttempt(ctx, snap, held)
 		return users.User{}, err
 	}
 	if !ok {
-		logins.WithLabelValues(loginFailure).Inc()
 		return users.User{}, errInvalidCredentials // the place stays: a failure
 	}
-	g.releaseAttempt(ctx, a, held)
+	g.releaseAttempt(ctx, snap, held)
 	return u, nil
 }
 
 // releaseAttempt gives a throttle place back. A store error is logged, not
 // answered: the login goes on (its session needs the store anyway), and the
 // worst case is one success counted as a failure until it leaves the window.
-func (g *Gateway) releaseAttempt(ctx context.Context, a *authSnapshot, held sessions.Reservation) {
-	if err := a.throttle.release(ctx, held); err != nil {
+func (g *Gateway) releaseAttempt(ctx context.Context, snap *snapshot, held sessions.Reservation) {
+	if err := snap.throttle.release(ctx, held); err != nil {
 		g.log.Warn("login throttle: give back an attempt", "error", err)
 	}
 }
 
 // currentUsers is the users file in force, or nil when nobody can log in.
 func (g *Gateway) currentUsers() *users.Set {
-	if g.auth.users == nil {
+	if g.users == nil {
 		return nil
 	}
-	return g.auth.users.Current()
+	return g.users.Current()
 }
 
 // startSession creates a session for u and signs its first access token.
-func (g *Gateway) startSession(ctx context.Context, a *authSnapshot, u users.User, ip, userAgent string) (issued, error) {
-	c, err := g.auth.store.Create(ctx, sessions.NewSession{
+func (g *Gateway) startSession(ctx context.Context, snap *snapshot, u users.User, ip, userAgent string) (issued, error) {
+	c, err := g.store.Create(ctx, sessions.NewSession{
 		User: u.Name, IP: ip, UserAgent: userAgent, PasswordFingerprint: u.Fingerprint,
 	})
 	if err != nil {
-		g.auth.m.logins.WithLabelValues(loginError).Inc()
 		return issued{}, fmt.Errorf("create session: %w", err)
 	}
 	if n := len(c.Evicted); n > 0 {
-		g.auth.m.evicted.Add(float64(n))
+		g.metrics.evicted.Add(float64(n))
 	}
-	at, claims, err := a.keys.Issue(u.Name, c.Session.ID, g.now())
+	at, claims, err := snap.keys.Issue(u.Name, c.Session.ID, g.now())
 	if err != nil {
-		g.auth.m.logins.WithLabelValues(loginError).Inc()
 		return issued{}, fmt.Errorf("issue access token: %w", err)
 	}
-	g.auth.m.logins.WithLabelValues(loginSuccess).Inc()
 	return issued{access: at, accessIat: claims.IssuedAt, accessExp: claims.ExpiresAt, refresh: c.RefreshToken, session: c.Session}, nil
-}
-
-// clientIPOf is the client address found by the core (X-Forwarded-For walk).
-func clientIPOf(r *http.Request) string {
-	rec := recordFrom(r.Context())
-	if rec == nil || !rec.client.IsValid() {
-		return ""
-	}
-	return rec.client.String()
-}
-
-// noteIdentity puts the user and session of a gateway endpoint's caller into
-// the access log record (proxied requests get theirs from authenticateStep).
-func noteIdentity(r *http.Request, user, sid string) {
-	if rec := recordFrom(r.Context()); rec != nil {
-		rec.identity = Identity{User: user, SessionID: sid}
-	}
 }

@@ -48,43 +48,28 @@ type loginView struct {
 // loginPage is GET <auth_prefix>/login. With a refresh cookie that still
 // works it rotates, sets both cookies and sends the browser on to rd without
 // showing the form (the silent refresh of browser mode).
-func (g *Gateway) loginPage(w http.ResponseWriter, r *http.Request, a *authSnapshot) error {
-	rd := a.redirect.target(r.URL.Query().Get("rd"))
+func (g *Gateway) loginPage(w http.ResponseWriter, r *http.Request, snap *snapshot) error {
+	rd := snap.redirect.target(r.URL.Query().Get("rd"))
 	if r.Method == http.MethodGet {
-		if tok, ok, amb := cookieValue(r, a.cookies.refreshName); ok && !amb {
-			iss, err := g.rotate(r.Context(), a, tok)
+		if tok, ok, amb := cookieValue(r, snap.cookies.refreshName); ok && !amb {
+			iss, err := g.rotate(r.Context(), snap, tok)
 			switch {
 			case err == nil:
-				a.cookies.set(w, iss.access, iss.refresh, iss.session.ExpiresAt, g.now())
+				snap.cookies.set(w, iss.access, iss.refresh, iss.session.ExpiresAt, g.now())
 				http.Redirect(w, r, rd, http.StatusSeeOther)
 				return nil
 			case errors.Is(err, errInvalidGrant):
-				a.cookies.clear(w) // dead cookie: show the form
+				snap.cookies.clear(w) // dead cookie: show the form
 			default:
-				g.renderLoginError(w, r, a, loginInput{rd: rd}, err)
-				return nil
+				return err
 			}
 		}
 	}
-	g.renderLogin(w, a, http.StatusOK, loginView{RD: rd})
+	g.renderLogin(w, snap, http.StatusOK, loginView{RD: rd})
 	return nil
 }
 
-// renderLoginError re-renders the form with a message for err (never its
-// text), the username kept, the password not.
-func (g *Gateway) renderLoginError(w http.ResponseWriter, r *http.Request, a *authSnapshot, in loginInput, err error) {
-	ae := publicError(err)
-	if ae.status >= 500 {
-		g.logError(r, recordFrom(r.Context()), ae, err)
-	}
-	ae.setRetryAfter(w.Header())
-	g.renderLogin(w, a, ae.status, loginView{
-		RD:       a.redirect.target(in.rd),
-		Username: in.username,
-		Error:    loginMessage(ae),
-	})
-}
-
+// loginMessage is the login form's message for a public error.
 func loginMessage(ae *apiError) string {
 	switch ae.code {
 	case errInvalidCredentials.code:
@@ -101,9 +86,9 @@ func loginMessage(ae *apiError) string {
 	return "Sign-in failed. Please try again."
 }
 
-func (g *Gateway) renderLogin(w http.ResponseWriter, a *authSnapshot, status int, v loginView) {
+func (g *Gateway) renderLogin(w http.ResponseWriter, snap *snapshot, status int, v loginView) {
 	v.Style = pageStyle
-	v.Action = a.prefix + pathLogin
+	v.Action = snap.prefix + pathLogin
 	if err := writePage(w, status, loginTmpl, v); err != nil {
 		g.log.Error("render login page", "error", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)

@@ -12,30 +12,146 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Metric names (SPEC §7) owned by the HTTP core. The auth code registers its
-// own on g.reg.
+// Metric names (SPEC §7), all of them.
 const (
-	metricRequests       = "portcullis_http_requests_total"
-	metricDuration       = "portcullis_http_request_duration_seconds"
-	metricUpstreamErrors = "portcullis_upstream_errors_total"
-	metricReloads        = "portcullis_config_reloads_total"
-	metricLastReload     = "portcullis_config_last_reload_success_timestamp_seconds"
-	metricBuildInfo      = "portcullis_build_info"
+	metricRequests        = "portcullis_http_requests_total"
+	metricDuration        = "portcullis_http_request_duration_seconds"
+	metricUpstreamErrors  = "portcullis_upstream_errors_total"
+	metricReloads         = "portcullis_config_reloads_total"
+	metricLastReload      = "portcullis_config_last_reload_success_timestamp_seconds"
+	metricBuildInfo       = "portcullis_build_info"
+	metricAuthDecisions   = "portcullis_auth_decisions_total"
+	metricAuthDuration    = "portcullis_auth_check_duration_seconds"
+	metricLogins          = "portcullis_logins_total"
+	metricRefreshes       = "portcullis_refreshes_total"
+	metricSessionsEvicted = "portcullis_sessions_evicted_total"
+	metricSessionsRevoked = "portcullis_sessions_revoked_total"
+	metricStoreDuration   = "portcullis_session_store_duration_seconds"
+	metricStoreErrors     = "portcullis_session_store_errors_total"
+	metricStoreUp         = "portcullis_session_store_up"
 )
 
-// metrics are the HTTP core's collectors.
+// Closed label sets (SPEC §7). Labels are only ever taken from these.
+const (
+	decisionAllow = "allow"
+	decisionDeny  = "deny"
+
+	reasonOK               = "ok"
+	reasonPublic           = "public"
+	reasonMissingToken     = "missing_token"
+	reasonInvalidToken     = "invalid_token"
+	reasonExpiredToken     = "expired_token"
+	reasonSessionInvalid   = "session_invalid"
+	reasonUserDisabled     = "user_disabled"
+	reasonForbidden        = "forbidden"
+	reasonStoreUnavailable = "store_unavailable"
+
+	loginSuccess        = "success"
+	loginFailure        = "failure"
+	loginRateLimited    = "rate_limited"
+	loginInvalidRequest = "invalid_request"
+	loginError          = "error"
+
+	refreshSuccess = "success"
+	refreshGrace   = "grace"
+	refreshInvalid = "invalid"
+	refreshReuse   = "reuse_detected"
+	refreshError   = "error"
+
+	revokedLogout       = "logout"
+	revokedLogoutAll    = "logout_all"
+	revokedUser         = "user"
+	revokedAdmin        = "admin"
+	revokedReuse        = "reuse_detected"
+	revokedUserDisabled = "user_disabled"
+)
+
+var (
+	authReasons    = []string{reasonOK, reasonPublic, reasonMissingToken, reasonInvalidToken, reasonExpiredToken, reasonSessionInvalid, reasonUserDisabled, reasonForbidden, reasonStoreUnavailable}
+	loginResults   = []string{loginSuccess, loginFailure, loginRateLimited, loginInvalidRequest, loginError}
+	refreshResults = []string{refreshSuccess, refreshGrace, refreshInvalid, refreshReuse, refreshError}
+	revokeReasons  = []string{revokedLogout, revokedLogoutAll, revokedUser, revokedAdmin, revokedReuse, revokedUserDisabled}
+)
+
+// Upstream error kinds (portcullis_upstream_errors_total{kind}).
+const (
+	upstreamRefused = "refused"
+	upstreamTimeout = "timeout"
+	upstreamOther   = "other"
+)
+
+// Store operation labels (op); a closed set, one per SessionStore method (store.go).
+const (
+	opCreate        = "create"
+	opValidate      = "validate"
+	opRefresh       = "refresh"
+	opRevokeByToken = "revoke_by_refresh_token"
+	opRevoke        = "revoke"
+	opRevokeUser    = "revoke_user"
+	opList          = "list"
+	opReserveLogin  = "reserve_login"
+	opReleaseLogin  = "release_login"
+	opPing          = "ping"
+)
+
+var storeOps = []string{opCreate, opValidate, opRefresh, opRevokeByToken, opRevoke, opRevokeUser, opList, opReserveLogin, opReleaseLogin, opPing}
+
+// metrics are the gateway's collectors.
 type metrics struct {
 	requests       *prometheus.CounterVec
 	duration       *prometheus.HistogramVec
 	upstreamErrors *prometheus.CounterVec
 	reloads        *prometheus.CounterVec
 	lastReload     prometheus.Gauge
+
+	decisions    *prometheus.CounterVec
+	authDuration prometheus.Histogram
+	logins       *prometheus.CounterVec
+	refreshes    *prometheus.CounterVec
+	evicted      prometheus.Counter
+	revoked      *prometheus.CounterVec
+
+	storeDuration *prometheus.HistogramVec
+	storeErrors   *prometheus.CounterVec
+	storeUp       prometheus.Gauge
 }
 
-// newMetrics registers the core metrics, portcullis_build_info and the Go and
-// process collectors (tolerating those two if main registered them already).
+// newMetrics registers the gateway's metrics, portcullis_build_info and the
+// Go and process collectors (tolerating those two if main registered them
+// already). Every series of a closed label set starts at zero, so dashboards
+// see zeros, not gaps.
 func newMetrics(reg prometheus.Registerer, build BuildInfo) (*metrics, error) {
-	m := &metrics{
+	m := newCollectors()
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: metricBuildInfo, Help: "Build information; always 1.",
+	}, []string{"version", "commit", "goversion"})
+	info.WithLabelValues(build.Version, build.Commit, goruntime.Version()).Set(1)
+	m.initSeries()
+
+	cs := []prometheus.Collector{m.requests, m.duration, m.upstreamErrors, m.reloads, m.lastReload, info,
+		m.decisions, m.authDuration, m.logins, m.refreshes, m.evicted, m.revoked,
+		m.storeDuration, m.storeErrors, m.storeUp}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return nil, err // a second gateway on one registry would count into the void
+		}
+	}
+	for _, c := range []prometheus.Collector{
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	} {
+		if err := reg.Register(c); err != nil {
+			if are := (prometheus.AlreadyRegisteredError{}); !errors.As(err, &are) {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}
+
+// newCollectors creates (but does not register) every collector.
+func newCollectors() *metrics {
+	return &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: metricRequests, Help: "Requests served on the proxy listener, by route, method and status code.",
 		}, []string{"route", "method", "code"}),
@@ -52,30 +168,60 @@ func newMetrics(reg prometheus.Registerer, build BuildInfo) (*metrics, error) {
 		lastReload: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: metricLastReload, Help: "Unix time of the last successful configuration load.",
 		}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricAuthDecisions, Help: "Authentication decisions on proxied requests and forward-auth, by decision and reason.",
+		}, []string{"decision", "reason"}),
+		authDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: metricAuthDuration, Help: "Time spent authenticating one proxied or forward-auth request.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricLogins, Help: "Login attempts, by result.",
+		}, []string{"result"}),
+		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricRefreshes, Help: "Refresh attempts, by result.",
+		}, []string{"result"}),
+		evicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: metricSessionsEvicted, Help: "Sessions evicted to respect sessions.max_per_user.",
+		}),
+		revoked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricSessionsRevoked, Help: "Sessions revoked, by reason.",
+		}, []string{"reason"}),
+		storeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: metricStoreDuration, Help: "Session store call latency, by operation.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"op"}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricStoreErrors, Help: "Session store calls that failed (unreachable, timed out or unexpected), by operation.",
+		}, []string{"op"}),
+		storeUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: metricStoreUp, Help: "1 when the last session store call got an answer, 0 when the store was unreachable.",
+		}),
 	}
-	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: metricBuildInfo, Help: "Build information; always 1.",
-	}, []string{"version", "commit", "goversion"})
-	info.WithLabelValues(build.Version, build.Commit, goruntime.Version()).Set(1)
+}
+
+// initSeries creates every series of a closed label set at zero.
+func (m *metrics) initSeries() {
 	m.reloads.WithLabelValues("success")
 	m.reloads.WithLabelValues("failure")
-
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.upstreamErrors, m.reloads, m.lastReload, info} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
+	for _, r := range authReasons {
+		for _, d := range []string{decisionAllow, decisionDeny} {
+			m.decisions.WithLabelValues(d, r)
 		}
 	}
-	for _, c := range []prometheus.Collector{
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	} {
-		if err := reg.Register(c); err != nil {
-			if are := (prometheus.AlreadyRegisteredError{}); !errors.As(err, &are) {
-				return nil, err
-			}
-		}
+	for _, r := range loginResults {
+		m.logins.WithLabelValues(r)
 	}
-	return m, nil
+	for _, r := range refreshResults {
+		m.refreshes.WithLabelValues(r)
+	}
+	for _, r := range revokeReasons {
+		m.revoked.WithLabelValues(r)
+	}
+	for _, op := range storeOps {
+		m.storeDuration.WithLabelValues(op)
+		m.storeErrors.WithLabelValues(op)
+	}
 }
 
 // initRoute creates a route's upstream-error series at zero, so a dashboard
@@ -83,6 +229,19 @@ func newMetrics(reg prometheus.Registerer, build BuildInfo) (*metrics, error) {
 func (m *metrics) initRoute(name string) {
 	for _, k := range []string{upstreamRefused, upstreamTimeout, upstreamOther} {
 		m.upstreamErrors.WithLabelValues(name, k)
+	}
+}
+
+// decide records one authentication decision and its duration.
+func (m *metrics) decide(decision, reason string, start, end time.Time) {
+	m.decisions.WithLabelValues(decision, reason).Inc()
+	m.authDuration.Observe(end.Sub(start).Seconds())
+}
+
+// revoke counts n sessions revoked for reason.
+func (m *metrics) revoke(reason string, n int) {
+	if n > 0 {
+		m.revoked.WithLabelValues(reason).Add(float64(n))
 	}
 }
 

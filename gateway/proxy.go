@@ -146,7 +146,7 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	setForwarded(h, pr.In, rec)
 	id, _ := IdentityFrom(pr.In.Context())
 	setIdentity(h, rec.snap.identity, id)
-	stripGatewayCookies(h, rec.snap.cookies)
+	stripGatewayCookies(h, rec.snap.cookieNames)
 	if !rt.passAuth {
 		removeBearer(h)
 	}
@@ -163,13 +163,6 @@ func (g *Gateway) modifyResponse(res *http.Response) error {
 	res.Header.Del(headerRequestID) // already set on the response by requestID
 	return nil
 }
-
-// Upstream error kinds (portcullis_upstream_errors_total{kind}).
-const (
-	upstreamRefused = "refused"
-	upstreamTimeout = "timeout"
-	upstreamOther   = "other"
-)
 
 // statusClientClosed is recorded (access log, metrics) when the client went
 // away before the upstream answered; nginx's convention.

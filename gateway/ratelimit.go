@@ -3,15 +3,18 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/portcullis-gw/portcullis/config"
 	"github.com/portcullis-gw/portcullis/sessions"
 )
 
-// errTooManyAttempts answers a throttled login (SPEC §8); Retry-After is added per request.
-var errTooManyAttempts = newAPIError(http.StatusTooManyRequests, "too_many_requests", "too many failed login attempts, retry later")
+// loginCounter is what the login throttle needs from the session store:
+// the shared attempt counters.
+type loginCounter interface {
+	ReserveLogin(ctx context.Context, a sessions.LoginAttempt) (sessions.Reservation, error)
+	ReleaseLogin(ctx context.Context, r sessions.Reservation) error
+}
 
 // loginThrottle limits failed logins per username and per client IP in a
 // sliding window kept in the session store, so every replica sees the same
@@ -22,12 +25,12 @@ var errTooManyAttempts = newAPIError(http.StatusTooManyRequests, "too_many_reque
 // neither counts nor resets: an attacker cannot clear the counter by logging
 // into their own account from the same IP.
 type loginThrottle struct {
-	store          SessionStore
+	store          loginCounter
 	perUser, perIP int
 	window         time.Duration
 }
 
-func newLoginThrottle(store SessionStore, rl config.RateLimit) loginThrottle {
+func newLoginThrottle(store loginCounter, rl config.RateLimit) loginThrottle {
 	return loginThrottle{store: store, perUser: rl.PerUser, perIP: rl.PerIP, window: rl.Window}
 }
 

@@ -51,7 +51,7 @@ func TestLoginThrottlePerUser(t *testing.T) {
 		// The window slides: the two oldest failures leave after 5 minutes.
 		e.clock.Advance(4*time.Minute + time.Second)
 		wantStatus(t, "after the window", login("bob-password"), 200)
-		if got := aeMetric(t, e.g.auth.m.logins.WithLabelValues(loginRateLimited)); got != 2 {
+		if got := aeMetric(t, e.g.metrics.logins.WithLabelValues(loginRateLimited)); got != 2 {
 			t.Errorf("logins_total{rate_limited} = %v, want 2", got)
 		}
 	})
@@ -80,7 +80,7 @@ func TestLoginThrottlePerIP(t *testing.T) {
 // with Retry-After; once a slot frees, logins work again.
 func TestLoginBusy(t *testing.T) {
 	e := newAuthEnv(t, memoryStore, aeOptions{})
-	adm := e.g.auth.admission
+	adm := e.g.admission
 	if _, err := adm.acquire(context.Background(), adm.size); err != nil {
 		t.Fatal(err)
 	}

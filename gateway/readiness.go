@@ -8,11 +8,17 @@ import (
 	"time"
 )
 
+// pinger is what readiness needs from the session store.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
 // readiness is the state behind /readyz (SPEC §5): not ready until a first
 // store PING succeeds (config and keys are ready once New returns), and never
 // again after BeginShutdown; with server.readiness_tracks_store also not
 // ready while the store is unreachable.
 type readiness struct {
+	store    pinger      // nil: no store configured (unit tests), always up
 	everUp   atomic.Bool // a store PING has succeeded at least once
 	up       atomic.Bool // the last store PING succeeded
 	stopping atomic.Bool // BeginShutdown was called
@@ -50,9 +56,9 @@ func (g *Gateway) probeStore(ctx context.Context) {
 // tests) is always up. Transitions are logged once.
 func (g *Gateway) probeOnce(ctx context.Context) {
 	ok := true
-	if g.store != nil {
+	if g.ready.store != nil {
 		pctx, cancel := context.WithTimeout(ctx, storePingTimeout)
-		err := g.store.Ping(pctx)
+		err := g.ready.store.Ping(pctx)
 		cancel()
 		if err != nil && ctx.Err() != nil {
 			return // shutting down, not a store failure

@@ -28,40 +28,13 @@ type sessionsView struct {
 // "sign out this device" form per session (POST .../sessions/{id}/revoke) and
 // one "sign out everywhere" (POST .../logout-all). The forms carry no token:
 // the cross-origin check protects them.
-func (g *Gateway) renderSessionsPage(w http.ResponseWriter, a *authSnapshot, user string, list sessionsJSON) error {
-	v := sessionsView{Style: pageStyle, Prefix: a.prefix, User: user}
+func (g *Gateway) renderSessionsPage(w http.ResponseWriter, snap *snapshot, user string, list sessionsJSON) error {
+	v := sessionsView{Style: pageStyle, Prefix: snap.prefix, User: user}
 	for _, s := range list.Sessions {
 		v.Sessions = append(v.Sessions, sessionView{sessionJSON: s, IsCurrent: s.Current != nil && *s.Current})
 	}
 	if err := writePage(w, http.StatusOK, sessionsTmpl, v); err != nil {
 		return fmt.Errorf("render sessions page: %w", err)
-	}
-	return nil
-}
-
-// pageError answers an error of a browser page or form (sessions page, its
-// forms, form logout) as HTML with the status and Retry-After the JSON answer
-// would have had. It returns nil: the response is written.
-func (g *Gateway) pageError(w http.ResponseWriter, r *http.Request, a *authSnapshot, err error) error {
-	ae := publicError(err)
-	g.logError(r, recordFrom(r.Context()), ae, err)
-	ae.setRetryAfter(w.Header())
-	msg := "The request could not be completed."
-	switch ae.status {
-	case http.StatusNotFound:
-		msg = "That session no longer exists."
-	case http.StatusForbidden:
-		msg = "This request came from another site and was refused."
-	case http.StatusServiceUnavailable:
-		msg = "The service is temporarily unavailable. Please try again in a moment."
-	}
-	v := struct {
-		Style          template.CSS
-		Title, Message string
-		Back           string
-	}{pageStyle, http.StatusText(ae.status), msg, a.prefix + pathSessions}
-	if err := writePage(w, ae.status, errorPageTmpl, v); err != nil {
-		return fmt.Errorf("render error page: %w", err)
 	}
 	return nil
 }

@@ -78,7 +78,7 @@ func TestAuthMetrics(t *testing.T) {
 	e.do("POST", "/auth/refresh", `{"refresh_token":"x.y"}`, "Content-Type", "application/json")
 	e.do("POST", "/auth/logout", "", bearer(a.AccessToken)...)
 
-	m := e.g.auth.m
+	m := e.g.metrics
 	checks := []struct {
 		name string
 		got  float64
@@ -94,8 +94,8 @@ func TestAuthMetrics(t *testing.T) {
 		{"refreshes grace", aeMetric(t, m.refreshes.WithLabelValues(refreshGrace)), 1},
 		{"refreshes invalid", aeMetric(t, m.refreshes.WithLabelValues(refreshInvalid)), 1},
 		{"revoked logout", aeMetric(t, m.revoked.WithLabelValues(revokedLogout)), 1},
-		{"check duration count (public not timed)", aeMetric(t, m.duration), 2},
-		{"store up", aeMetric(t, m.store.up), 1},
+		{"check duration count (public not timed)", aeMetric(t, m.authDuration), 2},
+		{"store up", aeMetric(t, m.storeUp), 1},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

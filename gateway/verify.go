@@ -14,52 +14,47 @@ const (
 	headerForwardedMethod = "X-Forwarded-Method"
 )
 
-// errVerifyRefused: a forward-auth request that cannot be evaluated (an
-// untrusted peer, missing or ambiguous URI, no matching route). 403, never a
-// redirect: the fronting proxy decides what the browser sees.
-var errVerifyRefused = newAPIError(http.StatusForbidden, "forbidden", "forward-auth request refused")
-
 // verify is GET <auth_prefix>/verify (SPEC §5): the fronting proxy asks
 // whether the original request may pass; 200 carries every identity header.
-func (g *Gateway) verify(w http.ResponseWriter, r *http.Request, a *authSnapshot) error {
+func (g *Gateway) verify(w http.ResponseWriter, r *http.Request, snap *snapshot) error {
 	start := g.now()
-	rec := recordFrom(r.Context())
-	snap := rec.snap
 	// Only a trusted proxy may describe the original request; anyone else
 	// could claim any URI and probe the route table.
-	if !rec.trusted {
-		return g.verifyDeny(start, reasonForbidden, errVerifyRefused)
+	if !trustedAddr(snap.trusted, peerAddr(r.RemoteAddr)) {
+		return g.verifyDeny(start, errVerifyRefused)
 	}
 	orig, ok := forwardedRequest(r, snap.routes.fold)
 	if !ok {
-		return g.verifyDeny(start, reasonForbidden, errVerifyRefused)
+		return g.verifyDeny(start, errVerifyRefused)
 	}
 	rt := snap.routes.match(orig.Host, orig.URL.Path, orig.Method)
 	if rt == nil {
-		return g.verifyDeny(start, reasonForbidden, errVerifyRefused)
+		return g.verifyDeny(start, errVerifyRefused)
 	}
 	// Every match needs a valid session whatever its auth: public paths
 	// belong in the fronting proxy's config.
-	v, reason, err := g.checkAccess(r, orig, a, rt)
-	var id Identity
-	if err == nil {
-		id, err = g.identityFor(snap, rt.name, v)
-	}
+	v, err := g.checkAccess(r, orig, snap, rt)
 	if err != nil {
 		if publicError(err).status == http.StatusUnauthorized {
-			setVerifyLogin(w.Header(), r, orig, a)
+			setVerifyLogin(w.Header(), r, orig, snap)
 		}
-		return g.verifyDeny(start, reason, err)
+		return g.verifyDeny(start, err)
 	}
-	rec.identity = id
+	id, err := g.identityFor(snap, rt.name, v)
+	if err != nil {
+		// The credential passed; only signing the assertion failed.
+		g.metrics.decide(decisionDeny, reasonOK, start, g.now())
+		return err
+	}
+	noteIdentity(r, id.User, id.SessionID)
 	setIdentity(w.Header(), snap.identity, id) // the same headers a proxied request carries
-	g.auth.m.decide(decisionAllow, reasonOK, start, g.now())
+	g.metrics.decide(decisionAllow, reasonOK, start, g.now())
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
 
-func (g *Gateway) verifyDeny(start time.Time, reason string, err error) error {
-	g.auth.m.decide(decisionDeny, reason, start, g.now())
+func (g *Gateway) verifyDeny(start time.Time, err error) error {
+	g.metrics.decide(decisionDeny, reasonOf(err), start, g.now())
 	return err
 }
 
@@ -117,7 +112,7 @@ func forwardedRequest(r *http.Request, fold bool) (*http.Request, bool) {
 // the login page on the forwarded host and scheme, returning to the original
 // path and query, so nginx and Caddy can redirect with it. The status stays
 // 401. No Location when the scheme or host cannot be named safely.
-func setVerifyLogin(h http.Header, r, orig *http.Request, a *authSnapshot) {
+func setVerifyLogin(h http.Header, r, orig *http.Request, snap *snapshot) {
 	if orig.Method != http.MethodGet && orig.Method != http.MethodHead || !wantsHTML(orig) {
 		return
 	}
@@ -141,5 +136,5 @@ func setVerifyLogin(h http.Header, r, orig *http.Request, a *authSnapshot) {
 	if orig.URL.RawQuery != "" {
 		rd += "?" + orig.URL.RawQuery
 	}
-	h.Set("Location", scheme+"://"+orig.Host+loginURLFor(a, rd))
+	h.Set("Location", scheme+"://"+orig.Host+loginURLFor(snap, rd))
 }

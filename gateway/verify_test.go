@@ -149,7 +149,7 @@ func TestAdminAPI(t *testing.T) {
 		wantStatus(t, "b revoked", e.do("GET", "/api/x", "", bearer(b.AccessToken)...), 401)
 		wantStatus(t, "admin wrong method", aeDo(t, admin.URL, "POST", "/admin/users/alice/sessions", "", auth...), 405)
 		wantStatus(t, "admin unknown path", aeDo(t, admin.URL, "GET", "/admin/nope", "", auth...), 404)
-		if got := aeMetric(t, e.g.auth.m.revoked.WithLabelValues(revokedAdmin)); got != 2 {
+		if got := aeMetric(t, e.g.metrics.revoked.WithLabelValues(revokedAdmin)); got != 2 {
 			t.Errorf("sessions_revoked_total{admin} = %v, want 2", got)
 		}
 	})

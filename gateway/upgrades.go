@@ -43,7 +43,7 @@ func (g *Gateway) recheckUpgraded(ctx context.Context) {
 			continue // anonymous on an optional or public route: nothing to end
 		}
 		cctx, cancel := context.WithTimeout(ctx, recheckTimeout)
-		_, u, _, err := g.checkSession(cctx, id.User, id.SessionID)
+		_, u, err := g.checkSession(cctx, id.User, id.SessionID)
 		cancel()
 		switch {
 		case errors.Is(err, sessions.ErrUnavailable):
