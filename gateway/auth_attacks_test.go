@@ -35,7 +35,7 @@ func aeHS256(header, claims map[string]any, key []byte) string {
 // never reach the upstream.
 func TestJWTAttacksThroughHTTP(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
+		e := newEnv(t, envOptions{store: sk})
 		alice := e.loginJSON("alice", "alice-password")
 		bob := e.loginJSON("bob", "bob-password")
 		now := e.clock.Now()
@@ -99,7 +99,7 @@ func TestJWTAttacksThroughHTTP(t *testing.T) {
 				if e.up.count() != before {
 					t.Errorf("upstream reached")
 				}
-				res = e.do("GET", "/api/x", "", "Cookie", e.jar().accessName+"="+a.token)
+				res = e.do("GET", "/api/x", "", "Cookie", e.cookieNames().accessName+"="+a.token)
 				if res.StatusCode != 401 && res.StatusCode != 431 && res.StatusCode != 400 {
 					t.Errorf("as cookie: %d", res.StatusCode)
 				}
@@ -123,7 +123,7 @@ func TestAlgConfusionThroughHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newAuthEnv(t, memoryStore, aeOptions{keys: ks})
+	e := newEnv(t, envOptions{store: memoryStore, keys: ks})
 	alice := e.loginJSON("alice", "alice-password")
 	var set struct {
 		Keys []map[string]string `json:"keys"`

@@ -21,7 +21,7 @@ var crossSite = []string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cr
 
 // unverifiedBearers are Authorization values that carry a bearer that does
 // not verify, in the spellings extractCredential accepts as a bearer.
-func unverifiedBearers(t *testing.T, e *authEnv) map[string][]string {
+func unverifiedBearers(t *testing.T, e *env) map[string][]string {
 	t.Helper()
 	other, err := tokens.New(config.Tokens{Issuer: "portcullis", Audience: "portcullis", AccessTTL: time.Minute,
 		Keys: []config.Key{{ID: "k1", Alg: "HS256", Secret: config.Secret(strings.Repeat("o", 32))}}})
@@ -47,7 +47,7 @@ func unverifiedBearers(t *testing.T, e *authEnv) map[string][]string {
 // cookies and a bearer that does not verify is refused by the origin check
 // on every state-changing gateway endpoint, and changes nothing.
 func TestUnverifiedBearerExemptsNothing(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{})
+	e := newEnv(t, envOptions{store: memoryStore})
 	victim := &browser{}
 	wantStatus(t, "victim login", e.loginForm(victim, "alice", "alice-password", "/"), http.StatusSeeOther)
 	me := e.loginJSON("alice", "alice-password") // a second session, for the revoke endpoints
@@ -88,7 +88,7 @@ func TestUnverifiedBearerExemptsNothing(t *testing.T) {
 // identity of a proxied request.
 func TestBearerNeverActsOnCookies(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
+		e := newEnv(t, envOptions{store: sk})
 		victim := &browser{}
 		wantStatus(t, "victim login", e.loginForm(victim, "alice", "alice-password", "/"), http.StatusSeeOther)
 		mallory := e.loginJSON("bob", "bob-password")
@@ -114,7 +114,7 @@ func TestBearerNeverActsOnCookies(t *testing.T) {
 				res.StatusCode, res.Header.Values("Set-Cookie"))
 		}
 		wantStatus(t, "proxied csrf route acts as the bearer", e.do("POST", "/api/x", "", hdr...), http.StatusOK)
-		if u := e.up.last(t).Get("X-Auth-User"); u != "bob" {
+		if u := e.up.last(t).Header.Get("X-Auth-User"); u != "bob" {
 			t.Errorf("upstream X-Auth-User = %q, want bob (the bearer's)", u)
 		}
 		wantStatus(t, "logout with a bearer and cookies", e.do("POST", "/auth/logout", "", hdr...), http.StatusNoContent)
@@ -130,7 +130,7 @@ func TestBearerNeverActsOnCookies(t *testing.T) {
 // only credential of a proxied request: 401 on a required csrf route (the
 // victim's cookies do not rescue it), anonymous on an optional one.
 func TestUnverifiedBearerOnProxiedRoutes(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{})
+	e := newEnv(t, envOptions{store: memoryStore})
 	victim := &browser{}
 	wantStatus(t, "victim login", e.loginForm(victim, "alice", "alice-password", "/"), http.StatusSeeOther)
 	for name, auth := range unverifiedBearers(t, e) {
@@ -143,7 +143,7 @@ func TestUnverifiedBearerOnProxiedRoutes(t *testing.T) {
 			t.Errorf("%s: required route forwarded", name)
 		}
 		wantStatus(t, name+": POST /opt/x", e.do("POST", "/opt/x", "", hdr...), http.StatusOK)
-		for n, v := range e.up.last(t) {
+		for n, v := range e.up.last(t).Header {
 			if strings.HasPrefix(normHeader(n), "x-auth-") {
 				t.Errorf("%s: optional route forwarded %s = %q, want anonymous", name, n, v)
 			}
@@ -155,7 +155,7 @@ func TestUnverifiedBearerOnProxiedRoutes(t *testing.T) {
 // access token along with a body refresh token keeps working (no Origin:
 // not a browser).
 func TestJSONRefreshWithStaleBearer(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{})
+	e := newEnv(t, envOptions{store: memoryStore})
 	a := e.loginJSON("bob", "bob-password")
 	e.clock.Advance(11 * time.Minute)
 	res := e.do("POST", "/auth/refresh", `{"refresh_token":"`+a.RefreshToken+`"}`,
@@ -175,7 +175,7 @@ func TestAnonymousCarriesNoIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newAuthEnv(t, memoryStore, aeOptions{keys: ks, edit: func(c *config.Config) {
+	e := newEnv(t, envOptions{store: memoryStore, keys: ks, edit: func(c *config.Config) {
 		c.Headers.User, c.Headers.Roles = "X-Webauth-User", "X-Webauth-Groups"
 		c.Headers.Session, c.Headers.Assertion = "X-Webauth-Sid", "X-Webauth-Jwt"
 	}})
@@ -199,7 +199,7 @@ func TestAnonymousCarriesNoIdentity(t *testing.T) {
 	}
 	for _, tc := range anonymous {
 		wantStatus(t, tc.name, e.do("GET", tc.path, "", append(append([]string{}, spoofed...), tc.auth...)...), http.StatusOK)
-		for name, v := range e.up.last(t) {
+		for name, v := range e.up.last(t).Header {
 			n := normHeader(name)
 			if strings.HasPrefix(n, "x-auth-") || strings.HasPrefix(n, "x-webauth-") {
 				t.Errorf("%s: upstream saw %s = %q, want absent", tc.name, name, v)
@@ -207,7 +207,7 @@ func TestAnonymousCarriesNoIdentity(t *testing.T) {
 		}
 	}
 	wantStatus(t, "optional as dave", e.do("GET", "/opt/x", "", append(append([]string{}, spoofed...), bearer(dave.AccessToken)...)...), http.StatusOK)
-	h := e.up.last(t)
+	h := e.up.last(t).Header
 	for _, n := range identityNames {
 		if v := h.Values(n); len(v) != 1 {
 			t.Errorf("authenticated: %s = %q, want exactly one value", n, v)

@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,13 +10,11 @@ import (
 	"github.com/portcullis-gw/portcullis/gateway/tokens"
 )
 
-var memoryStore = authStoreKinds[0]
-
 // TestProxiedCredentials: SPEC §6 steps 4–6 on required, optional and public routes.
 func TestProxiedCredentials(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
-		jar := e.jar()
+		e := newEnv(t, envOptions{store: sk})
+		jar := e.cookieNames()
 		alice := e.loginJSON("alice", "alice-password")
 		bob := e.loginJSON("bob", "bob-password")
 		dave := e.loginJSON("dave", "dave-password")
@@ -78,7 +74,7 @@ func TestProxiedCredentials(t *testing.T) {
 					}
 					return
 				}
-				h := e.up.last(t)
+				h := e.up.last(t).Header
 				if got := h.Get("X-Auth-User"); got != tt.wantUser {
 					t.Errorf("X-Auth-User = %q, want %q", got, tt.wantUser)
 				}
@@ -95,7 +91,7 @@ func TestProxiedCredentials(t *testing.T) {
 
 // TestProxied401Challenges: WWW-Authenticate and the browser redirect.
 func TestProxied401Challenges(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{})
+	e := newEnv(t, envOptions{store: memoryStore})
 	res := e.do("GET", "/api/x", "")
 	wantStatus(t, "no token", res, 401)
 	if got := res.Header.Get("WWW-Authenticate"); got != `Bearer realm="portcullis"` {
@@ -110,7 +106,7 @@ func TestProxied401Challenges(t *testing.T) {
 	if got := res.Header.Get("Location"); got != "/auth/login?rd=%2Fapi%2Fx%3Fq%3D1" {
 		t.Errorf("Location = %q", got)
 	}
-	res = e.do("GET", "/api/x", "", "Sec-Fetch-Mode", "navigate", "Cookie", e.jar().accessName+"=garbage")
+	res = e.do("GET", "/api/x", "", "Sec-Fetch-Mode", "navigate", "Cookie", e.cookieNames().accessName+"=garbage")
 	wantStatus(t, "browser navigation with a bad cookie", res, http.StatusFound)
 	res = e.do("POST", "/api/x", "", "Accept", "text/html")
 	wantStatus(t, "POST is no navigation", res, http.StatusUnauthorized)
@@ -119,11 +115,11 @@ func TestProxied401Challenges(t *testing.T) {
 // TestProxiedCrossOrigin: cookie-authenticated unsafe requests from another
 // origin are refused unless the route opts out; bearer requests are exempt.
 func TestProxiedCrossOrigin(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{edit: func(c *config.Config) {
+	e := newEnv(t, envOptions{store: memoryStore, edit: func(c *config.Config) {
 		c.Login.TrustedOrigins = []string{"https://trusted.example.com"}
 	}})
 	alice := e.loginJSON("alice", "alice-password")
-	ac := []string{"Cookie", e.jar().accessName + "=" + alice.AccessToken}
+	ac := []string{"Cookie", e.cookieNames().accessName + "=" + alice.AccessToken}
 	cross := []string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}
 	tests := []struct {
 		name   string
@@ -162,24 +158,12 @@ func TestAssertionHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newAuthEnv(t, memoryStore, aeOptions{keys: ks, edit: func(c *config.Config) { c.Headers.Assertion = "X-Auth-Assertion" }})
+	e := newEnv(t, envOptions{store: memoryStore, keys: ks, edit: func(c *config.Config) { c.Headers.Assertion = "X-Auth-Assertion" }})
 	alice := e.loginJSON("alice", "alice-password")
 	wantStatus(t, "GET /api", e.do("GET", "/api/x", "", bearer(alice.AccessToken)...), 200)
-	as := e.up.last(t).Get("X-Auth-Assertion")
-	parts := strings.Split(as, ".")
-	if len(parts) != 3 {
-		t.Fatalf("assertion = %q, want a JWT", as)
-	}
-	hb, _ := base64.RawURLEncoding.DecodeString(parts[0])
-	pb, _ := base64.RawURLEncoding.DecodeString(parts[1])
-	var hdr, claims map[string]any
-	_ = json.Unmarshal(hb, &hdr)
-	_ = json.Unmarshal(pb, &claims)
-	if hdr["typ"] != tokens.TypeAssertion || claims["aud"] != "api" || claims["sub"] != "alice" || claims["sid"] != alice.SessionID {
-		t.Errorf("assertion header %v claims %v", hdr, claims)
-	}
+	wantAssertion(t, e.up.last(t).Header.Get("X-Auth-Assertion"), "api", Identity{User: "alice", SessionID: alice.SessionID})
 	wantStatus(t, "GET /opt anonymous", e.do("GET", "/opt", ""), 200)
-	if got, ok := e.up.last(t)["X-Auth-Assertion"]; ok {
+	if got, ok := e.up.last(t).Header["X-Auth-Assertion"]; ok {
 		t.Errorf("anonymous assertion header = %q, want absent (SPEC §6 step 4)", got)
 	}
 }
@@ -188,13 +172,13 @@ func TestAssertionHeader(t *testing.T) {
 // into an anonymous one, but never a refused cross-origin request, a missing
 // role or a store outage (those would forward what must not pass).
 func TestOptionalRouteRefusals(t *testing.T) {
-	e := newAuthEnv(t, authStoreKinds[0], aeOptions{edit: func(c *config.Config) {
+	e := newEnv(t, envOptions{store: memoryStore, edit: func(c *config.Config) {
 		r := config.DefaultRoute()
 		r.Name, r.PathPrefix, r.Upstream, r.Auth, r.Roles = "optadmin", "/optadmin", c.Routes[0].Upstream, config.AuthOptional, []string{"admin"}
 		c.Routes = append([]config.Route{r}, c.Routes...)
 	}})
 	alice, bob := e.loginJSON("alice", "alice-password"), e.loginJSON("bob", "bob-password")
-	ac := []string{"Cookie", e.jar().accessName + "=" + alice.AccessToken}
+	ac := []string{"Cookie", e.cookieNames().accessName + "=" + alice.AccessToken}
 	tests := []struct {
 		name, method, path string
 		hdr                []string
@@ -219,7 +203,7 @@ func TestOptionalRouteRefusals(t *testing.T) {
 				}
 				return
 			}
-			if got := e.up.last(t).Get("X-Auth-User"); got != tt.user {
+			if got := e.up.last(t).Header.Get("X-Auth-User"); got != tt.user {
 				t.Errorf("X-Auth-User = %q, want %q", got, tt.user)
 			}
 		})
@@ -231,13 +215,13 @@ func TestOptionalRouteRefusals(t *testing.T) {
 // refresh on it), and a browser navigation goes to the login page instead.
 func TestProxied401InvalidTokenChallenge(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
+		e := newEnv(t, envOptions{store: sk})
 		expired := e.loginJSON("alice", "alice-password")
 		e.clock.Advance(11 * time.Minute)
 		revoked := e.loginJSON("alice", "alice-password")
 		wantStatus(t, "logout", e.do("POST", "/auth/logout", "", bearer(revoked.AccessToken)...), http.StatusNoContent)
 		disabled := e.loginJSON("bob", "bob-password")
-		writeUsersFile(t, e.usersPath, func(name string, u *aeUser) bool {
+		writeUsersFile(t, e.usersPath, func(name string, u *userEntry) bool {
 			u.disabled = u.disabled || name == "bob"
 			return true
 		})
@@ -255,7 +239,7 @@ func TestProxied401InvalidTokenChallenge(t *testing.T) {
 				if got := res.Header.Get("WWW-Authenticate"); got != `Bearer realm="portcullis", error="invalid_token"` {
 					t.Errorf("WWW-Authenticate = %q", got)
 				}
-				res = e.do("GET", "/api/x", "", "Sec-Fetch-Mode", "navigate", "Cookie", e.jar().accessName+"="+tt.token)
+				res = e.do("GET", "/api/x", "", "Sec-Fetch-Mode", "navigate", "Cookie", e.cookieNames().accessName+"="+tt.token)
 				wantStatus(t, "navigation", res, http.StatusFound)
 				if got := res.Header.Get("Location"); got != "/auth/login?rd=%2Fapi%2Fx" {
 					t.Errorf("Location = %q", got)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"net/http"
 	"slices"
 	"strings"
@@ -25,15 +26,15 @@ func TestStoreFreezeNoLateEffects(t *testing.T) {
 		c.Login.RateLimit.PerUser, c.Login.RateLimit.PerIP = 0, 0
 	}
 	sopts := func(o *sessions.Options) { o.MaxPerUser, o.RefreshGrace = 3, 5*time.Second }
-	e1 := newAuthEnv(t, redisStore, aeOptions{edit: edit, sopts: sopts})
+	e1 := newEnv(t, envOptions{store: redisStore, edit: edit, sopts: sopts})
 	var held []tokenResponse
 	for range 3 {
 		held = append(held, e1.loginJSON("alice", "alice-password"))
 	}
-	refresh := func(e *authEnv, tok string) aeResp {
+	refresh := func(e *env, tok string) response {
 		return e.do("POST", "/auth/refresh", `{"refresh_token":"`+tok+`"}`, "Content-Type", "application/json")
 	}
-	login := func(e *authEnv) aeResp {
+	login := func(e *env) response {
 		return e.do("POST", "/auth/login", `{"username":"alice","password":"alice-password"}`, "Content-Type", "application/json")
 	}
 	// Load the refresh script, so the queued copy is not refused as NOSCRIPT.
@@ -43,19 +44,19 @@ func TestStoreFreezeNoLateEffects(t *testing.T) {
 	// A second replica for the login, whose pooled connection is open before
 	// the freeze: a connection dialled during it would hang in its handshake
 	// and never carry the script.
-	e2 := newAuthEnv(t, redisStore, aeOptions{edit: edit, sopts: sopts, store: e1.newStore,
+	e2 := newEnv(t, envOptions{store: redisStore, edit: edit, sopts: sopts, shared: e1.newStore,
 		clock: e1.clock, keys: e1.keys, users: e1.users, usersAt: e1.usersPath})
 	wantStatus(t, "replica 2 warm-up", e2.do("GET", "/auth/me", "", bearer(held[1].AccessToken)...), http.StatusOK)
 
 	e1.redis.Pause()
-	for name, res := range map[string]aeResp{"refresh": refresh(e1, held[0].RefreshToken), "login": login(e2)} {
+	for name, res := range map[string]response{"refresh": refresh(e1, held[0].RefreshToken), "login": login(e2)} {
 		if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
 			e1.redis.Resume()
 			t.Fatalf("%s with Redis frozen = %d (Retry-After %q), want 503 with Retry-After", name, res.StatusCode, res.Header.Get("Retry-After"))
 		}
 	}
 	e1.clock.Advance(10 * time.Second) // the freeze outlasts refresh_grace
-	for _, e := range []*authEnv{e1, e2} {
+	for _, e := range []*env{e1, e2} {
 		e.srv.Close()
 		e.store.(*sessions.RedisStore).Close()
 	}
@@ -66,7 +67,7 @@ func TestStoreFreezeNoLateEffects(t *testing.T) {
 	}
 
 	// The client retries on a third replica.
-	e3 := newAuthEnv(t, redisStore, aeOptions{edit: edit, sopts: sopts, store: e1.newStore,
+	e3 := newEnv(t, envOptions{store: redisStore, edit: edit, sopts: sopts, shared: e1.newStore,
 		clock: e1.clock, keys: e1.keys, users: e1.users, usersAt: e1.usersPath})
 	var ids []string
 	for _, h := range held {
@@ -83,10 +84,10 @@ func TestStoreFreezeNoLateEffects(t *testing.T) {
 		t.Fatalf("retried refresh returned %q, want a rotation of session %s", rotated.RefreshToken, held[0].SessionID)
 	}
 	wantStatus(t, "retried login", login(e3), http.StatusOK)
-	if n := aeMetric(t, e2.g.auth.m.evicted); n != 0 {
+	if n := testutil.ToFloat64(authMetricsOf(e2.g).evicted); n != 0 {
 		t.Errorf("replica 2 (login answered 503) counted %v evictions, want 0", n)
 	}
-	if n := aeMetric(t, e3.g.auth.m.evicted); n != 1 {
+	if n := testutil.ToFloat64(authMetricsOf(e3.g).evicted); n != 1 {
 		t.Errorf("replica 3 (one successful login) counted %v evictions, want 1", n)
 	}
 	if got := sessionIDs(t, e3); len(got) != 3 || !slices.Contains(got, held[0].SessionID) {
@@ -94,7 +95,7 @@ func TestStoreFreezeNoLateEffects(t *testing.T) {
 	}
 }
 
-func sessionIDs(t *testing.T, e *authEnv) []string {
+func sessionIDs(t *testing.T, e *env) []string {
 	t.Helper()
 	list, err := e.store.List(t.Context(), "alice")
 	if err != nil {

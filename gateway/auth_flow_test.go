@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,7 +15,7 @@ import (
 // grace revokes → logout → logout-all, against each store.
 func TestAuthLifecycle(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
+		e := newEnv(t, envOptions{store: sk})
 
 		body := `{"username":"alice","password":"alice-password"}`
 		res := e.do("POST", "/auth/login", body, "Content-Type", "application/json")
@@ -47,7 +48,7 @@ func TestAuthLifecycle(t *testing.T) {
 		// Proxied request with the bearer token.
 		res = e.do("GET", "/api/things", "", bearer(tr.AccessToken)...)
 		wantStatus(t, "GET /api with bearer", res, http.StatusOK)
-		h := e.up.last(t)
+		h := e.up.last(t).Header
 		if h.Get("X-Auth-User") != "alice" || h.Get("X-Auth-Roles") != "admin,staff" || h.Get("X-Auth-Session") != tr.SessionID {
 			t.Errorf("identity headers = %q %q %q", h.Get("X-Auth-User"), h.Get("X-Auth-Roles"), h.Get("X-Auth-Session"))
 		}
@@ -125,8 +126,8 @@ func TestAuthLifecycle(t *testing.T) {
 // access token, on the refresh token (body or cookie), and never on a bare id.
 func TestLogoutCredentials(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
-		jar := e.jar()
+		e := newEnv(t, envOptions{store: sk})
+		jar := e.cookieNames()
 
 		a := e.loginJSON("bob", "bob-password")
 		e.clock.Advance(11 * time.Minute) // access token expired, session alive
@@ -161,7 +162,7 @@ func TestLogoutCredentials(t *testing.T) {
 // TestRefreshGuessing: unknown secrets change nothing.
 func TestRefreshGuessing(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
+		e := newEnv(t, envOptions{store: sk})
 		a := e.loginJSON("bob", "bob-password")
 		guesses := []string{
 			a.SessionID + "." + strings.Repeat("A", 43),
@@ -195,7 +196,7 @@ func TestRefreshGuessing(t *testing.T) {
 // session is evicted, visibly through HTTP.
 func TestSessionLimitEviction(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{sopts: func(o *sessions.Options) { o.MaxPerUser = 2 }})
+		e := newEnv(t, envOptions{store: sk, sopts: func(o *sessions.Options) { o.MaxPerUser = 2 }})
 		a := e.loginJSON("bob", "bob-password")
 		e.clock.Advance(time.Second)
 		b := e.loginJSON("bob", "bob-password")
@@ -215,7 +216,7 @@ func TestSessionLimitEviction(t *testing.T) {
 		if len(list.Sessions) != 2 {
 			t.Fatalf("sessions = %d, want 2: %s", len(list.Sessions), res.body)
 		}
-		if got := aeMetric(t, e.g.auth.m.evicted); got != 1 {
+		if got := testutil.ToFloat64(authMetricsOf(e.g).evicted); got != 1 {
 			t.Errorf("sessions_evicted_total = %v, want 1", got)
 		}
 	})

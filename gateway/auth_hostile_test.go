@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"net/http"
 	"net/url"
 	"strings"
@@ -20,7 +21,7 @@ func noThrottle(c *config.Config) { c.Login.RateLimit.PerUser, c.Login.RateLimit
 // or case-folded members, invalid UTF-8) is refused, so no other parser in
 // front of the gateway can read different credentials from the same body.
 func TestHostileLoginJSON(t *testing.T) {
-	e := newAuthEnv(t, authStoreKinds[0], aeOptions{edit: noThrottle})
+	e := newEnv(t, envOptions{store: memoryStore, edit: noThrottle})
 	big := strings.Repeat("u", 12<<10)
 	tests := []struct {
 		name, body string
@@ -62,7 +63,7 @@ func TestHostileLoginJSON(t *testing.T) {
 // TestHostileLoginForm: repeated keys, bad encodings and non-UTF-8 in a form
 // login are 400 with the form re-rendered and no cookies.
 func TestHostileLoginForm(t *testing.T) {
-	e := newAuthEnv(t, authStoreKinds[0], aeOptions{edit: noThrottle})
+	e := newEnv(t, envOptions{store: memoryStore, edit: noThrottle})
 	tests := []struct {
 		name, path, body string
 		want             int
@@ -97,9 +98,9 @@ func TestHostileLoginForm(t *testing.T) {
 // back to another credential.
 func TestHostileCookies(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
+		e := newEnv(t, envOptions{store: sk})
 		a := e.loginJSON("alice", "alice-password")
-		j := e.jar()
+		j := e.cookieNames()
 		tests := []struct {
 			name   string
 			cookie string
@@ -135,7 +136,7 @@ func TestHostileCookies(t *testing.T) {
 // touches nothing else, not even a newer session of the same user.
 func TestReplayedLogout(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
+		e := newEnv(t, envOptions{store: sk})
 		a := e.loginJSON("bob", "bob-password")
 		js := []string{"Content-Type", "application/json"}
 		body := `{"refresh_token":"` + a.RefreshToken + `"}`
@@ -144,7 +145,7 @@ func TestReplayedLogout(t *testing.T) {
 		wantStatus(t, "replayed logout", e.do("POST", "/auth/logout", body, append(js, bearer(a.AccessToken)...)...), http.StatusNoContent)
 		wantStatus(t, "replayed refresh", e.do("POST", "/auth/refresh", body, js...), http.StatusUnauthorized)
 		wantStatus(t, "newer session after replays", e.do("GET", "/api/x", "", bearer(b.AccessToken)...), http.StatusOK)
-		if got := aeMetric(t, e.g.auth.m.revoked.WithLabelValues(revokedLogout)); got != 1 {
+		if got := testutil.ToFloat64(authMetricsOf(e.g).revoked.WithLabelValues(revokedLogout)); got != 1 {
 			t.Errorf("revoked{logout} = %v, want 1", got)
 		}
 	})
@@ -155,7 +156,7 @@ func TestReplayedLogout(t *testing.T) {
 // Origin / Sec-Fetch-Site combinations. Sec-Fetch-Site is set by the browser
 // (scripts cannot change it), so it wins over Origin when present.
 func TestSpoofedBrowserHeaders(t *testing.T) {
-	e := newAuthEnv(t, authStoreKinds[0], aeOptions{edit: func(c *config.Config) {
+	e := newEnv(t, envOptions{store: memoryStore, edit: func(c *config.Config) {
 		noThrottle(c)
 		c.Login.TrustedOrigins = []string{"https://portal.example.com"}
 	}})

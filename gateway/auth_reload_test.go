@@ -23,7 +23,7 @@ func aeKid(t *testing.T, tok string) string {
 // TestReloadSwapsKeys: tokens.keys follow Reload; a broken key set refuses
 // the reload and the old keys keep serving.
 func TestReloadSwapsKeys(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{})
+	e := newEnv(t, envOptions{store: memoryStore})
 	a := e.loginJSON("alice", "alice-password")
 	k1 := config.Key{ID: "k1", Alg: "HS256", Secret: config.Secret(strings.Repeat("s", 32))}
 	k2 := config.Key{ID: "k2", Alg: "HS256", Secret: config.Secret(strings.Repeat("t", 32))}
@@ -58,7 +58,7 @@ func TestReloadKeepsEphemeralKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newAuthEnv(t, memoryStore, aeOptions{keys: ks})
+	e := newEnv(t, envOptions{store: memoryStore, keys: ks})
 	a := e.loginJSON("alice", "alice-password")
 	c := *e.cfg
 	c.Tokens.Keys = nil

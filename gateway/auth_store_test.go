@@ -1,20 +1,19 @@
 package gateway
 
 import (
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 )
 
-var redisStore = authStoreKinds[1]
-
 // TestStoreOutage: a paused redis-server (SIGSTOP) turns every auth endpoint
 // and every authenticated proxied request into 503 + Retry-After — never a
 // 401 or invalid_grant — and the gateway recovers on resume without restart.
 func TestStoreOutage(t *testing.T) {
-	e := newAuthEnv(t, redisStore, aeOptions{edit: trustLoopback})
-	jar := e.jar()
+	e := newEnv(t, envOptions{store: redisStore, edit: trustLoopback})
+	jar := e.cookieNames()
 	alice := e.loginJSON("alice", "alice-password")
 	b := &browser{}
 	wantStatus(t, "form login", e.loginForm(b, "bob", "bob-password", "/"), http.StatusSeeOther)
@@ -93,7 +92,7 @@ func TestStoreOutage(t *testing.T) {
 	})
 	wantStatus(t, "public route during outage", e.do("GET", "/pub", ""), http.StatusOK)
 	wantStatus(t, "optional anonymous during outage", e.do("GET", "/opt", ""), http.StatusOK)
-	if got := aeMetric(t, e.g.auth.m.store.up); got != 0 {
+	if got := testutil.ToFloat64(authMetricsOf(e.g).store.up); got != 0 {
 		t.Errorf("session_store_up = %v during outage, want 0", got)
 	}
 
@@ -102,7 +101,7 @@ func TestStoreOutage(t *testing.T) {
 	wantStatus(t, "proxied after resume", e.do("GET", "/api/x", "", bearer(alice.AccessToken)...), http.StatusOK)
 	wantStatus(t, "cookie after resume", e.do("GET", "/api/x", "", "Cookie", e.cookieHeader(b)), http.StatusOK)
 	e.loginJSON("alice", "alice-password")
-	if got := aeMetric(t, e.g.auth.m.store.up); got != 1 {
+	if got := testutil.ToFloat64(authMetricsOf(e.g).store.up); got != 1 {
 		t.Errorf("session_store_up = %v after resume, want 1", got)
 	}
 }
@@ -110,8 +109,8 @@ func TestStoreOutage(t *testing.T) {
 // TestReplicasShareRevocation: two gateways on one Redis; a logout on one is
 // refused on the other at the very next request.
 func TestReplicasShareRevocation(t *testing.T) {
-	e1 := newAuthEnv(t, redisStore, aeOptions{})
-	e2 := newAuthEnv(t, redisStore, aeOptions{keys: e1.keys, store: e1.newStore, clock: e1.clock, users: e1.users, usersAt: e1.usersPath})
+	e1 := newEnv(t, envOptions{store: redisStore})
+	e2 := newEnv(t, envOptions{store: redisStore, keys: e1.keys, shared: e1.newStore, clock: e1.clock, users: e1.users, usersAt: e1.usersPath})
 	a := e1.loginJSON("alice", "alice-password")
 	wantStatus(t, "replica 2 accepts", e2.do("GET", "/api/x", "", bearer(a.AccessToken)...), http.StatusOK)
 	wantStatus(t, "logout on replica 1", e1.do("POST", "/auth/logout", "", bearer(a.AccessToken)...), http.StatusNoContent)
@@ -140,10 +139,10 @@ func TestReplicasShareRevocation(t *testing.T) {
 // or a changed password ends the session (revoked, user_disabled).
 func TestUsersReload(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
+		e := newEnv(t, envOptions{store: sk})
 		bob := e.loginJSON("bob", "bob-password")
 		alice := e.loginJSON("alice", "alice-password")
-		reload := func(edit func(name string, u *aeUser) bool) {
+		reload := func(edit func(name string, u *userEntry) bool) {
 			t.Helper()
 			writeUsersFile(t, e.usersPath, edit)
 			if err := e.users.Reload(); err != nil {
@@ -152,18 +151,18 @@ func TestUsersReload(t *testing.T) {
 		}
 		wantStatus(t, "bob on adminarea", e.do("GET", "/adminarea", "", bearer(bob.AccessToken)...), 403)
 
-		reload(func(name string, u *aeUser) bool {
+		reload(func(name string, u *userEntry) bool {
 			if name == "bob" {
 				u.roles = []string{"admin"}
 			}
 			return true
 		})
 		wantStatus(t, "bob promoted", e.do("GET", "/adminarea", "", bearer(bob.AccessToken)...), 200)
-		if got := e.up.last(t).Get("X-Auth-Roles"); got != "admin" {
+		if got := e.up.last(t).Header.Get("X-Auth-Roles"); got != "admin" {
 			t.Errorf("X-Auth-Roles = %q, want admin", got)
 		}
 
-		reload(func(name string, u *aeUser) bool {
+		reload(func(name string, u *userEntry) bool {
 			if name == "bob" {
 				u.disabled = true
 			}
@@ -171,7 +170,7 @@ func TestUsersReload(t *testing.T) {
 		})
 		res := e.do("GET", "/api/x", "", bearer(bob.AccessToken)...)
 		wantStatus(t, "bob disabled", res, 401)
-		if aeMetric(t, e.g.auth.m.revoked.WithLabelValues(revokedUserDisabled)) != 1 {
+		if testutil.ToFloat64(authMetricsOf(e.g).revoked.WithLabelValues(revokedUserDisabled)) != 1 {
 			t.Errorf("sessions_revoked_total{user_disabled} != 1")
 		}
 		reload(nil) // bob enabled again: the session stays revoked
@@ -179,9 +178,9 @@ func TestUsersReload(t *testing.T) {
 		wantStatus(t, "bob re-enabled, old refresh", e.do("POST", "/auth/refresh", `{"refresh_token":"`+bob.RefreshToken+`"}`, "Content-Type", "application/json"), 401)
 
 		// Password change: older sessions end, the new password works.
-		reload(func(name string, u *aeUser) bool {
+		reload(func(name string, u *userEntry) bool {
 			if name == "alice" {
-				u.hash = authTestHash(t, "new-alice-password")
+				u.hash = testHash(t, "new-alice-password")
 			}
 			return true
 		})
@@ -194,7 +193,7 @@ func TestUsersReload(t *testing.T) {
 
 		// A removed user is like a disabled one.
 		dave := e.loginJSON("dave", "dave-password")
-		reload(func(name string, u *aeUser) bool { return name != "dave" })
+		reload(func(name string, u *userEntry) bool { return name != "dave" })
 		wantStatus(t, "dave removed", e.do("GET", "/web", "", bearer(dave.AccessToken)...), 401)
 	})
 }
@@ -204,18 +203,23 @@ func TestUsersReload(t *testing.T) {
 // issued.
 func TestConcurrentRefresh(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
+		e := newEnv(t, envOptions{store: sk})
 		a := e.loginJSON("bob", "bob-password")
 		const n = 8
-		got := make(chan aeResp, n)
+		got := make(chan response, n)
 		for range n {
 			go func() {
-				got <- aeDo(t, e.srv.URL, "POST", "/auth/refresh", `{"refresh_token":"`+a.RefreshToken+`"}`, "Content-Type", "application/json")
+				var res response
+				defer func() { got <- res }() // also when do fails the test: no hang
+				res = do(t, "POST", e.srv.URL+"/auth/refresh", `{"refresh_token":"`+a.RefreshToken+`"}`, "Content-Type", "application/json")
 			}()
 		}
 		tokens := map[string]bool{}
 		for range n {
 			res := <-got
+			if res.Response == nil {
+				t.Fatal("a concurrent refresh failed")
+			}
 			wantStatus(t, "concurrent refresh", res, 200)
 			var tr tokenResponse
 			res.json(t, &tr)
@@ -224,7 +228,7 @@ func TestConcurrentRefresh(t *testing.T) {
 		if len(tokens) != 1 {
 			t.Errorf("concurrent refreshes answered %d different refresh tokens, want 1", len(tokens))
 		}
-		if s, g := aeMetric(t, e.g.auth.m.refreshes.WithLabelValues(refreshSuccess)), aeMetric(t, e.g.auth.m.refreshes.WithLabelValues(refreshGrace)); s != 1 || g != n-1 {
+		if s, g := testutil.ToFloat64(authMetricsOf(e.g).refreshes.WithLabelValues(refreshSuccess)), testutil.ToFloat64(authMetricsOf(e.g).refreshes.WithLabelValues(refreshGrace)); s != 1 || g != n-1 {
 			t.Errorf("refreshes success %v grace %v, want 1 and %d", s, g, n-1)
 		}
 	})

@@ -30,7 +30,7 @@ func TestUpgradedConnectionRecheck(t *testing.T) {
 		_, _ = io.Copy(io.Discard, conn)
 	}))
 	t.Cleanup(ws.Close)
-	e := newAuthEnv(t, memoryStore, aeOptions{edit: func(c *config.Config) {
+	e := newEnv(t, envOptions{store: memoryStore, edit: func(c *config.Config) {
 		r := config.DefaultRoute()
 		r.Name, r.PathPrefix, r.Upstream, r.Roles = "ws", "/ws", ws.URL, []string{"staff"}
 		r.Upgrades = []string{"test"} // the protocol the upstream above speaks
@@ -71,7 +71,7 @@ func TestUpgradedConnectionRecheck(t *testing.T) {
 	if closed(b) {
 		t.Errorf("bob's connection closed")
 	}
-	writeUsersFile(t, e.usersPath, func(name string, u *aeUser) bool {
+	writeUsersFile(t, e.usersPath, func(name string, u *userEntry) bool {
 		if name == "bob" {
 			u.roles = nil
 		}

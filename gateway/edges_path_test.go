@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"net"
 	"net/http"
 	"strings"
@@ -14,13 +15,13 @@ import (
 
 // edgeEnv is the nginx-vhost scenario of issue 7: a protected host route
 // and a public host-less route, both in front of one recording upstream.
-func edgeEnv(t *testing.T) (*coreEnv, *recorder) {
+func edgeEnv(t *testing.T) (*env, *recorder) {
 	t.Helper()
 	up := newRecorder(t)
-	secure := coreRoute("secure", "/", up.srv.URL, config.AuthRequired)
+	secure := testRoute("secure", "/", up.srv.URL, config.AuthRequired)
 	secure.Host, secure.Roles = "secure.example.com", []string{"admin"}
-	web := coreRoute("web", "/", up.srv.URL, config.AuthPublic)
-	return newCoreEnv(t, coreConfig(secure, web)), up
+	web := testRoute("web", "/", up.srv.URL, config.AuthPublic)
+	return newEnv(t, envOptions{cfg: testConfig(secure, web)}), up
 }
 
 // TestMalformedHostNeverRoutes: a Host outside the SPEC §3 grammar is 400
@@ -143,7 +144,7 @@ func TestMalformedHostOnGatewayEndpoints(t *testing.T) {
 // unparseable forwarded URI), never matched as a host-less route.
 func TestVerifyMalformedForwardedHost(t *testing.T) {
 	t.Parallel()
-	e := newAuthEnv(t, authStoreKinds[0], aeOptions{edit: trustLoopback})
+	e := newEnv(t, envOptions{store: memoryStore, edit: trustLoopback})
 	alice := e.loginJSON("alice", "alice-password")
 	for _, tc := range []struct {
 		host string
@@ -176,14 +177,14 @@ func TestVerifyMalformedForwardedHost(t *testing.T) {
 func TestPathParametersInEverySegment(t *testing.T) {
 	t.Parallel()
 	up := newRecorder(t)
-	strip := coreRoute("strip", "/strip", up.srv.URL, config.AuthPublic)
+	strip := testRoute("strip", "/strip", up.srv.URL, config.AuthPublic)
 	strip.StripPrefix = true
-	env := newCoreEnv(t, coreConfig(
-		coreRoute("root", "/", up.srv.URL, config.AuthPublic),
-		coreRoute("admin", "/admin", up.srv.URL, config.AuthRequired),
-		coreRoute("pub", "/pub", up.srv.URL, config.AuthPublic),
+	env := newEnv(t, envOptions{cfg: testConfig(
+		testRoute("root", "/", up.srv.URL, config.AuthPublic),
+		testRoute("admin", "/admin", up.srv.URL, config.AuthRequired),
+		testRoute("pub", "/pub", up.srv.URL, config.AuthPublic),
 		strip,
-	))
+	)})
 	tests := []struct {
 		target string
 		status int
@@ -228,7 +229,7 @@ func TestPathParametersInEverySegment(t *testing.T) {
 func TestDecodingTricks(t *testing.T) {
 	t.Parallel()
 	up := newRecorder(t)
-	env := newCoreEnv(t, coreConfig(coreRoute("root", "/", up.srv.URL, config.AuthPublic)))
+	env := newEnv(t, envOptions{cfg: testConfig(testRoute("root", "/", up.srv.URL, config.AuthPublic))})
 	refused := []string{
 		"/x/%C0%AE%C0%AE/admin", // over-long "."
 		"/x/%c0%af",             // over-long "/"
@@ -290,7 +291,7 @@ func TestDecodingTricks(t *testing.T) {
 // gateway's chain: counted and in the access log.
 func TestAsteriskFormIs400(t *testing.T) {
 	t.Parallel()
-	env := newCoreEnv(t, coreConfig(coreRoute("echo", "/", config.EchoUpstream, config.AuthPublic)))
+	env := newEnv(t, envOptions{cfg: testConfig(testRoute("echo", "/", config.EchoUpstream, config.AuthPublic))})
 	srv := NewServer(config.Default().Server, env.g)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -305,7 +306,7 @@ func TestAsteriskFormIs400(t *testing.T) {
 		}
 	}
 	waitForRequests(t, env.reg, 2)
-	if v, _ := metricValue(t, env.reg, metricRequests, map[string]string{"route": routeNone, "method": "OPTIONS", "code": "400"}); v != 1 {
+	if v := testutil.ToFloat64(metricsOf(env.g).requests.WithLabelValues(routeNone, "OPTIONS", "400")); v != 1 {
 		t.Errorf("OPTIONS * counted %v times as _none/400, want 1", v)
 	}
 	if logs := env.logs.String(); !strings.Contains(logs, "method=OPTIONS path=*") {
@@ -320,15 +321,15 @@ func TestAsteriskFormIs400(t *testing.T) {
 func TestCaseInsensitivePathMatching(t *testing.T) {
 	t.Parallel()
 	up := newRecorder(t)
-	strip := coreRoute("api", "/api", up.srv.URL, config.AuthPublic)
+	strip := testRoute("api", "/api", up.srv.URL, config.AuthPublic)
 	strip.StripPrefix = true
-	cfg := coreConfig(
-		coreRoute("root", "/", up.srv.URL, config.AuthPublic),
-		coreRoute("admin", "/Admin", up.srv.URL, config.AuthRequired),
+	cfg := testConfig(
+		testRoute("root", "/", up.srv.URL, config.AuthPublic),
+		testRoute("admin", "/Admin", up.srv.URL, config.AuthRequired),
 		strip,
 	)
 	cfg.Server.PathMatching = config.PathMatchingCaseInsensitive
-	env := newCoreEnv(t, cfg)
+	env := newEnv(t, envOptions{cfg: cfg})
 	tests := []struct {
 		target string
 		status int
@@ -380,7 +381,7 @@ func TestCaseInsensitivePathMatching(t *testing.T) {
 	}
 
 	// exact (the default) after a reload: case and trailing dots are names.
-	exact := coreConfig(cfg.Routes...)
+	exact := testConfig(cfg.Routes...)
 	if err := env.g.Reload(exact); err != nil {
 		t.Fatalf("Reload: %v", err)
 	}

@@ -11,8 +11,8 @@ import (
 // error code and Cache-Control: no-store.
 func TestAuthEndpointErrors(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
-		jar := e.jar()
+		e := newEnv(t, envOptions{store: sk})
+		jar := e.cookieNames()
 		alice := e.loginJSON("alice", "alice-password")
 		bob := e.loginJSON("bob", "bob-password")
 		js := []string{"Content-Type", "application/json"}
@@ -85,7 +85,7 @@ func TestAuthEndpointErrors(t *testing.T) {
 // TestLoginFailuresIdentical: unknown, wrong-password and disabled users
 // get the same status and body.
 func TestLoginFailuresIdentical(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{})
+	e := newEnv(t, envOptions{store: memoryStore})
 	var bodies []string
 	for _, c := range []struct{ user, pw string }{{"alice", "wrong"}, {"nobody", "alice-password"}, {"carol", "carol-password"}} {
 		b, _ := json.Marshal(map[string]string{"username": c.user, "password": c.pw})
@@ -100,7 +100,7 @@ func TestLoginFailuresIdentical(t *testing.T) {
 
 // TestBearerExemptOnEndpoints: bearer requests skip the origin check.
 func TestBearerExemptOnEndpoints(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{})
+	e := newEnv(t, envOptions{store: memoryStore})
 	a := e.loginJSON("alice", "alice-password")
 	res := e.do("POST", "/auth/logout", "", append(bearer(a.AccessToken), "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")...)
 	wantStatus(t, "bearer logout cross-site", res, http.StatusNoContent)
@@ -110,7 +110,7 @@ func TestBearerExemptOnEndpoints(t *testing.T) {
 // TestDeleteCurrentSession: deleting the current session is a logout.
 func TestDeleteCurrentSession(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
+		e := newEnv(t, envOptions{store: sk})
 		a := e.loginJSON("alice", "alice-password")
 		b := e.loginJSON("alice", "alice-password")
 		res := e.do("DELETE", "/auth/sessions/"+b.SessionID, "", bearer(a.AccessToken)...)
@@ -118,7 +118,7 @@ func TestDeleteCurrentSession(t *testing.T) {
 		wantStatus(t, "b revoked", e.do("GET", "/api/x", "", bearer(b.AccessToken)...), 401)
 		res = e.do("DELETE", "/auth/sessions/"+a.SessionID, "", bearer(a.AccessToken)...)
 		wantStatus(t, "delete current", res, 204)
-		if ck := res.cookie(e.jar().accessName); ck == nil || ck.MaxAge >= 0 {
+		if ck := res.cookie(e.cookieNames().accessName); ck == nil || ck.MaxAge >= 0 {
 			t.Errorf("delete current did not clear the access cookie")
 		}
 		wantStatus(t, "a revoked", e.do("GET", "/api/x", "", bearer(a.AccessToken)...), 401)
@@ -128,7 +128,7 @@ func TestDeleteCurrentSession(t *testing.T) {
 // TestSessionsList: JSON shape, order and current.
 func TestSessionsList(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
+		e := newEnv(t, envOptions{store: sk})
 		a := e.loginJSON("alice", "alice-password", "User-Agent", "first")
 		e.clock.Advance(2e9)
 		b := e.loginJSON("alice", "alice-password", "User-Agent", "second")
@@ -162,7 +162,7 @@ func TestSessionsList(t *testing.T) {
 
 // TestJWKS: the public keys endpoint.
 func TestJWKS(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{})
+	e := newEnv(t, envOptions{store: memoryStore})
 	res := e.do("GET", "/.well-known/jwks.json", "")
 	wantStatus(t, "jwks", res, 200)
 	var set struct {

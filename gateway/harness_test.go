@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,23 +23,123 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/portcullis-gw/portcullis/config"
+	"github.com/portcullis-gw/portcullis/gateway/tokens"
+	"github.com/portcullis-gw/portcullis/gateway/users"
+	"github.com/portcullis-gw/portcullis/sessions"
+	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
 )
 
-// Test harness of the HTTP core: real sockets everywhere. Names carry a
-// "core" prefix so they cannot collide with other test files of the package.
+// The package's one test harness: a real gateway (New + its handler) behind
+// a real listener, a recording upstream, a users file on disk, and either
+// no session store, the memory store or a throwaway redis-server. Tests
+// reach the gateway through HTTP; the few internals a test needs are read
+// through the accessors at the end of this file.
 
-// coreConfig returns a config holding every default plus routes.
-func coreConfig(routes ...config.Route) *config.Config {
+// livenessBound caps every client round trip: a hang fails the test here,
+// not at the 10-minute test timeout.
+const livenessBound = 30 * time.Second
+
+// testConfig returns a config holding every default plus routes.
+func testConfig(routes ...config.Route) *config.Config {
 	c := config.Default()
 	c.Routes = routes
 	return c
 }
 
-// coreRoute returns a route with the per-route defaults.
-func coreRoute(name, prefix, upstream, auth string) config.Route {
+// testRoute returns a route with the per-route defaults.
+func testRoute(name, prefix, upstream, auth string) config.Route {
 	r := config.DefaultRoute()
 	r.Name, r.PathPrefix, r.Upstream, r.Auth = name, prefix, upstream, auth
 	return r
+}
+
+// authConfig is the default config of an env with a session store: routes
+// of every auth kind towards upstream, Secure cookies, one redirect host.
+func authConfig(upstream string) *config.Config {
+	route := func(name, prefix, auth string, roles ...string) config.Route {
+		r := testRoute(name, prefix, upstream, auth)
+		r.Roles = roles
+		return r
+	}
+	noCSRF := route("nocsrf", "/nocsrf", config.AuthRequired)
+	noCSRF.CSRF = false
+	c := testConfig(
+		route("api", "/api", config.AuthRequired, "staff", "admin"),
+		route("adminarea", "/adminarea", config.AuthRequired, "admin"),
+		route("opt", "/opt", config.AuthOptional),
+		route("pub", "/pub", config.AuthPublic),
+		noCSRF,
+		route("web", "/", config.AuthRequired),
+	)
+	c.Cookies.Secure = true
+	c.Login.AllowedRedirectHosts = []string{"app.example.com"}
+	return c
+}
+
+// testKey is the signing key of every env with a session store.
+var testKey = config.Key{ID: "k1", Alg: "HS256", Secret: config.Secret(strings.Repeat("s", 32))}
+
+// Test users (cheap argon2id hashes; the dummy hash for unknown users
+// imitates them: users.Set picks the file's most common cost).
+var testUsers = map[string]struct {
+	password string
+	roles    []string
+	disabled bool
+}{
+	"alice": {"alice-password", []string{"admin", "staff"}, false},
+	"bob":   {"bob-password", []string{"staff"}, false},
+	"carol": {"carol-password", []string{"staff"}, true},
+	"dave":  {"dave-password", nil, false},
+}
+
+var (
+	testHashOnce sync.Once
+	testHashes   map[string]string
+)
+
+func testHash(t testing.TB, password string) string {
+	t.Helper()
+	h, err := users.HashArgon2id(password, 64, 1, 1)
+	if err != nil {
+		t.Fatalf("hash: %v", err)
+	}
+	return h
+}
+
+// userEntry is one users-file entry as written by writeUsersFile.
+type userEntry struct {
+	hash     string
+	roles    []string
+	disabled bool
+}
+
+// writeUsersFile (re)writes the users file atomically; edit may change an
+// entry or drop it (return false).
+func writeUsersFile(t testing.TB, path string, edit func(name string, u *userEntry) bool) {
+	t.Helper()
+	testHashOnce.Do(func() {
+		testHashes = map[string]string{}
+		for name, u := range testUsers {
+			testHashes[name] = testHash(t, u.password)
+		}
+	})
+	var b strings.Builder
+	b.WriteString("users:\n")
+	for _, name := range []string{"alice", "bob", "carol", "dave"} {
+		tu := testUsers[name]
+		u := userEntry{hash: testHashes[name], roles: tu.roles, disabled: tu.disabled}
+		if edit != nil && !edit(name, &u) {
+			continue
+		}
+		fmt.Fprintf(&b, "  %s:\n    password_hash: %q\n    roles: [%s]\n    disabled: %t\n", name, u.hash, strings.Join(u.roles, ", "), u.disabled)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // syncBuffer is a goroutine-safe log sink.
@@ -54,35 +159,6 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
-
-// coreEnv is a gateway behind a real listener.
-type coreEnv struct {
-	g    *Gateway
-	reg  *prometheus.Registry
-	logs *syncBuffer
-	srv  *httptest.Server
-}
-
-func newCoreEnv(t *testing.T, cfg *config.Config) *coreEnv {
-	t.Helper()
-	logs := &syncBuffer{}
-	reg := prometheus.NewRegistry()
-	g, err := New(Options{
-		Config:   cfg,
-		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Registry: reg,
-		Build:    BuildInfo{Version: "v-test", Commit: "abc123"},
-	})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	srv := httptest.NewServer(g)
-	t.Cleanup(srv.Close)
-	return &coreEnv{g: g, reg: reg, logs: logs, srv: srv}
-}
-
-// addr is the gateway's host:port.
-func (e *coreEnv) addr() string { return strings.TrimPrefix(e.srv.URL, "http://") }
 
 // seenRequest is what a recording upstream received.
 type seenRequest struct {
@@ -119,6 +195,8 @@ func (rc *recorder) requests() []seenRequest {
 	return append([]seenRequest(nil), rc.got...)
 }
 
+func (rc *recorder) count() int { return len(rc.requests()) }
+
 // last returns the last request the upstream saw, failing if there was none.
 func (rc *recorder) last(t *testing.T) seenRequest {
 	t.Helper()
@@ -129,21 +207,240 @@ func (rc *recorder) last(t *testing.T) seenRequest {
 	return got[len(got)-1]
 }
 
-// rawResponse is a response read off a raw connection, body included.
-type rawResponse struct {
+// storeKind is one session store a test runs against.
+type storeKind struct {
+	name string
+	// start returns a function building a store over one shared backend
+	// (two calls = two replicas of the same Redis), plus the redis handle.
+	start func(t *testing.T) (func(opts sessions.Options) SessionStore, *sessionstest.Redis)
+}
+
+var (
+	memoryStore = storeKind{"memory", func(t *testing.T) (func(sessions.Options) SessionStore, *sessionstest.Redis) {
+		var once sync.Once
+		var m *sessions.MemoryStore
+		return func(opts sessions.Options) SessionStore {
+			once.Do(func() { m = sessions.NewMemoryStore(opts) })
+			return m
+		}, nil
+	}}
+	redisStore = storeKind{"redis", func(t *testing.T) (func(sessions.Options) SessionStore, *sessionstest.Redis) {
+		rs := sessionstest.StartRedis(t)
+		return func(opts sessions.Options) SessionStore {
+			client, err := sessions.NewRedisClient(config.Redis{
+				Mode: config.RedisStandalone, Addrs: []string{rs.Addr},
+				DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond,
+				PoolSize: 8,
+			})
+			if err != nil {
+				t.Fatalf("redis client: %v", err)
+			}
+			s := sessions.NewRedisStore(client, "portcullis-test:", opts)
+			t.Cleanup(func() { _ = s.Close() })
+			return s
+		}, rs
+	}}
+)
+
+// forEachStore runs f against the memory store and a real redis-server.
+func forEachStore(t *testing.T, f func(t *testing.T, sk storeKind)) {
+	for _, sk := range []storeKind{memoryStore, redisStore} {
+		t.Run(sk.name, func(t *testing.T) { f(t, sk) })
+	}
+}
+
+// envOptions tunes one test gateway. The zero value is a gateway over
+// authConfig with no session store (nobody can log in).
+type envOptions struct {
+	cfg  *config.Config       // the config; nil: authConfig towards env.up
+	edit func(*config.Config) // applied to the config before New
+	// store: the session store kind. With one, the env also gets the test
+	// key (unless keys), the test users (unless users) and a clock.
+	store   storeKind
+	shared  func(sessions.Options) SessionStore // a second replica: another env's newStore
+	sopts   func(o *sessions.Options)
+	keys    *tokens.Keyset
+	clock   *sessionstest.Clock
+	users   *users.Store
+	usersAt string
+}
+
+// env is one gateway under test.
+type env struct {
+	t         *testing.T
+	g         *Gateway
+	srv       *httptest.Server
+	reg       *prometheus.Registry
+	logs      *syncBuffer
+	cfg       *config.Config
+	keys      *tokens.Keyset
+	store     SessionStore // raw, uninstrumented; nil without a store
+	newStore  func(sessions.Options) SessionStore
+	users     *users.Store
+	usersPath string
+	up        *recorder
+	clock     *sessionstest.Clock
+	redis     *sessionstest.Redis
+}
+
+func newEnv(t *testing.T, o envOptions) *env {
+	t.Helper()
+	e := &env{t: t, up: newRecorder(t), reg: prometheus.NewRegistry(), logs: &syncBuffer{}, clock: o.clock, cfg: o.cfg}
+	if e.cfg == nil {
+		e.cfg = authConfig(e.up.srv.URL)
+	}
+	if o.edit != nil {
+		o.edit(e.cfg)
+	}
+	e.keys, e.users, e.usersPath = o.keys, o.users, o.usersAt
+	withStore := o.store.start != nil || o.shared != nil
+	if withStore {
+		e.setUpAuth(o)
+	}
+	opts := Options{
+		Config:   e.cfg,
+		Logger:   slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Registry: e.reg,
+		Build:    BuildInfo{Version: "v-test", Commit: "abc123"},
+		Keys:     e.keys,
+		Users:    e.users,
+	}
+	if e.store != nil {
+		opts.Store = e.store
+	}
+	if e.clock != nil {
+		opts.Now = e.clock.Now
+	}
+	g, err := New(opts)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	e.g = g
+	e.srv = httptest.NewServer(g)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// setUpAuth gives e the test key, users, clock and a session store.
+func (e *env) setUpAuth(o envOptions) {
+	t := e.t
+	t.Helper()
+	if e.clock == nil {
+		e.clock = sessionstest.NewClock(time.Now())
+	}
+	if e.keys == nil {
+		ks, err := tokens.New(config.Tokens{Issuer: "portcullis", Audience: "portcullis", AccessTTL: 10 * time.Minute, Leeway: 5 * time.Second,
+			Keys: []config.Key{testKey}})
+		if err != nil {
+			t.Fatalf("tokens.New: %v", err)
+		}
+		e.keys = ks
+	}
+	e.cfg.Tokens.Keys = []config.Key{testKey}
+	if e.users == nil {
+		e.usersPath = filepath.Join(t.TempDir(), "users.yaml")
+		writeUsersFile(t, e.usersPath, nil)
+		us, err := users.NewStore(e.usersPath, config.Argon2Limit{})
+		if err != nil {
+			t.Fatalf("users.NewStore: %v", err)
+		}
+		e.users = us
+	}
+	sopts := sessions.Options{
+		MaxPerUser: 5, IdleTimeout: 24 * time.Hour, AbsoluteLifetime: 720 * time.Hour,
+		TouchInterval: time.Minute, RefreshGrace: 30 * time.Second,
+		DeriveKey: e.keys.DeriveKey("sessions"), Now: e.clock.Now,
+	}
+	if o.sopts != nil {
+		o.sopts(&sopts)
+	}
+	e.newStore = o.shared
+	if e.newStore == nil {
+		e.newStore, e.redis = o.store.start(t)
+	}
+	e.store = e.newStore(sopts)
+}
+
+// addr is the gateway's host:port.
+func (e *env) addr() string { return strings.TrimPrefix(e.srv.URL, "http://") }
+
+// response is a response with its body read.
+type response struct {
 	*http.Response
 	body string
 }
 
-// rawRequest writes req verbatim to addr and reads one response.
-func rawRequest(t *testing.T, addr, req string) rawResponse {
+func (r response) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(r.body), v); err != nil {
+		t.Fatalf("decode %q: %v", r.body, err)
+	}
+}
+
+func (r response) errCode(t *testing.T) string {
+	t.Helper()
+	return decodeError(t, r.body).Error
+}
+
+// cookie returns the Set-Cookie named name, or nil.
+func (r response) cookie(name string) *http.Cookie {
+	for _, c := range r.Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// do sends one request to the env; hdr is "Name", "value" pairs.
+func (e *env) do(method, path string, body string, hdr ...string) response {
+	e.t.Helper()
+	return do(e.t, method, e.srv.URL+path, body, hdr...)
+}
+
+// do sends one request through a real client, liveness-bounded; hdr is
+// "Name", "value" pairs, set verbatim (any spelling; "Host" sets the
+// request's host). Redirects are not followed.
+func do(t *testing.T, method, url, body string, hdr ...string) response {
+	t.Helper()
+	var rb io.Reader
+	if body != "" {
+		rb = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rb)
+	if err != nil {
+		t.Fatalf("NewRequest: %v", err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if strings.EqualFold(hdr[i], "Host") {
+			req.Host = hdr[i+1]
+			continue
+		}
+		req.Header[hdr[i]] = append(req.Header[hdr[i]], hdr[i+1])
+	}
+	client := &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout:       livenessBound,
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{res, string(b)}
+}
+
+// rawRequest writes req verbatim to addr and reads one response
+// (liveness-bounded like do).
+func rawRequest(t *testing.T, addr, req string) response {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	_ = conn.SetDeadline(time.Now().Add(livenessBound))
 	if _, err := io.WriteString(conn, req); err != nil {
 		t.Fatalf("write: %v", err)
 	}
@@ -156,31 +453,7 @@ func rawRequest(t *testing.T, addr, req string) rawResponse {
 	if err != nil {
 		t.Fatalf("read body: %v", err)
 	}
-	return rawResponse{res, string(b)}
-}
-
-// get sends a GET with extra headers (set verbatim, any spelling) through a
-// real client; the response body is returned whole.
-func coreDo(t *testing.T, method, url string, header http.Header) rawResponse {
-	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatalf("NewRequest: %v", err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	client := &http.Client{
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Timeout:       30 * time.Second, // a liveness bound: a hang fails here, not at the 10-minute test timeout
-	}
-	res, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return rawResponse{res, string(b)}
+	return response{res, string(b)}
 }
 
 // decodeEcho parses an echo upstream answer.
@@ -203,62 +476,94 @@ func decodeError(t *testing.T, body string) errorBody {
 	return e
 }
 
-// newCoreEnvAs is newCoreEnv with the auth seam replaced by one that
-// always returns id: the same chain as New builds, so every step but the
-// seam itself (the core's hard rule included) is real.
-func newCoreEnvAs(t *testing.T, cfg *config.Config, id Identity) *coreEnv {
-	t.Helper()
-	env := newCoreEnv(t, cfg)
-	g := env.g
-	as := g.authenticateStepWith(func(*http.Request, *route) (Identity, error) { return id, nil })
-	h := chain(http.HandlerFunc(g.serveProxy), g.recover, g.requestID, g.observe, g.stripSpoofable, g.route, g.routeHygiene, as)
-	env.srv.Close()
-	env.srv = httptest.NewServer(h)
-	t.Cleanup(env.srv.Close)
-	return env
+// loginJSON logs in through the JSON API and returns the token response.
+func (e *env) loginJSON(user, password string, hdr ...string) tokenResponse {
+	e.t.Helper()
+	body, _ := json.Marshal(map[string]string{"username": user, "password": password})
+	res := e.do("POST", "/auth/login", string(body), append([]string{"Content-Type", "application/json"}, hdr...)...)
+	if res.StatusCode != http.StatusOK {
+		e.t.Fatalf("login %s = %d %s, want 200", user, res.StatusCode, res.body)
+	}
+	var tr tokenResponse
+	res.json(e.t, &tr)
+	return tr
 }
 
-// metricValue returns the value of the counter or gauge series name{labels}
-// gathered from reg (the count for a histogram), and whether it exists.
-func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) (float64, bool) {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("Gather: %v", err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range mf.GetMetric() {
-			got := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				got[lp.GetName()] = lp.GetValue()
-			}
-			if len(got) != len(labels) {
-				continue
-			}
-			for k, v := range labels {
-				if got[k] != v {
-					continue series
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.GetCounter().GetValue(), true
-			case m.Gauge != nil:
-				return m.GetGauge().GetValue(), true
-			case m.Histogram != nil:
-				return float64(m.GetHistogram().GetSampleCount()), true
-			}
-		}
-	}
-	return 0, false
+// browser is a minimal cookie holder for one browser (cookies are Secure,
+// so net/http's jar would not send them over the test's plain HTTP).
+type browser struct {
+	access, refresh string
 }
 
-// newHTTPTestServer serves h on a real listener and returns its base URL.
-func newHTTPTestServer(t *testing.T, h http.Handler) string {
+// names are the env's cookie names.
+type names struct{ accessName, refreshName string }
+
+func (e *env) cookieNames() names {
+	a, r := e.cfg.Cookies.Names()
+	return names{a, r}
+}
+
+// cookieHeader renders the browser's cookies.
+func (e *env) cookieHeader(b *browser) string {
+	accessName, refreshName := e.cfg.Cookies.Names()
+	var parts []string
+	if b.access != "" {
+		parts = append(parts, accessName+"="+b.access)
+	}
+	if b.refresh != "" {
+		parts = append(parts, refreshName+"="+b.refresh)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// absorb applies a response's Set-Cookie headers to the browser.
+func (e *env) absorb(b *browser, res response) {
+	accessName, refreshName := e.cfg.Cookies.Names()
+	for _, c := range res.Cookies() {
+		v := c.Value
+		if c.MaxAge < 0 {
+			v = ""
+		}
+		switch c.Name {
+		case accessName:
+			b.access = v
+		case refreshName:
+			b.refresh = v
+		}
+	}
+}
+
+// loginForm logs a browser in through the HTML form.
+func (e *env) loginForm(b *browser, user, password, rd string) response {
+	e.t.Helper()
+	form := url.Values{"username": {user}, "password": {password}, "rd": {rd}}.Encode()
+	hdr := []string{"Content-Type", "application/x-www-form-urlencoded", "Origin", e.srv.URL, "Sec-Fetch-Site", "same-origin"}
+	if c := e.cookieHeader(b); c != "" {
+		hdr = append(hdr, "Cookie", c)
+	}
+	res := e.do("POST", "/auth/login", form, hdr...)
+	e.absorb(b, res)
+	return res
+}
+
+// bearer is an Authorization header pair.
+func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+
+// trustLoopback makes the test client a trusted proxy (forward-auth, XFF).
+func trustLoopback(c *config.Config) {
+	c.Server.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+}
+
+// wantStatus fails unless res has status want.
+func wantStatus(t *testing.T, what string, res response, want int) {
+	t.Helper()
+	if res.StatusCode != want {
+		t.Fatalf("%s = %d %s, want %d", what, res.StatusCode, strings.TrimSpace(res.body), want)
+	}
+}
+
+// serve serves h on a real listener and returns its base URL.
+func serve(t *testing.T, h http.Handler) string {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -279,22 +584,91 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// newEnvAs is an env over cfg with the memory store and the test users,
+// logged in as user through the real login endpoint. authz is the header
+// line ("Authorization: Bearer …\r\n") its raw requests carry; id is the
+// identity an authenticated route forwards (Assertion left empty: it
+// differs per request, see wantAssertion). With headers.assertion set the
+// env gets an ephemeral keyset, since assertions need an asymmetric key.
+func newEnvAs(t *testing.T, cfg *config.Config, user string) (*env, Identity, string) {
+	t.Helper()
+	o := envOptions{cfg: cfg, store: memoryStore}
+	if cfg.Headers.Assertion != "" {
+		ks, err := tokens.New(config.Tokens{Issuer: "portcullis", Audience: "portcullis", AccessTTL: 10 * time.Minute})
+		if err != nil {
+			t.Fatalf("tokens.New: %v", err)
+		}
+		o.keys = ks
+	}
+	e := newEnv(t, o)
+	tr := e.loginJSON(user, testUsers[user].password)
+	id := Identity{User: user, Roles: testUsers[user].roles, SessionID: tr.SessionID}
+	return e, id, "Authorization: Bearer " + tr.AccessToken + "\r\n"
+}
+
+// wantAssertion checks that as is an identity assertion for id on route
+// (header type, audience, subject, session) and returns it.
+func wantAssertion(t *testing.T, as, route string, id Identity) string {
+	t.Helper()
+	parts := strings.Split(as, ".")
+	if len(parts) != 3 {
+		t.Fatalf("assertion = %q, want a JWT", as)
+	}
+	hb, _ := base64.RawURLEncoding.DecodeString(parts[0])
+	pb, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var hdr, claims map[string]any
+	_ = json.Unmarshal(hb, &hdr)
+	_ = json.Unmarshal(pb, &claims)
+	if hdr["typ"] != tokens.TypeAssertion || claims["aud"] != route || claims["sub"] != id.User || claims["sid"] != id.SessionID {
+		t.Errorf("assertion header %v claims %v, want one for %s on %s", hdr, claims, id.User, route)
+	}
+	return as
+}
+
+// seriesSum sums the series of the metric name gathered from reg whose
+// labels include labels: counter values, histogram sample counts. It serves
+// what prometheus/testutil cannot read: a histogram's count and a total
+// over series (to wait for the observe step, which counts after the
+// handler returns).
+func seriesSum(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("Gather: %v", err)
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range mf.GetMetric() {
+			got := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				got[lp.GetName()] = lp.GetValue()
+			}
+			for k, v := range labels {
+				if got[k] != v {
+					continue series
+				}
+			}
+			sum += m.GetCounter().GetValue() + float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	return sum
+}
+
 // waitForRequests waits until n requests have been counted in reg.
 func waitForRequests(t *testing.T, reg *prometheus.Registry, n int) {
 	t.Helper()
 	waitFor(t, fmt.Sprintf("%d counted requests", n), func() bool {
-		mfs, err := reg.Gather()
-		if err != nil {
-			return false
-		}
-		total := 0.0
-		for _, mf := range mfs {
-			if mf.GetName() == metricRequests {
-				for _, m := range mf.GetMetric() {
-					total += m.GetCounter().GetValue()
-				}
-			}
-		}
-		return total >= float64(n)
+		return seriesSum(t, reg, metricRequests, nil) >= float64(n)
 	})
 }
+
+// The internals tests read, each in one place: the metric collectors (for
+// prometheus/testutil), the password admission and the current snapshot.
+func metricsOf(g *Gateway) *metrics             { return g.metrics }
+func authMetricsOf(g *Gateway) *authMetrics     { return g.auth.m }
+func admissionOf(g *Gateway) *passwordAdmission { return g.auth.admission }
+func snapshotOf(g *Gateway) *snapshot           { return g.snap.Load() }

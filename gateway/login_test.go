@@ -14,8 +14,8 @@ import (
 // carries no token.
 func TestFormLogin(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
-		jar := e.jar()
+		e := newEnv(t, envOptions{store: sk})
+		jar := e.cookieNames()
 		b := &browser{}
 		res := e.loginForm(b, "alice", "alice-password", "/app?x=1")
 		wantStatus(t, "form login", res, http.StatusSeeOther)
@@ -87,7 +87,7 @@ func TestFormLogin(t *testing.T) {
 
 // TestFormLoginFailure: 401 with the form again, an error, no cookies.
 func TestFormLoginFailure(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{})
+	e := newEnv(t, envOptions{store: memoryStore})
 	b := &browser{}
 	res := e.loginForm(b, "alice", "wrong", "/app")
 	wantStatus(t, "bad form login", res, http.StatusUnauthorized)
@@ -109,7 +109,7 @@ func TestFormLoginFailure(t *testing.T) {
 
 // TestLoginPage: the HTML form, its headers and accessibility basics.
 func TestLoginPage(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{})
+	e := newEnv(t, envOptions{store: memoryStore})
 	res := e.do("GET", "/auth/login?rd=/app", "")
 	wantStatus(t, "login page", res, 200)
 	csp := res.Header.Get("Content-Security-Policy")
@@ -149,8 +149,8 @@ func TestLoginPage(t *testing.T) {
 // refresh cookie goes straight back to rd with fresh cookies.
 func TestSilentRefresh(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
-		jar := e.jar()
+		e := newEnv(t, envOptions{store: sk})
+		jar := e.cookieNames()
 		b := &browser{}
 		e.loginForm(b, "alice", "alice-password", "/")
 		e.clock.Advance(11 * time.Minute) // access cookie's JWT expired
@@ -184,8 +184,8 @@ func TestSilentRefresh(t *testing.T) {
 // named — but only when they verify; a forged cookie revokes nothing.
 func TestFormLoginRevokesPlanted(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
-		jar := e.jar()
+		e := newEnv(t, envOptions{store: sk})
+		jar := e.cookieNames()
 		attacker := &browser{}
 		e.loginForm(attacker, "dave", "dave-password", "/")
 		victim := &browser{access: attacker.access, refresh: attacker.refresh} // planted
@@ -213,7 +213,7 @@ func TestFormLoginRevokesPlanted(t *testing.T) {
 
 // TestRedirectAfterLogin: rd through the whole form flow.
 func TestRedirectAfterLogin(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{})
+	e := newEnv(t, envOptions{store: memoryStore})
 	tests := []struct{ rd, want string }{
 		{"/ok", "/ok"},
 		{"//evil.com", "/"},
@@ -239,7 +239,7 @@ func TestRedirectAfterLogin(t *testing.T) {
 
 // TestCookieConfig: domain, SameSite and insecure names reach Set-Cookie.
 func TestCookieConfig(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{edit: func(c *config.Config) {
+	e := newEnv(t, envOptions{store: memoryStore, edit: func(c *config.Config) {
 		c.Cookies = config.Cookies{Domain: "example.com", Secure: true, SameSite: "strict"}
 	}})
 	res := e.loginForm(&browser{}, "bob", "bob-password", "/")
@@ -255,11 +255,11 @@ func TestCookieConfig(t *testing.T) {
 // TestCustomAuthPrefix: endpoints, cookie path and redirects follow
 // server.auth_prefix.
 func TestCustomAuthPrefix(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{edit: func(c *config.Config) { c.Server.AuthPrefix = "/sso" }})
+	e := newEnv(t, envOptions{store: memoryStore, edit: func(c *config.Config) { c.Server.AuthPrefix = "/sso" }})
 	form := url.Values{"username": {"bob"}, "password": {"bob-password"}, "rd": {"/x"}}.Encode()
 	res := e.do("POST", "/sso/login", form, "Content-Type", "application/x-www-form-urlencoded")
 	wantStatus(t, "login under /sso", res, http.StatusSeeOther)
-	if c := res.cookie(e.jar().refreshName); c == nil || c.Path != "/sso/" {
+	if c := res.cookie(e.cookieNames().refreshName); c == nil || c.Path != "/sso/" {
 		t.Errorf("refresh cookie = %v, want Path=/sso/", c)
 	}
 	res = e.do("GET", "/api/x", "", "Accept", "text/html")

@@ -196,11 +196,11 @@ func TestRequestTarget(t *testing.T) {
 func TestRawRequestPaths(t *testing.T) {
 	t.Parallel()
 	up := newRecorder(t)
-	env := newCoreEnv(t, coreConfig(
-		coreRoute("root", "/", up.srv.URL, config.AuthPublic),
-		coreRoute("secret", "/secret", up.srv.URL, config.AuthRequired),
-		coreRoute("admin", "/admin", up.srv.URL, config.AuthRequired),
-	))
+	env := newEnv(t, envOptions{cfg: testConfig(
+		testRoute("root", "/", up.srv.URL, config.AuthPublic),
+		testRoute("secret", "/secret", up.srv.URL, config.AuthRequired),
+		testRoute("admin", "/admin", up.srv.URL, config.AuthRequired),
+	)})
 	tests := []struct {
 		target string
 		status int
@@ -260,13 +260,13 @@ func TestRawRequestPaths(t *testing.T) {
 func TestStripPrefixAndUpstreamBase(t *testing.T) {
 	t.Parallel()
 	up := newRecorder(t)
-	strip := coreRoute("strip", "/api", up.srv.URL, config.AuthPublic)
+	strip := testRoute("strip", "/api", up.srv.URL, config.AuthPublic)
 	strip.StripPrefix = true
-	base := coreRoute("base", "/svc", up.srv.URL+"/base/", config.AuthPublic)
-	both := coreRoute("both", "/both", up.srv.URL+"/v1", config.AuthPublic)
+	base := testRoute("base", "/svc", up.srv.URL+"/base/", config.AuthPublic)
+	both := testRoute("both", "/both", up.srv.URL+"/v1", config.AuthPublic)
 	both.StripPrefix = true
-	keep := coreRoute("keep", "/keep", up.srv.URL, config.AuthPublic)
-	env := newCoreEnv(t, coreConfig(strip, base, both, keep))
+	keep := testRoute("keep", "/keep", up.srv.URL, config.AuthPublic)
+	env := newEnv(t, envOptions{cfg: testConfig(strip, base, both, keep)})
 	tests := []struct{ target, seen string }{
 		{"/api", "/"},
 		{"/api/", "/"},

@@ -42,7 +42,7 @@ func TestReadiness(t *testing.T) {
 			t.Parallel()
 			store := &corePingStore{}
 			store.down.Store(true)
-			cfg := coreConfig(coreRoute("a", "/", config.EchoUpstream, config.AuthPublic))
+			cfg := testConfig(testRoute("a", "/", config.EchoUpstream, config.AuthPublic))
 			cfg.Server.ReadinessTracksStore = tracks
 			g, err := New(Options{Config: cfg, Store: store})
 			if err != nil {
@@ -91,7 +91,7 @@ func TestReadiness(t *testing.T) {
 func TestRunProbesUntilContextEnds(t *testing.T) {
 	t.Parallel()
 	store := &corePingStore{}
-	g, err := New(Options{Config: coreConfig(coreRoute("a", "/", config.EchoUpstream, config.AuthPublic)), Store: store})
+	g, err := New(Options{Config: testConfig(testRoute("a", "/", config.EchoUpstream, config.AuthPublic)), Store: store})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestRunProbesUntilContextEnds(t *testing.T) {
 
 func TestNilStoreIsReadyAfterFirstProbe(t *testing.T) {
 	t.Parallel()
-	g, err := New(Options{Config: coreConfig()})
+	g, err := New(Options{Config: testConfig()})
 	if err != nil {
 		t.Fatal(err)
 	}

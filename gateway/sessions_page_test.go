@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"net/http"
 	"strings"
 	"testing"
@@ -9,7 +10,7 @@ import (
 // TestSessionsPage: the HTML page and its two kinds of form.
 func TestSessionsPage(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
+		e := newEnv(t, envOptions{store: sk})
 		b := &browser{}
 		e.loginForm(b, "alice", "alice-password", "/")
 		other := e.loginJSON("alice", "alice-password", "User-Agent", "<b>phone</b>")
@@ -66,7 +67,7 @@ func TestSessionsPage(t *testing.T) {
 // TestAuthMetrics: the SPEC §7 series exist with closed label values and
 // count what happened.
 func TestAuthMetrics(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{})
+	e := newEnv(t, envOptions{store: memoryStore})
 	a := e.loginJSON("alice", "alice-password")
 	e.do("POST", "/auth/login", loginBody("alice", "nope"), "Content-Type", "application/json")
 	e.do("POST", "/auth/login", `{}`, "Content-Type", "application/json")
@@ -78,24 +79,24 @@ func TestAuthMetrics(t *testing.T) {
 	e.do("POST", "/auth/refresh", `{"refresh_token":"x.y"}`, "Content-Type", "application/json")
 	e.do("POST", "/auth/logout", "", bearer(a.AccessToken)...)
 
-	m := e.g.auth.m
+	m := authMetricsOf(e.g)
 	checks := []struct {
 		name string
 		got  float64
 		want float64
 	}{
-		{"logins success", aeMetric(t, m.logins.WithLabelValues(loginSuccess)), 1},
-		{"logins failure", aeMetric(t, m.logins.WithLabelValues(loginFailure)), 1},
-		{"logins invalid_request", aeMetric(t, m.logins.WithLabelValues(loginInvalidRequest)), 1},
-		{"decisions allow ok", aeMetric(t, m.decisions.WithLabelValues(decisionAllow, reasonOK)), 1},
-		{"decisions deny missing_token", aeMetric(t, m.decisions.WithLabelValues(decisionDeny, reasonMissingToken)), 1},
-		{"decisions allow public", aeMetric(t, m.decisions.WithLabelValues(decisionAllow, reasonPublic)), 1},
-		{"refreshes success", aeMetric(t, m.refreshes.WithLabelValues(refreshSuccess)), 1},
-		{"refreshes grace", aeMetric(t, m.refreshes.WithLabelValues(refreshGrace)), 1},
-		{"refreshes invalid", aeMetric(t, m.refreshes.WithLabelValues(refreshInvalid)), 1},
-		{"revoked logout", aeMetric(t, m.revoked.WithLabelValues(revokedLogout)), 1},
-		{"check duration count (public not timed)", aeMetric(t, m.duration), 2},
-		{"store up", aeMetric(t, m.store.up), 1},
+		{"logins success", testutil.ToFloat64(m.logins.WithLabelValues(loginSuccess)), 1},
+		{"logins failure", testutil.ToFloat64(m.logins.WithLabelValues(loginFailure)), 1},
+		{"logins invalid_request", testutil.ToFloat64(m.logins.WithLabelValues(loginInvalidRequest)), 1},
+		{"decisions allow ok", testutil.ToFloat64(m.decisions.WithLabelValues(decisionAllow, reasonOK)), 1},
+		{"decisions deny missing_token", testutil.ToFloat64(m.decisions.WithLabelValues(decisionDeny, reasonMissingToken)), 1},
+		{"decisions allow public", testutil.ToFloat64(m.decisions.WithLabelValues(decisionAllow, reasonPublic)), 1},
+		{"refreshes success", testutil.ToFloat64(m.refreshes.WithLabelValues(refreshSuccess)), 1},
+		{"refreshes grace", testutil.ToFloat64(m.refreshes.WithLabelValues(refreshGrace)), 1},
+		{"refreshes invalid", testutil.ToFloat64(m.refreshes.WithLabelValues(refreshInvalid)), 1},
+		{"revoked logout", testutil.ToFloat64(m.revoked.WithLabelValues(revokedLogout)), 1},
+		{"check duration count (public not timed)", seriesSum(t, e.reg, metricAuthDuration, nil), 2},
+		{"store up", testutil.ToFloat64(m.store.up), 1},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -11,8 +12,8 @@ import (
 // TestVerify: forward-auth (SPEC §5).
 func TestVerify(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{edit: trustLoopback})
-		jar := e.jar()
+		e := newEnv(t, envOptions{store: sk, edit: trustLoopback})
+		jar := e.cookieNames()
 		alice := e.loginJSON("alice", "alice-password")
 		dave := e.loginJSON("dave", "dave-password")
 		ac := jar.accessName + "=" + alice.AccessToken
@@ -89,7 +90,7 @@ func TestVerify(t *testing.T) {
 // TestVerifyHostAndNoRoute: the host comes from X-Forwarded-Host; no route → 403;
 // an untrusted peer → 403.
 func TestVerifyHostAndNoRoute(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{edit: func(c *config.Config) {
+	e := newEnv(t, envOptions{store: memoryStore, edit: func(c *config.Config) {
 		trustLoopback(c)
 		r := config.DefaultRoute()
 		r.Name, r.Host, r.PathPrefix, r.Upstream, r.Roles = "hosted", "app.example.com", "/", "echo:", []string{"admin"}
@@ -101,7 +102,7 @@ func TestVerifyHostAndNoRoute(t *testing.T) {
 	wantStatus(t, "host route", e.do("GET", "/auth/verify", "", append(bearer(alice.AccessToken), "X-Forwarded-Uri", "/x", "X-Forwarded-Host", "APP.example.com")...), 200)
 	wantStatus(t, "host route roles", e.do("GET", "/auth/verify", "", append(bearer(bob.AccessToken), "X-Forwarded-Uri", "/x", "X-Forwarded-Host", "app.example.com")...), 403)
 
-	untrusted := newAuthEnv(t, memoryStore, aeOptions{})
+	untrusted := newEnv(t, envOptions{store: memoryStore})
 	a := untrusted.loginJSON("alice", "alice-password")
 	res := untrusted.do("GET", "/auth/verify", "", append(bearer(a.AccessToken), "X-Forwarded-Uri", "/api/x")...)
 	wantStatus(t, "untrusted peer", res, 403)
@@ -111,7 +112,7 @@ func TestVerifyHostAndNoRoute(t *testing.T) {
 func TestAdminAPI(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
 		const token = "admin-token-0123456789-0123456789-abcdef"
-		e := newAuthEnv(t, sk, aeOptions{edit: func(c *config.Config) { c.Admin.Token = token }})
+		e := newEnv(t, envOptions{store: sk, edit: func(c *config.Config) { c.Admin.Token = token }})
 		admin := httptest.NewServer(e.g.AdminHandler())
 		t.Cleanup(admin.Close)
 		auth := []string{"Authorization", "Bearer " + token}
@@ -119,7 +120,7 @@ func TestAdminAPI(t *testing.T) {
 		b := e.loginJSON("alice", "alice-password")
 		bob := e.loginJSON("bob", "bob-password")
 
-		res := aeDo(t, admin.URL, "GET", "/admin/users/alice/sessions", "", auth...)
+		res := do(t, "GET", admin.URL+"/admin/users/alice/sessions", "", auth...)
 		wantStatus(t, "admin list", res, 200)
 		var list struct {
 			Sessions []map[string]any `json:"sessions"`
@@ -131,21 +132,21 @@ func TestAdminAPI(t *testing.T) {
 		if _, ok := list.Sessions[0]["current"]; ok {
 			t.Errorf("admin list has current")
 		}
-		wantStatus(t, "admin list no token", aeDo(t, admin.URL, "GET", "/admin/users/alice/sessions", ""), 401)
-		wantStatus(t, "admin list wrong token", aeDo(t, admin.URL, "GET", "/admin/users/alice/sessions", "", "Authorization", "Bearer "+strings.Repeat("x", 40)), 401)
-		res = aeDo(t, admin.URL, "GET", "/admin/users/nobody/sessions", "", auth...)
+		wantStatus(t, "admin list no token", do(t, "GET", admin.URL+"/admin/users/alice/sessions", ""), 401)
+		wantStatus(t, "admin list wrong token", do(t, "GET", admin.URL+"/admin/users/alice/sessions", "", "Authorization", "Bearer "+strings.Repeat("x", 40)), 401)
+		res = do(t, "GET", admin.URL+"/admin/users/nobody/sessions", "", auth...)
 		wantStatus(t, "admin list unknown user", res, 200)
 
-		wantStatus(t, "admin delete one", aeDo(t, admin.URL, "DELETE", "/admin/users/alice/sessions/"+a.SessionID, "", auth...), 204)
+		wantStatus(t, "admin delete one", do(t, "DELETE", admin.URL+"/admin/users/alice/sessions/"+a.SessionID, "", auth...), 204)
 		wantStatus(t, "a revoked", e.do("GET", "/api/x", "", bearer(a.AccessToken)...), 401)
-		wantStatus(t, "admin delete one again", aeDo(t, admin.URL, "DELETE", "/admin/users/alice/sessions/"+a.SessionID, "", auth...), 404)
-		wantStatus(t, "admin delete wrong user", aeDo(t, admin.URL, "DELETE", "/admin/users/alice/sessions/"+bob.SessionID, "", auth...), 404)
+		wantStatus(t, "admin delete one again", do(t, "DELETE", admin.URL+"/admin/users/alice/sessions/"+a.SessionID, "", auth...), 404)
+		wantStatus(t, "admin delete wrong user", do(t, "DELETE", admin.URL+"/admin/users/alice/sessions/"+bob.SessionID, "", auth...), 404)
 		wantStatus(t, "bob untouched", e.do("GET", "/api/x", "", bearer(bob.AccessToken)...), 200)
-		wantStatus(t, "admin delete all", aeDo(t, admin.URL, "DELETE", "/admin/users/alice/sessions", "", auth...), 204)
+		wantStatus(t, "admin delete all", do(t, "DELETE", admin.URL+"/admin/users/alice/sessions", "", auth...), 204)
 		wantStatus(t, "b revoked", e.do("GET", "/api/x", "", bearer(b.AccessToken)...), 401)
-		wantStatus(t, "admin wrong method", aeDo(t, admin.URL, "POST", "/admin/users/alice/sessions", "", auth...), 405)
-		wantStatus(t, "admin unknown path", aeDo(t, admin.URL, "GET", "/admin/nope", "", auth...), 404)
-		if got := aeMetric(t, e.g.auth.m.revoked.WithLabelValues(revokedAdmin)); got != 2 {
+		wantStatus(t, "admin wrong method", do(t, "POST", admin.URL+"/admin/users/alice/sessions", "", auth...), 405)
+		wantStatus(t, "admin unknown path", do(t, "GET", admin.URL+"/admin/nope", "", auth...), 404)
+		if got := testutil.ToFloat64(authMetricsOf(e.g).revoked.WithLabelValues(revokedAdmin)); got != 2 {
 			t.Errorf("sessions_revoked_total{admin} = %v, want 2", got)
 		}
 	})
@@ -155,9 +156,9 @@ func TestAdminAPI(t *testing.T) {
 // the browser's is judged on the forwarded method and host, not refused by
 // the endpoint-level origin check.
 func TestVerifySubrequestMethod(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{edit: trustLoopback})
+	e := newEnv(t, envOptions{store: memoryStore, edit: trustLoopback})
 	a := e.loginJSON("alice", "alice-password")
-	ac := e.jar().accessName + "=" + a.AccessToken
+	ac := e.cookieNames().accessName + "=" + a.AccessToken
 	res := e.do("POST", "/auth/verify", "", "Cookie", ac, "X-Forwarded-Uri", "/api/x", "X-Forwarded-Method", "POST",
 		"X-Forwarded-Host", "app.example.com", "Origin", "https://app.example.com")
 	wantStatus(t, "same-origin POST via subrequest", res, 200)
