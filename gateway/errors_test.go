@@ -45,7 +45,6 @@ func TestWriteError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := snapshotOf(g).routes.anyHost[0]
 	tests := []struct {
 		name       string
 		err        error
@@ -79,11 +78,7 @@ func TestWriteError(t *testing.T) {
 			for k, v := range tc.header {
 				r.Header[k] = v
 			}
-			r, rec := g.begin(r)
-			rec.escaped = "/app/x"
-			if tc.routed {
-				rec.route = rt
-			}
+			r = beginRequest(g, r, "/app/x", tc.routed)
 			w := httptest.NewRecorder()
 			g.writeError(w, r, tc.err)
 			if w.Code != tc.status {

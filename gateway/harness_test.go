@@ -672,3 +672,15 @@ func metricsOf(g *Gateway) *metrics             { return g.metrics }
 func authMetricsOf(g *Gateway) *authMetrics     { return g.auth.m }
 func admissionOf(g *Gateway) *passwordAdmission { return g.auth.admission }
 func snapshotOf(g *Gateway) *snapshot           { return g.snap.Load() }
+
+// beginRequest starts the per-request record of r as the chain would have
+// by the time an error is written: escaped path set and, if routed, the
+// first route of the snapshot matched.
+func beginRequest(g *Gateway, r *http.Request, escaped string, routed bool) *http.Request {
+	r, rec := g.begin(r)
+	rec.escaped = escaped
+	if routed {
+		rec.route = snapshotOf(g).routes.anyHost[0]
+	}
+	return r
+}
