@@ -3,13 +3,13 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/portcullis-gw/portcullis/config"
 )

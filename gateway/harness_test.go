@@ -684,3 +684,9 @@ func beginRequest(g *Gateway, r *http.Request, escaped string, routed bool) *htt
 	}
 	return r
 }
+
+// Hostile inputs on every auth input path: bodies, forms, cookies, replays
+// and spoofed browser headers. The throttle is off so that the many failed
+// logins below are each judged on their own.
+
+func noThrottle(c *config.Config) { c.Login.RateLimit.PerUser, c.Login.RateLimit.PerIP = 0, 0 }

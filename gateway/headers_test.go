@@ -7,8 +7,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portcullis-gw/portcullis/config"
+	"github.com/portcullis-gw/portcullis/gateway/tokens"
 )
 
 // spoofSpellings are inbound headers that must never reach an upstream.
@@ -437,3 +439,58 @@ func TestForwardedProtoFromTLSConnection(t *testing.T) {
 		t.Errorf("X-Forwarded-Proto = %q, want https", got)
 	}
 }
+
+// TestAnonymousCarriesNoIdentity: public routes and anonymous requests on
+// optional routes reach the upstream with none of the identity headers, in
+// the renamed configuration too and whatever the client sent; an
+// authenticated request gets all of them, empty when there is no value.
+func TestAnonymousCarriesNoIdentity(t *testing.T) {
+	ks, err := tokens.New(config.Tokens{Issuer: "portcullis", Audience: "portcullis", AccessTTL: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, envOptions{store: memoryStore, keys: ks, edit: func(c *config.Config) {
+		c.Headers.User, c.Headers.Roles = "X-Webauth-User", "X-Webauth-Groups"
+		c.Headers.Session, c.Headers.Assertion = "X-Webauth-Sid", "X-Webauth-Jwt"
+	}})
+	alice := e.loginJSON("alice", "alice-password")
+	dave := e.loginJSON("dave", "dave-password") // no roles
+	gone := e.loginJSON("bob", "bob-password")
+	wantStatus(t, "logout", e.do("POST", "/auth/logout", "", bearer(gone.AccessToken)...), http.StatusNoContent)
+	spoofed := []string{
+		"X-Webauth-User", "mallory", "x_webauth_user", "mallory", "X-WEBAUTH-GROUPS", "admin",
+		"X_Webauth_Sid", "s", "x-webauth-jwt", "a.b.c", "X-Webauth-User", "second",
+	}
+	anonymous := []struct {
+		name, path string
+		auth       []string
+	}{
+		{"public", "/pub/x", nil},
+		{"public with a valid token", "/pub/x", bearer(alice.AccessToken)},
+		{"optional without a token", "/opt/x", nil},
+		{"optional with a bad token", "/opt/x", bearer("x")},
+		{"optional with an ended session", "/opt/x", bearer(gone.AccessToken)},
+	}
+	for _, tc := range anonymous {
+		wantStatus(t, tc.name, e.do("GET", tc.path, "", append(append([]string{}, spoofed...), tc.auth...)...), http.StatusOK)
+		for name, v := range e.up.last(t).Header {
+			n := normHeader(name)
+			if strings.HasPrefix(n, "x-auth-") || strings.HasPrefix(n, "x-webauth-") {
+				t.Errorf("%s: upstream saw %s = %q, want absent", tc.name, name, v)
+			}
+		}
+	}
+	wantStatus(t, "optional as dave", e.do("GET", "/opt/x", "", append(append([]string{}, spoofed...), bearer(dave.AccessToken)...)...), http.StatusOK)
+	h := e.up.last(t).Header
+	for _, n := range identityNames {
+		if v := h.Values(n); len(v) != 1 {
+			t.Errorf("authenticated: %s = %q, want exactly one value", n, v)
+		}
+	}
+	if h.Get("X-Webauth-User") != "dave" || h.Get("X-Webauth-Groups") != "" || h.Get("X-Webauth-Sid") != dave.SessionID || h.Get("X-Webauth-Jwt") == "" {
+		t.Errorf("authenticated identity = %v", h)
+	}
+}
+
+// identityNames are the renamed identity headers of TestAnonymousCarriesNoIdentity.
+var identityNames = []string{"x-webauth-user", "x-webauth-groups", "x-webauth-sid", "x-webauth-jwt"}

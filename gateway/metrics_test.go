@@ -176,3 +176,77 @@ func TestGoCollectorsToleratedWhenRegisteredByMain(t *testing.T) {
 		t.Error("second New on the same registry = nil error, want a duplicate-metric error")
 	}
 }
+
+// TestAuthMetrics: the SPEC §7 series exist with closed label values and
+// count what happened.
+func TestAuthMetrics(t *testing.T) {
+	e := newEnv(t, envOptions{store: memoryStore})
+	a := e.loginJSON("alice", "alice-password")
+	e.do("POST", "/auth/login", loginBody("alice", "nope"), "Content-Type", "application/json")
+	e.do("POST", "/auth/login", `{}`, "Content-Type", "application/json")
+	e.do("GET", "/api/x", "", bearer(a.AccessToken)...)
+	e.do("GET", "/api/x", "")
+	e.do("GET", "/pub", "")
+	e.do("POST", "/auth/refresh", `{"refresh_token":"`+a.RefreshToken+`"}`, "Content-Type", "application/json")
+	e.do("POST", "/auth/refresh", `{"refresh_token":"`+a.RefreshToken+`"}`, "Content-Type", "application/json")
+	e.do("POST", "/auth/refresh", `{"refresh_token":"x.y"}`, "Content-Type", "application/json")
+	e.do("POST", "/auth/logout", "", bearer(a.AccessToken)...)
+
+	m := authMetricsOf(e.g)
+	checks := []struct {
+		name string
+		got  float64
+		want float64
+	}{
+		{"logins success", testutil.ToFloat64(m.logins.WithLabelValues(loginSuccess)), 1},
+		{"logins failure", testutil.ToFloat64(m.logins.WithLabelValues(loginFailure)), 1},
+		{"logins invalid_request", testutil.ToFloat64(m.logins.WithLabelValues(loginInvalidRequest)), 1},
+		{"decisions allow ok", testutil.ToFloat64(m.decisions.WithLabelValues(decisionAllow, reasonOK)), 1},
+		{"decisions deny missing_token", testutil.ToFloat64(m.decisions.WithLabelValues(decisionDeny, reasonMissingToken)), 1},
+		{"decisions allow public", testutil.ToFloat64(m.decisions.WithLabelValues(decisionAllow, reasonPublic)), 1},
+		{"refreshes success", testutil.ToFloat64(m.refreshes.WithLabelValues(refreshSuccess)), 1},
+		{"refreshes grace", testutil.ToFloat64(m.refreshes.WithLabelValues(refreshGrace)), 1},
+		{"refreshes invalid", testutil.ToFloat64(m.refreshes.WithLabelValues(refreshInvalid)), 1},
+		{"revoked logout", testutil.ToFloat64(m.revoked.WithLabelValues(revokedLogout)), 1},
+		{"check duration count (public not timed)", seriesSum(t, e.reg, metricAuthDuration, nil), 2},
+		{"store up", testutil.ToFloat64(m.store.up), 1},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	families, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := map[string]map[string][]string{
+		metricAuthDecisions:   {"decision": {decisionAllow, decisionDeny}, "reason": authReasons},
+		metricLogins:          {"result": loginResults},
+		metricRefreshes:       {"result": refreshResults},
+		metricSessionsRevoked: {"reason": revokeReasons},
+		metricStoreDuration:   {"op": storeOps},
+		metricStoreErrors:     {"op": storeOps},
+	}
+	seen := map[string]bool{}
+	for _, f := range families {
+		seen[f.GetName()] = true
+		labels, ok := allowed[f.GetName()]
+		if !ok {
+			continue
+		}
+		for _, mt := range f.GetMetric() {
+			for _, lp := range mt.GetLabel() {
+				if !contains(labels[lp.GetName()], lp.GetValue()) {
+					t.Errorf("%s has label %s=%q outside its closed set", f.GetName(), lp.GetName(), lp.GetValue())
+				}
+			}
+		}
+	}
+	for _, name := range []string{metricAuthDecisions, metricAuthDuration, metricLogins, metricRefreshes, metricSessionsEvicted,
+		metricSessionsRevoked, metricStoreDuration, metricStoreErrors, metricStoreUp} {
+		if !seen[name] {
+			t.Errorf("metric %s not registered", name)
+		}
+	}
+}

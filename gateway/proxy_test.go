@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/pem"
 	"errors"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"io"
 	"log"
 	"net"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/portcullis-gw/portcullis/config"
 )

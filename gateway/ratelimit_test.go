@@ -2,12 +2,13 @@ package gateway
 
 import (
 	"context"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"net/http"
 	"net/url"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/portcullis-gw/portcullis/config"
 )

@@ -12,15 +12,15 @@ import (
 	"github.com/portcullis-gw/portcullis/sessions"
 )
 
-// corePingStore is a SessionStore whose Ping fails while down is set; the
+// pingStore is a SessionStore whose Ping fails while down is set; the
 // core calls nothing else (any other call panics on the nil interface).
-type corePingStore struct {
+type pingStore struct {
 	SessionStore
 	down  atomic.Bool
 	pings atomic.Int64
 }
 
-func (s *corePingStore) Ping(ctx context.Context) error {
+func (s *pingStore) Ping(ctx context.Context) error {
 	s.pings.Add(1)
 	if s.down.Load() {
 		return sessions.ErrUnavailable
@@ -40,7 +40,7 @@ func TestReadiness(t *testing.T) {
 	for _, tracks := range []bool{false, true} {
 		t.Run(map[bool]string{false: "default", true: "tracks store"}[tracks], func(t *testing.T) {
 			t.Parallel()
-			store := &corePingStore{}
+			store := &pingStore{}
 			store.down.Store(true)
 			cfg := testConfig(testRoute("a", "/", config.EchoUpstream, config.AuthPublic))
 			cfg.Server.ReadinessTracksStore = tracks
@@ -90,7 +90,7 @@ func TestReadiness(t *testing.T) {
 
 func TestRunProbesUntilContextEnds(t *testing.T) {
 	t.Parallel()
-	store := &corePingStore{}
+	store := &pingStore{}
 	g, err := New(Options{Config: testConfig(testRoute("a", "/", config.EchoUpstream, config.AuthPublic)), Store: store})
 	if err != nil {
 		t.Fatal(err)

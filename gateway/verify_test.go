@@ -1,10 +1,12 @@
 package gateway
 
 import (
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/portcullis-gw/portcullis/config"
 )
@@ -165,4 +167,36 @@ func TestVerifySubrequestMethod(t *testing.T) {
 	res = e.do("POST", "/auth/verify", "", "Cookie", ac, "X-Forwarded-Uri", "/api/x", "X-Forwarded-Method", "POST",
 		"X-Forwarded-Host", "app.example.com", "Origin", "https://evil.example")
 	wantStatus(t, "cross-origin POST via subrequest", res, 403)
+}
+
+// TestVerifyMalformedForwardedHost: /auth/verify takes the host from
+// X-Forwarded-Host; one outside the Host grammar is refused (403, like an
+// unparseable forwarded URI), never matched as a host-less route.
+func TestVerifyMalformedForwardedHost(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{store: memoryStore, edit: trustLoopback})
+	alice := e.loginJSON("alice", "alice-password")
+	for _, tc := range []struct {
+		host string
+		want int
+	}{
+		{"app.example.com", http.StatusOK},
+		{"App.Example.com.:443", http.StatusOK},
+		{"app.example.com:80:90", http.StatusForbidden},
+		{"app.example.com::", http.StatusForbidden},
+		{"app..example.com", http.StatusForbidden},
+		{"user@app.example.com", http.StatusForbidden},
+		{"app.example.com:99999", http.StatusForbidden},
+	} {
+		res := e.do("GET", "/auth/verify", "", append(bearer(alice.AccessToken),
+			"X-Forwarded-Uri", "/api/x", "X-Forwarded-Host", tc.host)...)
+		wantStatus(t, "verify with X-Forwarded-Host "+tc.host, res, tc.want)
+	}
+	// The forwarded URI is matched like a proxied path: parameters in any
+	// segment do not move it off the admin-only route.
+	dave := e.loginJSON("dave", "dave-password")
+	for _, uri := range []string{"/;x/adminarea", "/;/adminarea/x", "/adminarea;x/y"} {
+		res := e.do("GET", "/auth/verify", "", append(bearer(dave.AccessToken), "X-Forwarded-Uri", uri)...)
+		wantStatus(t, "verify "+uri+" as a user without the admin role", res, http.StatusForbidden)
+	}
 }
