@@ -195,9 +195,9 @@ func TestHostileCookies(t *testing.T) {
 
 // Issue 7 item 7 (SPEC §5 cross-origin protection): only a bearer that
 // verifies and is the credential used exempts a request from the origin
-// check, and a request carrying a bearer never acts on the gateway's cookies.
-// Issue 7 item 8 (SPEC §6 steps 4 and 6): anonymous requests carry no
-// identity header at all.
+// check, and a request carrying a bearer never acts on the gateway's cookies
+// (TestUnverifiedBearerExemptsNothing, TestBearerNeverActsOnCookies,
+// TestUnverifiedBearerOnProxiedRoutes use the helpers below).
 
 // crossSite are the headers a browser adds to a cross-site request.
 var crossSite = []string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}

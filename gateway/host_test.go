@@ -211,9 +211,6 @@ func TestMalformedHostOnGatewayEndpoints(t *testing.T) {
 	}
 }
 
-// Regression tests of issue 7 at the HTTP boundary: raw requests in through
-// the gateway, status out, and what the recording upstream received.
-
 // edgeEnv is the nginx-vhost scenario of issue 7: a protected host route
 // and a public host-less route, both in front of one recording upstream.
 func edgeEnv(t *testing.T) (*env, *recorder) {
