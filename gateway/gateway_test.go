@@ -14,7 +14,9 @@ import (
 	"github.com/portcullis-gw/portcullis/gateway/tokens"
 )
 
-func TestAuthModesPlaceholderSeam(t *testing.T) {
+// TestAuthModesAnonymous: an anonymous request is refused on a required
+// route, forwarded on optional and public ones, and 404 where no route is.
+func TestAuthModesAnonymous(t *testing.T) {
 	t.Parallel()
 	up := newRecorder(t)
 	env := newEnv(t, envOptions{cfg: testConfig(
