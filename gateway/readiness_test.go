@@ -13,7 +13,7 @@ import (
 )
 
 // pingStore is a SessionStore whose Ping fails while down is set; the
-// core calls nothing else (any other call panics on the nil interface).
+// readiness probe calls nothing else (any other call panics on the nil interface).
 type pingStore struct {
 	SessionStore
 	down  atomic.Bool
