@@ -96,9 +96,7 @@ func TestAccessLogFieldsJSONAndOff(t *testing.T) {
 func TestPanicIsLoggedAnd500(t *testing.T) {
 	t.Parallel()
 	env := newEnv(t, envOptions{cfg: testConfig(testRoute("echo", "/", config.EchoUpstream, config.AuthPublic))})
-	g := env.g
-	boom := chain(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }),
-		g.recover, g.requestID, g.observe)
+	boom := outerSteps(env.g, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
 	res := do(t, "GET", serve(t, boom)+"/x", "")
 	if res.StatusCode != http.StatusInternalServerError {
 		t.Errorf("status = %d, want 500", res.StatusCode)

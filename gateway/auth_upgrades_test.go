@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -59,12 +58,12 @@ func TestUpgradedConnectionRecheck(t *testing.T) {
 	alice := e.loginJSON("alice", "alice-password")
 	bob := e.loginJSON("bob", "bob-password")
 	a, b := dial(alice.AccessToken), dial(bob.AccessToken)
-	e.g.recheckUpgraded(context.Background())
+	recheckUpgraded(e.g)
 	if closed(a) || closed(b) {
 		t.Fatalf("a valid connection was closed")
 	}
 	wantStatus(t, "logout alice", e.do("POST", "/auth/logout", "", bearer(alice.AccessToken)...), 204)
-	e.g.recheckUpgraded(context.Background())
+	recheckUpgraded(e.g)
 	if !closed(a) {
 		t.Errorf("connection of a revoked session still open")
 	}
@@ -80,7 +79,7 @@ func TestUpgradedConnectionRecheck(t *testing.T) {
 	if err := e.users.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	e.g.recheckUpgraded(context.Background())
+	recheckUpgraded(e.g)
 	if !closed(b) {
 		t.Errorf("connection of a user who lost the role still open")
 	}

@@ -80,7 +80,7 @@ func TestWriteError(t *testing.T) {
 			}
 			r = beginRequest(g, r, "/app/x", tc.routed)
 			w := httptest.NewRecorder()
-			g.writeError(w, r, tc.err)
+			writeError(g, w, r, tc.err)
 			if w.Code != tc.status {
 				t.Fatalf("status = %d, want %d", w.Code, tc.status)
 			}

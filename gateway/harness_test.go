@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -386,6 +387,32 @@ func metricsOf(g *Gateway) *metrics             { return g.metrics }
 func authMetricsOf(g *Gateway) *authMetrics     { return g.auth.m }
 func admissionOf(g *Gateway) *passwordAdmission { return g.auth.admission }
 func snapshotOf(g *Gateway) *snapshot           { return g.snap.Load() }
+
+// outerSteps wraps h in the chain's outermost steps (panic recovery,
+// request id, access log and metrics), as New does.
+func outerSteps(g *Gateway, h http.Handler) http.Handler {
+	return chain(h, g.recover, g.requestID, g.observe)
+}
+
+// writeError writes err as the chain does for r.
+func writeError(g *Gateway, w http.ResponseWriter, r *http.Request, err error) {
+	g.writeError(w, r, err)
+}
+
+// recheckUpgraded runs one pass of the upgraded-connection recheck.
+func recheckUpgraded(g *Gateway) { g.recheckUpgraded(context.Background()) }
+
+// trackedUpgrades is the number of upgraded connections g tracks.
+func trackedUpgrades(g *Gateway) int { return len(g.upgrades.snapshot()) }
+
+// sharedTransport is the upstream pool shared by routes without own TLS.
+func sharedTransport(g *Gateway) http.RoundTripper { return g.transport }
+
+// setProbeInterval sets the readiness store probe period.
+func setProbeInterval(g *Gateway, d time.Duration) { g.probeInterval = d }
+
+// probeOnce runs one readiness store probe.
+func probeOnce(g *Gateway, ctx context.Context) { g.probeOnce(ctx) }
 
 // beginRequest starts the per-request record of r as the chain would have
 // by the time an error is written: escaped path set and, if routed, the

@@ -82,7 +82,7 @@ func TestWebSocketUpgradeAndCloseUpgraded(t *testing.T) {
 			t.Fatalf("echo = %q, %v; want %q", buf, err, msg)
 		}
 	}
-	if n := len(env.g.upgrades.snapshot()); n != 1 {
+	if n := trackedUpgrades(env.g); n != 1 {
 		t.Fatalf("tracked upgraded connections = %d, want 1", n)
 	}
 
@@ -96,10 +96,10 @@ func TestWebSocketUpgradeAndCloseUpgraded(t *testing.T) {
 		t.Fatal("upstream side not closed after CloseUpgraded")
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for len(env.g.upgrades.snapshot()) != 0 && time.Now().Before(deadline) {
+	for trackedUpgrades(env.g) != 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := len(env.g.upgrades.snapshot()); n != 0 {
+	if n := trackedUpgrades(env.g); n != 0 {
 		t.Errorf("tracked upgraded connections after close = %d, want 0", n)
 	}
 }
@@ -386,7 +386,7 @@ func TestRouteUpstreamTLS(t *testing.T) {
 		t.Errorf("per-route transports = %d, want 3", len(snap.transports))
 	}
 	for _, rt := range snap.routes.all() {
-		if shared := rt.transport == http.RoundTripper(env.g.transport); shared != (rt.name == "system") {
+		if shared := rt.transport == sharedTransport(env.g); shared != (rt.name == "system") {
 			t.Errorf("route %s uses the shared transport = %v", rt.name, shared)
 		}
 	}

@@ -64,7 +64,7 @@ func TestReadiness(t *testing.T) {
 			}
 			for _, s := range steps {
 				store.down.Store(s.down)
-				g.probeOnce(ctx)
+				probeOnce(g, ctx)
 				if got := readyz(t, g); got != s.want {
 					t.Fatalf("%s: /readyz = %d, want %d", s.name, got, s.want)
 				}
@@ -80,7 +80,7 @@ func TestReadiness(t *testing.T) {
 			if got := readyz(t, g); got != http.StatusServiceUnavailable {
 				t.Errorf("after BeginShutdown: /readyz = %d, want 503", got)
 			}
-			g.probeOnce(ctx)
+			probeOnce(g, ctx)
 			if got := readyz(t, g); got != http.StatusServiceUnavailable {
 				t.Errorf("after BeginShutdown and a good probe: /readyz = %d, want 503", got)
 			}
@@ -95,7 +95,7 @@ func TestRunProbesUntilContextEnds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.probeInterval = 5 * time.Millisecond
+	setProbeInterval(g, 5*time.Millisecond)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { g.Run(ctx); close(done) }()
@@ -120,7 +120,7 @@ func TestNilStoreIsReadyAfterFirstProbe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.probeOnce(t.Context())
+	probeOnce(g, t.Context())
 	if got := readyz(t, g); got != http.StatusOK {
 		t.Errorf("/readyz = %d, want 200", got)
 	}
