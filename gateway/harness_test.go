@@ -278,6 +278,8 @@ type env struct {
 	redis     *sessionstest.Redis
 }
 
+// newEnv builds a gateway with New (logs at debug level into env.logs,
+// metrics into a per-test registry) and serves it on a real listener.
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
 	e := &env{t: t, up: newRecorder(t), reg: prometheus.NewRegistry(), logs: &syncBuffer{}, clock: o.clock, cfg: o.cfg}
@@ -288,8 +290,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		o.edit(e.cfg)
 	}
 	e.keys, e.users, e.usersPath = o.keys, o.users, o.usersAt
-	withStore := o.store.start != nil || o.shared != nil
-	if withStore {
+	if o.store.start != nil || o.shared != nil {
 		e.setUpAuth(o)
 	}
 	opts := Options{
