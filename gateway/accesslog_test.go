@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/portcullis-gw/portcullis/config"
 )
@@ -16,25 +17,34 @@ import (
 func TestAccessLogHasNoSecrets(t *testing.T) {
 	t.Parallel()
 	up := newRecorder(t)
-	id := Identity{User: "alice", Roles: []string{"staff"}, SessionID: "sid-42", Assertion: "ASSERTIONSECRET"}
-	cfg := coreConfig(coreRoute("app", "/app", up.srv.URL, config.AuthRequired))
-	env := newCoreEnvAs(t, cfg, id)
+	cfg := testConfig(testRoute("app", "/app", up.srv.URL, config.AuthRequired))
+	cfg.Headers.Assertion = "X-Auth-Assertion"
+	env, id, authz := newEnvAs(t, cfg, "alice")
+	accessName, _ := cfg.Cookies.Names()
+	// The bearer token wins over the cookie, so the cookie's value is a
+	// secret the gateway reads but does not use.
 	res := rawRequest(t, env.addr(), "GET /app/x/../page?token=QUERYSECRET&x=1 HTTP/1.1\r\nHost: gw.test\r\n"+
-		"Cookie: "+cfg.Cookies.AccessName+"=COOKIESECRET; other=OTHERCOOKIE\r\n"+
-		"Authorization: Bearer BEARERSECRET\r\n\r\n")
+		"Cookie: "+accessName+"=COOKIESECRET; other=OTHERCOOKIE\r\n"+authz+"\r\n")
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("status = %d, want 200", res.StatusCode)
 	}
-	waitFor(t, "the access log line", func() bool { return strings.Contains(env.logs.String(), "msg=request") })
+	assertion := wantAssertion(t, up.last(t).Header.Get("X-Auth-Assertion"), "app", id)
+	// A refused bearer token must not be logged either.
+	if res := rawRequest(t, env.addr(), "GET /app/y?token=QUERYSECRET HTTP/1.1\r\nHost: gw.test\r\n"+
+		"Authorization: Bearer BEARERSECRET\r\n\r\n"); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("bad bearer: status = %d, want 401", res.StatusCode)
+	}
+	waitFor(t, "the access log lines", func() bool { return strings.Count(env.logs.String(), "msg=request") >= 3 }) // login, 200, 401
 	logs := env.logs.String()
-	for _, secret := range []string{"QUERYSECRET", "COOKIESECRET", "OTHERCOOKIE", "BEARERSECRET", "ASSERTIONSECRET", "token="} {
+	token := strings.TrimSuffix(strings.TrimPrefix(authz, "Authorization: Bearer "), "\r\n")
+	for _, secret := range []string{"QUERYSECRET", "COOKIESECRET", "OTHERCOOKIE", "BEARERSECRET", token, assertion, "token="} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("log contains %q:\n%s", secret, logs)
 		}
 	}
 	for _, want := range []string{
 		"msg=request", "method=GET", "path=/app/page", "route=app", "status=200", "duration=",
-		"client_ip=127.0.0.1", "request_id=" + res.Header.Get("X-Request-ID"), "user=alice", "session_id=sid-42",
+		"client_ip=127.0.0.1", "request_id=" + res.Header.Get("X-Request-ID"), "user=alice", "session_id=" + id.SessionID,
 		"upstream=" + up.srv.URL,
 	} {
 		if !strings.Contains(logs, want) {
@@ -46,14 +56,14 @@ func TestAccessLogHasNoSecrets(t *testing.T) {
 func TestAccessLogFieldsJSONAndOff(t *testing.T) {
 	t.Parallel()
 	var buf syncBuffer
-	cfg := coreConfig(coreRoute("echo", "/", config.EchoUpstream, config.AuthPublic))
+	cfg := testConfig(testRoute("echo", "/", config.EchoUpstream, config.AuthPublic))
 	g, err := New(Options{Config: cfg, Registry: prometheus.NewRegistry(),
 		Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := newHTTPTestServer(t, g)
-	coreDo(t, "GET", base+"/p?q=SECRET", nil)
+	base := serve(t, g)
+	do(t, "GET", base+"/p?q=SECRET", "")
 	waitFor(t, "the access log line", func() bool { return strings.Contains(buf.String(), "\n") })
 	var line map[string]any
 	if err := json.Unmarshal(bytes.TrimSpace([]byte(buf.String())), &line); err != nil {
@@ -69,14 +79,14 @@ func TestAccessLogFieldsJSONAndOff(t *testing.T) {
 	}
 
 	var off syncBuffer
-	cfg = coreConfig(coreRoute("echo", "/", config.EchoUpstream, config.AuthPublic))
+	cfg = testConfig(testRoute("echo", "/", config.EchoUpstream, config.AuthPublic))
 	cfg.Log.AccessLog = false
 	reg := prometheus.NewRegistry()
 	g, err = New(Options{Config: cfg, Registry: reg, Logger: slog.New(slog.NewJSONHandler(&off, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	coreDo(t, "GET", newHTTPTestServer(t, g)+"/p", nil)
+	do(t, "GET", serve(t, g)+"/p", "")
 	waitForRequests(t, reg, 1) // the request is finished, so its log line would be written
 	if off.String() != "" {
 		t.Errorf("log.access_log false still logged: %s", off.String())
@@ -85,16 +95,14 @@ func TestAccessLogFieldsJSONAndOff(t *testing.T) {
 
 func TestPanicIsLoggedAnd500(t *testing.T) {
 	t.Parallel()
-	env := newCoreEnv(t, coreConfig(coreRoute("echo", "/", config.EchoUpstream, config.AuthPublic)))
-	g := env.g
-	boom := chain(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }),
-		g.recover, g.requestID, g.observe)
-	res := coreDo(t, "GET", newHTTPTestServer(t, boom)+"/x", nil)
+	env := newEnv(t, envOptions{cfg: testConfig(testRoute("echo", "/", config.EchoUpstream, config.AuthPublic))})
+	boom := outerSteps(env.g, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
+	res := do(t, "GET", serve(t, boom)+"/x", "")
 	if res.StatusCode != http.StatusInternalServerError {
 		t.Errorf("status = %d, want 500", res.StatusCode)
 	}
 	waitForRequests(t, env.reg, 1)
-	if v, _ := metricValue(t, env.reg, metricRequests, map[string]string{"route": "_none", "method": "GET", "code": "500"}); v != 1 {
+	if v := testutil.ToFloat64(metricsOf(env.g).requests.WithLabelValues("_none", "GET", "500")); v != 1 {
 		t.Errorf("requests{_none,GET,500} = %v, want 1", v)
 	}
 	if !strings.Contains(env.logs.String(), "panic serving request") {
@@ -104,8 +112,8 @@ func TestPanicIsLoggedAnd500(t *testing.T) {
 
 func TestAccessLogUpstreamOnlyWhenForwarded(t *testing.T) {
 	t.Parallel()
-	env := newCoreEnv(t, coreConfig(coreRoute("locked", "/", config.EchoUpstream, config.AuthRequired)))
-	if res := coreDo(t, "GET", env.srv.URL+"/x", nil); res.StatusCode != http.StatusUnauthorized {
+	env := newEnv(t, envOptions{cfg: testConfig(testRoute("locked", "/", config.EchoUpstream, config.AuthRequired))})
+	if res := do(t, "GET", env.srv.URL+"/x", ""); res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("status = %d, want 401", res.StatusCode)
 	}
 	waitFor(t, "the access log line", func() bool { return strings.Contains(env.logs.String(), "msg=request") })

@@ -30,11 +30,15 @@ func TestAdminHandlerToken(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			cfg := coreConfig()
+			cfg := testConfig()
 			cfg.Admin.Token = tc.token
-			env := newCoreEnv(t, cfg)
-			base := newHTTPTestServer(t, env.g.AdminHandler())
-			res := coreDo(t, "GET", base+"/admin/no-such-endpoint", http.Header{"Authorization": tc.auth})
+			env := newEnv(t, envOptions{cfg: cfg})
+			base := serve(t, env.g.AdminHandler())
+			var hdr []string
+			for _, v := range tc.auth {
+				hdr = append(hdr, "Authorization", v)
+			}
+			res := do(t, "GET", base+"/admin/no-such-endpoint", "", hdr...)
 			if tc.passes {
 				if res.StatusCode == http.StatusUnauthorized {
 					t.Fatalf("status = 401, want the admin endpoints to answer")

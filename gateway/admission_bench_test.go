@@ -101,7 +101,7 @@ func benchGateway(b *testing.B) *Gateway {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := aeConfig(config.EchoUpstream)
+	cfg := authConfig(config.EchoUpstream)
 	cfg.Tokens.Keys = []config.Key{{ID: "k1", Alg: "HS256", Secret: config.Secret(strings.Repeat("s", 32))}}
 	cfg.Login.RateLimit.PerIP = 0
 	store := sessions.NewMemoryStore(sessions.Options{MaxPerUser: 5, IdleTimeout: time.Hour, AbsoluteLifetime: 24 * time.Hour})

@@ -119,7 +119,7 @@ type floodAnswer struct {
 }
 
 // flood sends n simultaneous JSON logins with body(i) and returns the answers.
-func flood(t *testing.T, e *authEnv, n int, body func(i int) string) []floodAnswer {
+func flood(t *testing.T, e *env, n int, body func(i int) string) []floodAnswer {
 	t.Helper()
 	out := make([]floodAnswer, n)
 	start := make(chan struct{})
@@ -159,7 +159,7 @@ func countStatus(as []floodAnswer) map[int]int {
 // code read the count, verified, then recorded: all n were verified.
 func TestLoginThrottleConcurrent(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{edit: func(c *config.Config) {
+		e := newEnv(t, envOptions{store: sk, edit: func(c *config.Config) {
 			c.Login.RateLimit = config.RateLimit{PerUser: 5, PerIP: 0, Window: 5 * time.Minute}
 		}})
 		const n = 30
@@ -181,7 +181,7 @@ func TestLoginThrottleConcurrent(t *testing.T) {
 		if failures != 5 {
 			t.Fatalf("%d wrong passwords verified in all, want exactly per_user = 5", failures)
 		}
-		if checks := e.g.admission.checks.Load(); checks != 5 {
+		if checks := admissionOf(e.g).checks.Load(); checks != 5 {
 			t.Fatalf("%d password verifications, want 5", checks)
 		}
 		wantStatus(t, "right password after the budget", e.do("POST", "/auth/login", loginBody("bob", "bob-password"), "Content-Type", "application/json"), 429)
@@ -193,10 +193,10 @@ func TestLoginThrottleConcurrent(t *testing.T) {
 // Retry-After and does not count in the throttle (issue 8 D, SPEC §8).
 func TestLoginFloodAdmission(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{edit: func(c *config.Config) {
+		e := newEnv(t, envOptions{store: sk, edit: func(c *config.Config) {
 			c.Login.RateLimit = config.RateLimit{PerUser: 5, PerIP: 1000, Window: 5 * time.Minute}
 		}})
-		adm := e.g.admission
+		adm := admissionOf(e.g)
 
 		// Every slot busy (a long check elsewhere): the whole flood is shed,
 		// nothing is verified, and nothing stays counted.
@@ -247,7 +247,7 @@ func TestLoginCheckLanes(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "users.yaml")
-	writeUsersFile(t, path, func(name string, u *aeUser) bool {
+	writeUsersFile(t, path, func(name string, u *userEntry) bool {
 		if name == "bob" {
 			u.hash = p2
 		}
@@ -257,8 +257,8 @@ func TestLoginCheckLanes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newAuthEnv(t, memoryStore, aeOptions{users: us, usersAt: path})
-	adm := e.g.admission
+	e := newEnv(t, envOptions{store: memoryStore, users: us, usersAt: path})
+	adm := admissionOf(e.g)
 	adm.resize(3)
 	wantStatus(t, "p=1 user", e.do("POST", "/auth/login", loginBody("alice", "alice-password"), "Content-Type", "application/json"), 200)
 	if p := adm.peak.Load(); p != 1 {

@@ -35,7 +35,7 @@ type verified struct {
 
 // authenticate runs SPEC §6 steps 4–6 for a matched route and returns the
 // identity to forward (zero Identity = anonymous) or an error to answer.
-// Whatever it returns, authenticateStepWith refuses to forward a required
+// Whatever it returns, authenticateStep refuses to forward a required
 // route without a user holding one of the route's roles.
 func (g *Gateway) authenticate(r *http.Request, snap *snapshot, rt *route) (Identity, error) {
 	if rt.auth == config.AuthPublic {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -151,5 +152,76 @@ func TestCookieJarAttributes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHostileCookies: odd cookie values never authenticate and never fall
+// back to another credential.
+func TestHostileCookies(t *testing.T) {
+	forEachStore(t, func(t *testing.T, sk storeKind) {
+		e := newEnv(t, envOptions{store: sk})
+		a := e.loginJSON("alice", "alice-password")
+		j := e.cookieNames()
+		tests := []struct {
+			name   string
+			cookie string
+			want   int
+		}{
+			{"quoted value", j.accessName + `="` + a.AccessToken + `"`, 200}, // RFC 6265 allows DQUOTEs around a value
+			{"value with space", j.accessName + "=a b", 401},
+			{"non-ASCII value", j.accessName + "=tok\u00e9n", 401},
+			{"percent-encoded token", j.accessName + "=" + url.QueryEscape(a.AccessToken+"="), 401},
+			{"refresh token as access cookie", j.accessName + "=" + a.RefreshToken, 401},
+			{"good and garbage duplicate", j.accessName + "=" + a.AccessToken + "; " + j.accessName + "=x", 401},
+			{"name in other case", strings.ToUpper(j.accessName) + "=" + a.AccessToken, 401},
+			{"empty then good", j.accessName + "=; " + j.accessName + "=" + a.AccessToken, 401},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				res := e.do("GET", "/api/x", "", "Cookie", tt.cookie)
+				wantStatus(t, "GET /api/x", res, tt.want)
+			})
+		}
+		t.Run("duplicate refresh cookie", func(t *testing.T) {
+			res := e.do("POST", "/auth/refresh", "", "Cookie", j.refreshName+"="+a.RefreshToken+"; "+j.refreshName+"="+a.RefreshToken)
+			wantStatus(t, "cookie refresh", res, http.StatusUnauthorized)
+			if c := res.cookie(j.refreshName); c == nil || c.MaxAge >= 0 {
+				t.Errorf("ambiguous refresh cookie not cleared")
+			}
+			wantStatus(t, "session after", e.do("GET", "/api/x", "", bearer(a.AccessToken)...), http.StatusOK)
+		})
+	})
+}
+
+// Issue 7 item 7 (SPEC §5 cross-origin protection): only a bearer that
+// verifies and is the credential used exempts a request from the origin
+// check, and a request carrying a bearer never acts on the gateway's cookies
+// (TestUnverifiedBearerExemptsNothing, TestBearerNeverActsOnCookies,
+// TestUnverifiedBearerOnProxiedRoutes use the helpers below).
+
+// crossSite are the headers a browser adds to a cross-site request.
+var crossSite = []string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}
+
+// unverifiedBearers are Authorization values that carry a bearer that does
+// not verify, in the spellings extractCredential accepts as a bearer.
+func unverifiedBearers(t *testing.T, e *env) map[string][]string {
+	t.Helper()
+	other, err := tokens.New(config.Tokens{Issuer: "portcullis", Audience: "portcullis", AccessTTL: time.Minute,
+		Keys: []config.Key{{ID: "k1", Alg: "HS256", Secret: config.Secret(strings.Repeat("o", 32))}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, _, err := other.Issue("alice", "sid", e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string][]string{
+		"garbage":       {"Authorization", "Bearer x"},
+		"lower case":    {"Authorization", "bearer x"},
+		"empty":         {"Authorization", "Bearer"},
+		"wrong key":     {"Authorization", "Bearer " + forged},
+		"malformed":     {"Authorization", "Bearer a b c"},
+		"two bearers":   {"Authorization", "Bearer x", "Authorization", "Bearer y"},
+		"tab separator": {"Authorization", "Bearer\tx"},
 	}
 }

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -30,7 +29,7 @@ func TestUpgradedConnectionRecheck(t *testing.T) {
 		_, _ = io.Copy(io.Discard, conn)
 	}))
 	t.Cleanup(ws.Close)
-	e := newAuthEnv(t, memoryStore, aeOptions{edit: func(c *config.Config) {
+	e := newEnv(t, envOptions{store: memoryStore, edit: func(c *config.Config) {
 		r := config.DefaultRoute()
 		r.Name, r.PathPrefix, r.Upstream, r.Roles = "ws", "/ws", ws.URL, []string{"staff"}
 		r.Upgrades = []string{"test"} // the protocol the upstream above speaks
@@ -59,19 +58,19 @@ func TestUpgradedConnectionRecheck(t *testing.T) {
 	alice := e.loginJSON("alice", "alice-password")
 	bob := e.loginJSON("bob", "bob-password")
 	a, b := dial(alice.AccessToken), dial(bob.AccessToken)
-	e.g.recheckUpgraded(context.Background())
+	recheckUpgraded(e.g)
 	if closed(a) || closed(b) {
 		t.Fatalf("a valid connection was closed")
 	}
 	wantStatus(t, "logout alice", e.do("POST", "/auth/logout", "", bearer(alice.AccessToken)...), 204)
-	e.g.recheckUpgraded(context.Background())
+	recheckUpgraded(e.g)
 	if !closed(a) {
 		t.Errorf("connection of a revoked session still open")
 	}
 	if closed(b) {
 		t.Errorf("bob's connection closed")
 	}
-	writeUsersFile(t, e.usersPath, func(name string, u *aeUser) bool {
+	writeUsersFile(t, e.usersPath, func(name string, u *userEntry) bool {
 		if name == "bob" {
 			u.roles = nil
 		}
@@ -80,7 +79,7 @@ func TestUpgradedConnectionRecheck(t *testing.T) {
 	if err := e.users.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	e.g.recheckUpgraded(context.Background())
+	recheckUpgraded(e.g)
 	if !closed(b) {
 		t.Errorf("connection of a user who lost the role still open")
 	}

@@ -40,7 +40,7 @@
 //     snapshot and matched route as arguments, and puts the verified Identity
 //     in the context (IdentityFrom). A required route is never forwarded
 //     without a user holding one of its roles, whatever authenticate returns
-//     (authenticateStepWith checks again).
+//     (authenticateStep checks again).
 //   - proxy is one httputil.ReverseProxy with Rewrite: it joins the
 //     upstream URL, sets Host (preserve_host), the forwarding headers, every
 //     identity header for an authenticated request (none at all for an

@@ -75,12 +75,12 @@ func TestEndpointBodyTimeout(t *testing.T) {
 		_, _ = io.WriteString(w, strings.ToUpper(string(b)))
 	}))
 	t.Cleanup(upload.Close)
-	e := newAuthEnv(t, memoryStore, aeOptions{edit: func(c *config.Config) {
+	e := newEnv(t, envOptions{store: memoryStore, edit: func(c *config.Config) {
 		r := config.DefaultRoute()
 		r.Name, r.PathPrefix, r.Upstream, r.Auth = "upload", "/upload", upload.URL, config.AuthPublic
 		c.Routes = append([]config.Route{r}, c.Routes...)
 	}})
-	if got := e.g.snap.Load().cfg.Server.EndpointBodyTimeout; got != 10*time.Second {
+	if got := snapshotOf(e.g).cfg.Server.EndpointBodyTimeout; got != 10*time.Second {
 		t.Fatalf("endpoint_body_timeout = %v, want the 10s default", got)
 	}
 	c := *e.cfg
@@ -141,7 +141,7 @@ func TestEndpointBodyTimeout(t *testing.T) {
 // TestEndpointBodyTimeoutHTTP2: the same cut on an HTTP/2 stream (a TLS
 // listener negotiates h2).
 func TestEndpointBodyTimeoutHTTP2(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{edit: func(c *config.Config) {
+	e := newEnv(t, envOptions{store: memoryStore, edit: func(c *config.Config) {
 		c.Server.EndpointBodyTimeout = 200 * time.Millisecond
 	}})
 	srv := httptest.NewUnstartedServer(e.g)

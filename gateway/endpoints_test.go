@@ -11,8 +11,8 @@ import (
 // error code and Cache-Control: no-store.
 func TestAuthEndpointErrors(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
-		jar := e.jar()
+		e := newEnv(t, envOptions{store: sk})
+		jar := e.cookieNames()
 		alice := e.loginJSON("alice", "alice-password")
 		bob := e.loginJSON("bob", "bob-password")
 		js := []string{"Content-Type", "application/json"}
@@ -85,7 +85,7 @@ func TestAuthEndpointErrors(t *testing.T) {
 // TestLoginFailuresIdentical: unknown, wrong-password and disabled users
 // get the same status and body.
 func TestLoginFailuresIdentical(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{})
+	e := newEnv(t, envOptions{store: memoryStore})
 	var bodies []string
 	for _, c := range []struct{ user, pw string }{{"alice", "wrong"}, {"nobody", "alice-password"}, {"carol", "carol-password"}} {
 		b, _ := json.Marshal(map[string]string{"username": c.user, "password": c.pw})
@@ -100,7 +100,7 @@ func TestLoginFailuresIdentical(t *testing.T) {
 
 // TestBearerExemptOnEndpoints: bearer requests skip the origin check.
 func TestBearerExemptOnEndpoints(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{})
+	e := newEnv(t, envOptions{store: memoryStore})
 	a := e.loginJSON("alice", "alice-password")
 	res := e.do("POST", "/auth/logout", "", append(bearer(a.AccessToken), "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")...)
 	wantStatus(t, "bearer logout cross-site", res, http.StatusNoContent)
@@ -110,7 +110,7 @@ func TestBearerExemptOnEndpoints(t *testing.T) {
 // TestDeleteCurrentSession: deleting the current session is a logout.
 func TestDeleteCurrentSession(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
+		e := newEnv(t, envOptions{store: sk})
 		a := e.loginJSON("alice", "alice-password")
 		b := e.loginJSON("alice", "alice-password")
 		res := e.do("DELETE", "/auth/sessions/"+b.SessionID, "", bearer(a.AccessToken)...)
@@ -118,7 +118,7 @@ func TestDeleteCurrentSession(t *testing.T) {
 		wantStatus(t, "b revoked", e.do("GET", "/api/x", "", bearer(b.AccessToken)...), 401)
 		res = e.do("DELETE", "/auth/sessions/"+a.SessionID, "", bearer(a.AccessToken)...)
 		wantStatus(t, "delete current", res, 204)
-		if ck := res.cookie(e.jar().accessName); ck == nil || ck.MaxAge >= 0 {
+		if ck := res.cookie(e.cookieNames().accessName); ck == nil || ck.MaxAge >= 0 {
 			t.Errorf("delete current did not clear the access cookie")
 		}
 		wantStatus(t, "a revoked", e.do("GET", "/api/x", "", bearer(a.AccessToken)...), 401)
@@ -128,7 +128,7 @@ func TestDeleteCurrentSession(t *testing.T) {
 // TestSessionsList: JSON shape, order and current.
 func TestSessionsList(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
+		e := newEnv(t, envOptions{store: sk})
 		a := e.loginJSON("alice", "alice-password", "User-Agent", "first")
 		e.clock.Advance(2e9)
 		b := e.loginJSON("alice", "alice-password", "User-Agent", "second")
@@ -162,7 +162,7 @@ func TestSessionsList(t *testing.T) {
 
 // TestJWKS: the public keys endpoint.
 func TestJWKS(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{})
+	e := newEnv(t, envOptions{store: memoryStore})
 	res := e.do("GET", "/.well-known/jwks.json", "")
 	wantStatus(t, "jwks", res, 200)
 	var set struct {
@@ -176,4 +176,87 @@ func TestJWKS(t *testing.T) {
 		t.Errorf("Content-Type = %q", ct)
 	}
 	wantStatus(t, "jwks POST", e.do("POST", "/.well-known/jwks.json", ""), 405)
+}
+
+// TestUnverifiedBearerExemptsNothing: a cross-site request with the victim's
+// cookies and a bearer that does not verify is refused by the origin check
+// on every state-changing gateway endpoint, and changes nothing.
+func TestUnverifiedBearerExemptsNothing(t *testing.T) {
+	e := newEnv(t, envOptions{store: memoryStore})
+	victim := &browser{}
+	wantStatus(t, "victim login", e.loginForm(victim, "alice", "alice-password", "/"), http.StatusSeeOther)
+	me := e.loginJSON("alice", "alice-password") // a second session, for the revoke endpoints
+	cookies := []string{"Cookie", e.cookieHeader(victim)}
+	form := []string{"Content-Type", "application/x-www-form-urlencoded"}
+	endpoints := []struct{ method, path, body string }{
+		{"POST", "/auth/refresh", ""},
+		{"POST", "/auth/logout", ""},
+		{"POST", "/auth/logout", "rd=/"},
+		{"POST", "/auth/logout-all", ""},
+		{"DELETE", "/auth/sessions/" + me.SessionID, ""},
+		{"POST", "/auth/sessions/" + me.SessionID + "/revoke", ""},
+	}
+	for name, auth := range unverifiedBearers(t, e) {
+		for _, ep := range endpoints {
+			hdr := append(append(append([]string{}, auth...), cookies...), crossSite...)
+			if ep.body != "" || strings.HasSuffix(ep.path, "/revoke") {
+				hdr = append(hdr, form...)
+			}
+			res := e.do(ep.method, ep.path, ep.body, hdr...)
+			if res.StatusCode != http.StatusForbidden || res.errCode(t) != "cross_origin" {
+				t.Errorf("%s: %s %s = %d %s, want 403 cross_origin", name, ep.method, ep.path, res.StatusCode, res.body)
+			}
+			if len(res.Cookies()) != 0 {
+				t.Errorf("%s: %s %s set cookies %v", name, ep.method, ep.path, res.Header.Values("Set-Cookie"))
+			}
+		}
+	}
+	// Nothing happened: both sessions live, the refresh cookie unrotated.
+	wantStatus(t, "victim session", e.do("GET", "/auth/me", "", cookies...), http.StatusOK)
+	wantStatus(t, "second session", e.do("GET", "/auth/me", "", bearer(me.AccessToken)...), http.StatusOK)
+	sameSite := append(append([]string{}, cookies...), "Origin", e.srv.URL, "Sec-Fetch-Site", "same-origin")
+	wantStatus(t, "victim's own refresh", e.do("POST", "/auth/refresh", "", sameSite...), http.StatusNoContent)
+}
+
+// TestBearerNeverActsOnCookies: a verified bearer exempts the request, but
+// the cookies riding along are never used: not rotated, not revoked, not the
+// identity of a proxied request.
+func TestBearerNeverActsOnCookies(t *testing.T) {
+	forEachStore(t, func(t *testing.T, sk storeKind) {
+		e := newEnv(t, envOptions{store: sk})
+		victim := &browser{}
+		wantStatus(t, "victim login", e.loginForm(victim, "alice", "alice-password", "/"), http.StatusSeeOther)
+		mallory := e.loginJSON("bob", "bob-password")
+		hdr := append(append(bearer(mallory.AccessToken), "Cookie", e.cookieHeader(victim)), crossSite...)
+
+		// A refresh acts with a refresh token, never with the bearer: the
+		// bearer does not exempt it, and its cookies are ignored even where
+		// the origin check passes (an API client sends no Origin).
+		res := e.do("POST", "/auth/refresh", "", hdr...)
+		if res.StatusCode != http.StatusForbidden || len(res.Cookies()) != 0 {
+			t.Errorf("cross-site refresh with a verified bearer = %d %s, cookies %v; want 403, none set",
+				res.StatusCode, res.body, res.Header.Values("Set-Cookie"))
+		}
+		res = e.do("POST", "/auth/refresh", "", append(bearer(mallory.AccessToken), "Cookie", e.cookieHeader(victim))...)
+		if res.StatusCode != http.StatusBadRequest || len(res.Cookies()) != 0 {
+			t.Errorf("refresh with a bearer and cookies = %d %s, cookies %v; want 400 (no refresh token), none set",
+				res.StatusCode, res.body, res.Header.Values("Set-Cookie"))
+		}
+		res = e.do("POST", "/auth/login", "username=alice&password=alice-password&rd=%2F",
+			append(hdr, "Content-Type", "application/x-www-form-urlencoded")...)
+		if res.StatusCode != http.StatusForbidden || len(res.Cookies()) != 0 {
+			t.Errorf("cross-site form login with a verified bearer = %d, cookies %v; want 403, none set",
+				res.StatusCode, res.Header.Values("Set-Cookie"))
+		}
+		wantStatus(t, "proxied csrf route acts as the bearer", e.do("POST", "/api/x", "", hdr...), http.StatusOK)
+		if u := e.up.last(t).Header.Get("X-Auth-User"); u != "bob" {
+			t.Errorf("upstream X-Auth-User = %q, want bob (the bearer's)", u)
+		}
+		wantStatus(t, "logout with a bearer and cookies", e.do("POST", "/auth/logout", "", hdr...), http.StatusNoContent)
+		wantStatus(t, "the bearer's session ended", e.do("GET", "/auth/me", "", bearer(mallory.AccessToken)...), http.StatusUnauthorized)
+
+		cookies := []string{"Cookie", e.cookieHeader(victim), "Origin", e.srv.URL, "Sec-Fetch-Site", "same-origin"}
+		wantStatus(t, "victim session", e.do("GET", "/auth/me", "", cookies...), http.StatusOK)
+		wantStatus(t, "victim's refresh cookie unrotated", e.do("POST", "/auth/refresh", "", cookies...), http.StatusNoContent)
+	})
 }

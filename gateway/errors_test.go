@@ -41,11 +41,10 @@ func TestPublicError(t *testing.T) {
 
 func TestWriteError(t *testing.T) {
 	t.Parallel()
-	g, err := New(Options{Config: coreConfig(coreRoute("app", "/", config.EchoUpstream, config.AuthRequired))})
+	g, err := New(Options{Config: testConfig(testRoute("app", "/", config.EchoUpstream, config.AuthRequired))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := g.snap.Load().routes.anyHost[0]
 	tests := []struct {
 		name       string
 		err        error
@@ -79,13 +78,9 @@ func TestWriteError(t *testing.T) {
 			for k, v := range tc.header {
 				r.Header[k] = v
 			}
-			r, rec := g.begin(r)
-			rec.escaped = "/app/x"
-			if tc.routed {
-				rec.route = rt
-			}
+			r = beginRequest(g, r, "/app/x", tc.routed)
 			w := httptest.NewRecorder()
-			g.writeError(w, r, tc.err)
+			writeError(g, w, r, tc.err)
 			if w.Code != tc.status {
 				t.Fatalf("status = %d, want %d", w.Code, tc.status)
 			}
@@ -113,8 +108,8 @@ func TestWriteError(t *testing.T) {
 func TestRequiredRouteBrowserRedirect(t *testing.T) {
 	t.Parallel()
 	up := newRecorder(t)
-	env := newCoreEnv(t, coreConfig(coreRoute("app", "/", up.srv.URL, config.AuthRequired)))
-	res := coreDo(t, "GET", env.srv.URL+"/a/../app?x=1", http.Header{"Accept": {"text/html"}})
+	env := newEnv(t, envOptions{cfg: testConfig(testRoute("app", "/", up.srv.URL, config.AuthRequired))})
+	res := do(t, "GET", env.srv.URL+"/a/../app?x=1", "", "Accept", "text/html")
 	if res.StatusCode != http.StatusFound || res.Header.Get("Location") != "/auth/login?rd=%2Fapp%3Fx%3D1" {
 		t.Errorf("browser GET = %d Location %q; want 302 to the login page", res.StatusCode, res.Header.Get("Location"))
 	}
@@ -123,34 +118,25 @@ func TestRequiredRouteBrowserRedirect(t *testing.T) {
 	}
 }
 
-// TestHardRuleRequiredRoute checks the core's own guard: even a seam that
-// returned no error with no user (or a user without the roles) cannot get a
-// required route forwarded.
+// TestHardRuleRequiredRoute: through the whole chain, a required route is
+// never forwarded without a user holding one of its roles.
 func TestHardRuleRequiredRoute(t *testing.T) {
 	t.Parallel()
 	up := newRecorder(t)
-	rc := coreRoute("app", "/", up.srv.URL, config.AuthRequired)
+	rc := testRoute("app", "/", up.srv.URL, config.AuthRequired)
 	rc.Roles = []string{"admin"}
+	env, _, authz := newEnvAs(t, testConfig(rc), "bob") // bob is staff only
 	for _, tc := range []struct {
-		name   string
-		id     Identity
-		status int
+		name, authz string
+		status      int
 	}{
-		{"anonymous", Identity{}, http.StatusUnauthorized},
-		{"wrong role", Identity{User: "bob", Roles: []string{"staff"}}, http.StatusForbidden},
+		{"anonymous", "", http.StatusUnauthorized},
+		{"wrong role", authz, http.StatusForbidden},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			env := newCoreEnv(t, coreConfig(rc))
-			g := env.g
-			r := httptest.NewRequest("GET", "/x", nil)
-			r, rec := g.begin(r)
-			rec.route = g.snap.Load().routes.anyHost[0]
-			w := httptest.NewRecorder()
-			// A seam that wrongly returned (tc.id, nil).
-			step := g.authenticateStepWith(func(*http.Request, *route) (Identity, error) { return tc.id, nil })
-			step(http.HandlerFunc(g.serveProxy)).ServeHTTP(w, r)
-			if w.Code != tc.status {
-				t.Errorf("status = %d, want %d", w.Code, tc.status)
+			res := rawRequest(t, env.addr(), "GET /x HTTP/1.1\r\nHost: gw.test\r\n"+tc.authz+"\r\n")
+			if res.StatusCode != tc.status {
+				t.Errorf("status = %d, want %d", res.StatusCode, tc.status)
 			}
 			if len(up.requests()) != 0 {
 				t.Error("required route forwarded")

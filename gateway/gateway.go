@@ -340,14 +340,6 @@ func withPath(r *http.Request, path, escaped string) *http.Request {
 	return r2
 }
 
-// authenticateStep runs authenticate (auth.go) for the matched route and puts the
-// identity in the context (SPEC §6 steps 4–6).
-func (g *Gateway) authenticateStep(next http.Handler) http.Handler {
-	return g.authenticateStepWith(func(r *http.Request, rt *route) (Identity, error) {
-		return g.authenticate(r, recordFrom(r.Context()).snap, rt)
-	})(next)
-}
-
 // routed adapts a step that runs after routing: it gets the request's
 // snapshot and matched route as arguments, not from the record.
 func (g *Gateway) routed(h func(w http.ResponseWriter, r *http.Request, snap *snapshot, rt *route)) http.Handler {
@@ -368,30 +360,29 @@ func (g *Gateway) gatewayEndpoint(h func(w http.ResponseWriter, r *http.Request,
 	})
 }
 
-// authenticateStepWith is authenticateStep around a given authenticator.
-// Hard rule, enforced here whatever the authenticator returns: a required
-// route is never forwarded without a user holding one of the route's roles.
-func (g *Gateway) authenticateStepWith(auth func(*http.Request, *route) (Identity, error)) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			rec := recordFrom(r.Context())
-			id, err := auth(r, rec.route)
-			if err == nil && rec.route.auth == config.AuthRequired {
-				switch {
-				case id.User == "":
-					err = errUnauthenticated
-				case len(rec.route.roles) > 0 && !anyRole(id.Roles, rec.route.roles):
-					err = errForbidden
-				}
+// authenticateStep runs authenticate (auth.go) for the matched route and
+// puts the identity in the context (SPEC §6 steps 4–6). Hard rule, enforced
+// here again whatever authenticate returns (a second line of defence): a
+// required route is never forwarded without a user holding one of its roles.
+func (g *Gateway) authenticateStep(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := recordFrom(r.Context())
+		id, err := g.authenticate(r, rec.snap, rec.route)
+		if err == nil && rec.route.auth == config.AuthRequired {
+			switch {
+			case id.User == "":
+				err = errUnauthenticated
+			case len(rec.route.roles) > 0 && !anyRole(id.Roles, rec.route.roles):
+				err = errForbidden
 			}
-			if err != nil {
-				g.writeError(w, r, err)
-				return
-			}
-			rec.identity = id // access log and upgrade owner; Roles are not read there, so no second clone
-			next.ServeHTTP(w, r.WithContext(withIdentity(r.Context(), id)))
-		})
-	}
+		}
+		if err != nil {
+			g.writeError(w, r, err)
+			return
+		}
+		rec.identity = id // access log and upgrade owner; Roles are not read there, so no second clone
+		next.ServeHTTP(w, r.WithContext(withIdentity(r.Context(), id)))
+	})
 }
 
 // anyRole reports whether have and want share a role.

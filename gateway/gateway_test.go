@@ -1,24 +1,29 @@
 package gateway
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/portcullis-gw/portcullis/config"
+	"github.com/portcullis-gw/portcullis/gateway/tokens"
 )
 
-func TestAuthModesPlaceholderSeam(t *testing.T) {
+// TestAuthModesAnonymous: an anonymous request is refused on a required
+// route, forwarded on optional and public ones, and 404 where no route is.
+func TestAuthModesAnonymous(t *testing.T) {
 	t.Parallel()
 	up := newRecorder(t)
-	env := newCoreEnv(t, coreConfig(
-		coreRoute("req", "/req", up.srv.URL, config.AuthRequired),
-		coreRoute("opt", "/opt", up.srv.URL, config.AuthOptional),
-		coreRoute("pub", "/pub", up.srv.URL, config.AuthPublic),
-	))
+	env := newEnv(t, envOptions{cfg: testConfig(
+		testRoute("req", "/req", up.srv.URL, config.AuthRequired),
+		testRoute("opt", "/opt", up.srv.URL, config.AuthOptional),
+		testRoute("pub", "/pub", up.srv.URL, config.AuthPublic),
+	)})
 	tests := []struct {
 		path      string
 		want      int
@@ -32,7 +37,7 @@ func TestAuthModesPlaceholderSeam(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.path, func(t *testing.T) {
 			before := len(up.requests())
-			res := coreDo(t, "GET", env.srv.URL+tc.path, nil)
+			res := do(t, "GET", env.srv.URL+tc.path, "")
 			if res.StatusCode != tc.want {
 				t.Fatalf("GET %s = %d %s, want %d", tc.path, res.StatusCode, res.body, tc.want)
 			}
@@ -45,8 +50,8 @@ func TestAuthModesPlaceholderSeam(t *testing.T) {
 
 func TestEchoUpstream(t *testing.T) {
 	t.Parallel()
-	env := newCoreEnv(t, coreConfig(coreRoute("echo", "/", config.EchoUpstream, config.AuthPublic)))
-	res := coreDo(t, "GET", env.srv.URL+"/a/b?x=1", nil)
+	env := newEnv(t, envOptions{cfg: testConfig(testRoute("echo", "/", config.EchoUpstream, config.AuthPublic))})
+	res := do(t, "GET", env.srv.URL+"/a/b?x=1", "")
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("status = %d, want 200", res.StatusCode)
 	}
@@ -62,29 +67,29 @@ func TestEchoUpstream(t *testing.T) {
 func TestReload(t *testing.T) {
 	t.Parallel()
 	up := newRecorder(t)
-	env := newCoreEnv(t, coreConfig(coreRoute("old", "/old", up.srv.URL, config.AuthPublic)))
-	get := func(path string, hdr http.Header) rawResponse { return coreDo(t, "GET", env.srv.URL+path, hdr) }
-	if res := get("/old", nil); res.StatusCode != http.StatusOK {
+	env := newEnv(t, envOptions{cfg: testConfig(testRoute("old", "/old", up.srv.URL, config.AuthPublic))})
+	get := func(path string, hdr ...string) response { return env.do("GET", path, "", hdr...) }
+	if res := get("/old"); res.StatusCode != http.StatusOK {
 		t.Fatalf("before reload: /old = %d, want 200", res.StatusCode)
 	}
 
-	bad := coreConfig(coreRoute("new", "/new", "ftp://nope", config.AuthPublic))
+	bad := testConfig(testRoute("new", "/new", "ftp://nope", config.AuthPublic))
 	if err := env.g.Reload(bad); err == nil {
 		t.Fatal("Reload(bad upstream) = nil, want error")
 	}
-	if res := get("/old", nil); res.StatusCode != http.StatusOK {
+	if res := get("/old"); res.StatusCode != http.StatusOK {
 		t.Errorf("after a failed reload: /old = %d, want 200 (old config keeps serving)", res.StatusCode)
 	}
 
-	next := coreConfig(coreRoute("new", "/new", up.srv.URL, config.AuthPublic))
+	next := testConfig(testRoute("new", "/new", up.srv.URL, config.AuthPublic))
 	next.Headers.User = "X-Remote-Identity"
 	if err := env.g.Reload(next); err != nil {
 		t.Fatalf("Reload: %v", err)
 	}
-	if res := get("/old", nil); res.StatusCode != http.StatusNotFound {
+	if res := get("/old"); res.StatusCode != http.StatusNotFound {
 		t.Errorf("after reload: /old = %d, want 404", res.StatusCode)
 	}
-	res := get("/new", http.Header{"X_Remote_Identity": {"mallory"}})
+	res := get("/new", "X_Remote_Identity", "mallory")
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("after reload: /new = %d, want 200", res.StatusCode)
 	}
@@ -101,7 +106,7 @@ func TestNewRequiresConfig(t *testing.T) {
 	if _, err := New(Options{}); err == nil {
 		t.Error("New(no config) = nil error, want error")
 	}
-	if _, err := New(Options{Config: coreConfig(coreRoute("x", "/", "gopher://x", config.AuthPublic))}); err == nil {
+	if _, err := New(Options{Config: testConfig(testRoute("x", "/", "gopher://x", config.AuthPublic))}); err == nil {
 		t.Error("New(bad upstream) = nil error, want error")
 	}
 }
@@ -130,10 +135,12 @@ func TestIdentityIsImmutable(t *testing.T) {
 // the snapshots apart).
 func TestReloadUnderLoad(t *testing.T) {
 	t.Parallel()
-	a := coreConfig(coreRoute("a", "/", config.EchoUpstream, config.AuthPublic))
-	b := coreConfig(coreRoute("b", "/", config.EchoUpstream, config.AuthPublic))
+	a := testConfig(testRoute("a", "/", config.EchoUpstream, config.AuthOptional))
+	b := testConfig(testRoute("b", "/", config.EchoUpstream, config.AuthOptional))
 	b.Headers.User = "X-Other-User"
-	env := newCoreEnvAs(t, a, Identity{User: "alice", SessionID: "sid-1"})
+	b.Tokens.Keys = []config.Key{testKey} // the env's key: the token stays valid across reloads
+	env, _, authz := newEnvAs(t, a, "alice")
+	token := strings.TrimSuffix(strings.TrimPrefix(authz, "Authorization: "), "\r\n")
 	done := make(chan struct{})
 	errs := make(chan string, 8)
 	var wg sync.WaitGroup
@@ -146,7 +153,9 @@ func TestReloadUnderLoad(t *testing.T) {
 				default:
 				}
 				// No t.Fatal off the test goroutine: report through errs.
-				res, err := http.Get(env.srv.URL + "/x")
+				req, _ := http.NewRequest("GET", env.srv.URL+"/x", nil)
+				req.Header.Set("Authorization", token)
+				res, err := http.DefaultClient.Do(req)
 				if err != nil {
 					errs <- err.Error()
 					return
@@ -185,11 +194,11 @@ func TestReloadUnderLoad(t *testing.T) {
 // *config.FieldError under the "gateway: " prefix, at the exact YAML path.
 func TestNewErrorsAreFieldErrors(t *testing.T) {
 	t.Parallel()
-	echo := coreRoute("web", "/", config.EchoUpstream, config.AuthPublic)
-	badRoute := coreConfig(echo, coreRoute("api", "/api", "ftp://x", config.AuthPublic))
-	badKey := coreConfig(echo)
+	echo := testRoute("web", "/", config.EchoUpstream, config.AuthPublic)
+	badRoute := testConfig(echo, testRoute("api", "/api", "ftp://x", config.AuthPublic))
+	badKey := testConfig(echo)
 	badKey.Tokens.Keys = []config.Key{{ID: "k", Alg: "HS256", Secret: "short"}}
-	badOrigin := coreConfig(echo)
+	badOrigin := testConfig(echo)
 	badOrigin.Login.TrustedOrigins = []string{"https://ok.example", "no-scheme"}
 	tests := []struct {
 		name string
@@ -210,4 +219,61 @@ func TestNewErrorsAreFieldErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReloadSwapsKeys: tokens.keys follow Reload; a broken key set refuses
+// the reload and the old keys keep serving.
+func TestReloadSwapsKeys(t *testing.T) {
+	e := newEnv(t, envOptions{store: memoryStore})
+	a := e.loginJSON("alice", "alice-password")
+	k1 := config.Key{ID: "k1", Alg: "HS256", Secret: config.Secret(strings.Repeat("s", 32))}
+	k2 := config.Key{ID: "k2", Alg: "HS256", Secret: config.Secret(strings.Repeat("t", 32))}
+	with := func(keys ...config.Key) *config.Config {
+		c := *e.cfg
+		c.Tokens.Keys = keys
+		return &c
+	}
+	if err := e.g.Reload(with(k2, k1)); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	wantStatus(t, "old token, old key still verifies", e.do("GET", "/api/x", "", bearer(a.AccessToken)...), 200)
+	b := e.loginJSON("alice", "alice-password")
+	if kid := tokenKid(t, b.AccessToken); kid != "k2" {
+		t.Errorf("new token kid = %q, want k2", kid)
+	}
+	if err := e.g.Reload(with(k2)); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	wantStatus(t, "k1 token after k1 removed", e.do("GET", "/api/x", "", bearer(a.AccessToken)...), 401)
+	wantStatus(t, "k2 token", e.do("GET", "/api/x", "", bearer(b.AccessToken)...), 200)
+	if err := e.g.Reload(with(config.Key{ID: "bad", Alg: "HS256", Secret: "short"})); err == nil {
+		t.Fatalf("Reload with a short secret succeeded")
+	}
+	wantStatus(t, "k2 token after refused reload", e.do("GET", "/api/x", "", bearer(b.AccessToken)...), 200)
+}
+
+// TestReloadKeepsEphemeralKey: without configured keys a reload keeps the
+// ephemeral key (a new one would sign everybody out).
+func TestReloadKeepsEphemeralKey(t *testing.T) {
+	ks, err := tokens.New(config.Tokens{Issuer: "portcullis", Audience: "portcullis", AccessTTL: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, envOptions{store: memoryStore, keys: ks})
+	a := e.loginJSON("alice", "alice-password")
+	c := *e.cfg
+	c.Tokens.Keys = nil
+	if err := e.g.Reload(&c); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	wantStatus(t, "token after reload", e.do("GET", "/api/x", "", bearer(a.AccessToken)...), 200)
+}
+
+func tokenKid(t *testing.T, tok string) string {
+	t.Helper()
+	b, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
+	var h map[string]any
+	_ = json.Unmarshal(b, &h)
+	kid, _ := h["kid"].(string)
+	return kid
 }

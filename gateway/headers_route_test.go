@@ -15,7 +15,7 @@ import (
 // upgradeRoute is a public route to upstream with the given upgrades list
 // (nil = the default).
 func upgradeRoute(name, prefix, upstream string, upgrades []string) config.Route {
-	r := coreRoute(name, prefix, upstream, config.AuthPublic)
+	r := testRoute(name, prefix, upstream, config.AuthPublic)
 	if upgrades != nil {
 		r.Upgrades = upgrades
 	}
@@ -42,11 +42,11 @@ func connectionMentions(h http.Header, tokens ...string) bool {
 func TestUpgradeAllowList(t *testing.T) {
 	t.Parallel()
 	up := newRecorder(t)
-	env := newCoreEnv(t, coreConfig(
+	env := newEnv(t, envOptions{cfg: testConfig(
 		upgradeRoute("pub", "/pub", up.srv.URL, nil),
 		upgradeRoute("none", "/none", up.srv.URL, []string{}),
 		upgradeRoute("extra", "/extra", up.srv.URL, []string{"websocket", "TLS"}),
-	))
+	)})
 	const h2c = "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nConnection: Upgrade, HTTP2-Settings\r\n"
 	tests := []struct {
 		name, path, headers string
@@ -114,11 +114,11 @@ func TestRoutingHeadersFromUntrustedPeers(t *testing.T) {
 	req.WriteString("\r\n")
 	for _, trusted := range []bool{false, true} {
 		up := newRecorder(t)
-		cfg := coreConfig(coreRoute("pub", "/pub", up.srv.URL, config.AuthPublic))
+		cfg := testConfig(testRoute("pub", "/pub", up.srv.URL, config.AuthPublic))
 		if trusted {
 			cfg.Server.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 		}
-		env := newCoreEnv(t, cfg)
+		env := newEnv(t, envOptions{cfg: cfg})
 		res := rawRequest(t, env.addr(), req.String())
 		if res.StatusCode != http.StatusOK {
 			t.Fatalf("trusted=%v: status = %d, want 200", trusted, res.StatusCode)
@@ -142,13 +142,13 @@ func TestRoutingHeadersFromUntrustedPeers(t *testing.T) {
 // on /rw belongs to another route with stricter roles; /plain does not
 // allow overrides.
 func overrideConfig(upstream string) *config.Config {
-	rw := coreRoute("rw", "/rw", upstream, config.AuthRequired)
+	rw := testRoute("rw", "/rw", upstream, config.AuthRequired)
 	rw.Methods, rw.AllowMethodOverride = []string{"GET", "POST", "PUT"}, true
-	rwDelete := coreRoute("rw-delete", "/rw", upstream, config.AuthRequired)
+	rwDelete := testRoute("rw-delete", "/rw", upstream, config.AuthRequired)
 	rwDelete.Methods, rwDelete.Roles = []string{"DELETE"}, []string{"admin"}
-	open := coreRoute("open", "/open", upstream, config.AuthRequired)
+	open := testRoute("open", "/open", upstream, config.AuthRequired)
 	open.AllowMethodOverride = true
-	return coreConfig(rw, rwDelete, open, coreRoute("plain", "/plain", upstream, config.AuthRequired))
+	return testConfig(rw, rwDelete, open, testRoute("plain", "/plain", upstream, config.AuthRequired))
 }
 
 // TestMethodOverride: override headers are dropped unless the route allows
@@ -157,7 +157,7 @@ func overrideConfig(upstream string) *config.Config {
 func TestMethodOverride(t *testing.T) {
 	t.Parallel()
 	up := newRecorder(t)
-	env := newCoreEnvAs(t, overrideConfig(up.srv.URL), Identity{User: "bob", Roles: []string{"staff"}, SessionID: "s1"})
+	env, _, authz := newEnvAs(t, overrideConfig(up.srv.URL), "bob")
 	tests := []struct {
 		name, target, headers string
 		want                  int
@@ -182,7 +182,7 @@ func TestMethodOverride(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(up.requests())
-			res := rawRequest(t, env.addr(), "POST "+tc.target+" HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 0\r\n"+tc.headers+"\r\n")
+			res := rawRequest(t, env.addr(), "POST "+tc.target+" HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 0\r\n"+authz+tc.headers+"\r\n")
 			if res.StatusCode != tc.want {
 				t.Fatalf("status = %d %s, want %d", res.StatusCode, res.body, tc.want)
 			}

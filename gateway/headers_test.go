@@ -7,8 +7,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portcullis-gw/portcullis/config"
+	"github.com/portcullis-gw/portcullis/gateway/tokens"
 )
 
 // spoofSpellings are inbound headers that must never reach an upstream.
@@ -34,10 +36,10 @@ func identityLike(name string) bool {
 }
 
 func spoofConfig(upstream string) *config.Config {
-	cfg := coreConfig(
-		coreRoute("pub", "/pub", upstream, config.AuthPublic),
-		coreRoute("opt", "/opt", upstream, config.AuthOptional),
-		coreRoute("req", "/req", upstream, config.AuthRequired),
+	cfg := testConfig(
+		testRoute("pub", "/pub", upstream, config.AuthPublic),
+		testRoute("opt", "/opt", upstream, config.AuthOptional),
+		testRoute("req", "/req", upstream, config.AuthRequired),
 	)
 	cfg.Headers.Assertion = "X-Auth-Assertion"
 	cfg.Headers.Strip = []string{"X-Custom-Identity"}
@@ -61,7 +63,7 @@ func TestSpoofedIdentityHeadersNeverReachUpstream(t *testing.T) {
 	t.Run("anonymous", func(t *testing.T) {
 		t.Parallel()
 		up := newRecorder(t)
-		env := newCoreEnv(t, spoofConfig(up.srv.URL))
+		env := newEnv(t, envOptions{cfg: spoofConfig(up.srv.URL)})
 		for _, path := range []string{"/pub/x", "/opt/x"} {
 			res := rawRequest(t, env.addr(), spoofRequest(path))
 			if res.StatusCode != http.StatusOK {
@@ -80,14 +82,20 @@ func TestSpoofedIdentityHeadersNeverReachUpstream(t *testing.T) {
 	t.Run("authenticated", func(t *testing.T) {
 		t.Parallel()
 		up := newRecorder(t)
-		id := Identity{User: "alice", Roles: []string{"admin", "staff"}, SessionID: "sid-1", Assertion: "a.b.c"}
-		env := newCoreEnvAs(t, spoofConfig(up.srv.URL), id)
-		for _, path := range []string{"/pub/x", "/opt/x", "/req/x"} {
-			res := rawRequest(t, env.addr(), spoofRequest(path))
+		env, id, authz := newEnvAs(t, spoofConfig(up.srv.URL), "alice")
+		for _, route := range []string{"pub", "opt", "req"} {
+			path := "/" + route + "/x"
+			req := spoofRequest(path)
+			res := rawRequest(t, env.addr(), req[:len(req)-2]+authz+"\r\n")
 			if res.StatusCode != http.StatusOK {
 				t.Fatalf("GET %s = %d, want 200", path, res.StatusCode)
 			}
-			assertIdentityHeaders(t, up.last(t).Header, id)
+			want := Identity{} // a public route checks no credential, so forwards no identity
+			if route != "pub" {
+				want = id
+				want.Assertion = wantAssertion(t, up.last(t).Header.Get("X-Auth-Assertion"), route, id)
+			}
+			assertIdentityHeaders(t, up.last(t).Header, want)
 		}
 	})
 }
@@ -134,18 +142,17 @@ func assertIdentityHeaders(t *testing.T, h http.Header, id Identity) {
 func TestConnectionHeaderCannotRemoveGatewayHeaders(t *testing.T) {
 	t.Parallel()
 	up := newRecorder(t)
-	id := Identity{User: "alice", Roles: []string{"staff"}, SessionID: "sid-1"}
-	env := newCoreEnvAs(t, coreConfig(coreRoute("req", "/", up.srv.URL, config.AuthRequired)), id)
-	res := rawRequest(t, env.addr(), "GET /x HTTP/1.1\r\nHost: gw.test\r\n"+
+	env, id, authz := newEnvAs(t, testConfig(testRoute("req", "/", up.srv.URL, config.AuthRequired)), "bob")
+	res := rawRequest(t, env.addr(), "GET /x HTTP/1.1\r\nHost: gw.test\r\n"+authz+
 		"Connection: keep-alive, X-Auth-User, X-Auth-Roles, X-Auth-Session, X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, X-Real-IP, X-Request-ID\r\n\r\n")
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("status = %d, want 200", res.StatusCode)
 	}
 	got := up.last(t).Header
 	for name, want := range map[string]string{
-		"X-Auth-User":       "alice",
+		"X-Auth-User":       "bob",
 		"X-Auth-Roles":      "staff",
-		"X-Auth-Session":    "sid-1",
+		"X-Auth-Session":    id.SessionID,
 		"X-Forwarded-For":   "127.0.0.1",
 		"X-Forwarded-Proto": "http",
 		"X-Forwarded-Host":  "gw.test",
@@ -188,11 +195,11 @@ func TestForwardedHeaders(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			up := newRecorder(t)
-			cfg := coreConfig(coreRoute("pub", "/", up.srv.URL, config.AuthPublic))
+			cfg := testConfig(testRoute("pub", "/", up.srv.URL, config.AuthPublic))
 			for _, p := range tc.trusted {
 				cfg.Server.TrustedProxies = append(cfg.Server.TrustedProxies, netip.MustParsePrefix(p))
 			}
-			env := newCoreEnv(t, cfg)
+			env := newEnv(t, envOptions{cfg: cfg})
 			res := rawRequest(t, env.addr(), "GET /x HTTP/1.1\r\nHost: gw.test:81\r\n"+inbound+"\r\n")
 			if res.StatusCode != http.StatusOK {
 				t.Fatalf("status = %d, want 200", res.StatusCode)
@@ -267,11 +274,11 @@ func TestGatewayCookiesAndBearerRemoved(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			up := newRecorder(t)
-			rc := coreRoute("pub", "/", up.srv.URL, config.AuthPublic)
+			rc := testRoute("pub", "/", up.srv.URL, config.AuthPublic)
 			rc.PassAuthorization = tc.route
-			cfg := coreConfig(rc)
+			cfg := testConfig(rc)
 			cfg.Headers.PassAuthorization = tc.global
-			env := newCoreEnv(t, cfg)
+			env := newEnv(t, envOptions{cfg: cfg})
 			at, rt := cfg.Cookies.AccessName, cfg.Cookies.RefreshName
 			res := rawRequest(t, env.addr(), "GET /x HTTP/1.1\r\nHost: gw.test\r\n"+
 				"Cookie: theme=dark; "+at+"=ACCESS; lang=en\r\n"+
@@ -366,11 +373,11 @@ func TestRequestIDHeader(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			up := newRecorder(t)
-			cfg := coreConfig(coreRoute("pub", "/", up.srv.URL, config.AuthPublic))
+			cfg := testConfig(testRoute("pub", "/", up.srv.URL, config.AuthPublic))
 			if tc.trusted {
 				cfg.Server.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 			}
-			env := newCoreEnv(t, cfg)
+			env := newEnv(t, envOptions{cfg: cfg})
 			res := rawRequest(t, env.addr(), "GET / HTTP/1.1\r\nHost: gw.test\r\nX-Request-ID: "+tc.inbound+"\r\n\r\n")
 			got := res.Header.Values("X-Request-ID")
 			if len(got) != 1 {
@@ -417,7 +424,7 @@ func BenchmarkStripInbound(b *testing.B) {
 func TestForwardedProtoFromTLSConnection(t *testing.T) {
 	t.Parallel()
 	up := newRecorder(t)
-	g, err := New(Options{Config: coreConfig(coreRoute("pub", "/", up.srv.URL, config.AuthPublic))})
+	g, err := New(Options{Config: testConfig(testRoute("pub", "/", up.srv.URL, config.AuthPublic))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -432,3 +439,58 @@ func TestForwardedProtoFromTLSConnection(t *testing.T) {
 		t.Errorf("X-Forwarded-Proto = %q, want https", got)
 	}
 }
+
+// TestAnonymousCarriesNoIdentity: public routes and anonymous requests on
+// optional routes reach the upstream with none of the identity headers, in
+// the renamed configuration too and whatever the client sent; an
+// authenticated request gets all of them, empty when there is no value.
+func TestAnonymousCarriesNoIdentity(t *testing.T) {
+	ks, err := tokens.New(config.Tokens{Issuer: "portcullis", Audience: "portcullis", AccessTTL: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, envOptions{store: memoryStore, keys: ks, edit: func(c *config.Config) {
+		c.Headers.User, c.Headers.Roles = "X-Webauth-User", "X-Webauth-Groups"
+		c.Headers.Session, c.Headers.Assertion = "X-Webauth-Sid", "X-Webauth-Jwt"
+	}})
+	alice := e.loginJSON("alice", "alice-password")
+	dave := e.loginJSON("dave", "dave-password") // no roles
+	gone := e.loginJSON("bob", "bob-password")
+	wantStatus(t, "logout", e.do("POST", "/auth/logout", "", bearer(gone.AccessToken)...), http.StatusNoContent)
+	spoofed := []string{
+		"X-Webauth-User", "mallory", "x_webauth_user", "mallory", "X-WEBAUTH-GROUPS", "admin",
+		"X_Webauth_Sid", "s", "x-webauth-jwt", "a.b.c", "X-Webauth-User", "second",
+	}
+	anonymous := []struct {
+		name, path string
+		auth       []string
+	}{
+		{"public", "/pub/x", nil},
+		{"public with a valid token", "/pub/x", bearer(alice.AccessToken)},
+		{"optional without a token", "/opt/x", nil},
+		{"optional with a bad token", "/opt/x", bearer("x")},
+		{"optional with an ended session", "/opt/x", bearer(gone.AccessToken)},
+	}
+	for _, tc := range anonymous {
+		wantStatus(t, tc.name, e.do("GET", tc.path, "", append(append([]string{}, spoofed...), tc.auth...)...), http.StatusOK)
+		for name, v := range e.up.last(t).Header {
+			n := normHeader(name)
+			if strings.HasPrefix(n, "x-auth-") || strings.HasPrefix(n, "x-webauth-") {
+				t.Errorf("%s: upstream saw %s = %q, want absent", tc.name, name, v)
+			}
+		}
+	}
+	wantStatus(t, "optional as dave", e.do("GET", "/opt/x", "", append(append([]string{}, spoofed...), bearer(dave.AccessToken)...)...), http.StatusOK)
+	h := e.up.last(t).Header
+	for _, n := range identityNames {
+		if v := h.Values(n); len(v) != 1 {
+			t.Errorf("authenticated: %s = %q, want exactly one value", n, v)
+		}
+	}
+	if h.Get("X-Webauth-User") != "dave" || h.Get("X-Webauth-Groups") != "" || h.Get("X-Webauth-Sid") != dave.SessionID || h.Get("X-Webauth-Jwt") == "" {
+		t.Errorf("authenticated identity = %v", h)
+	}
+}
+
+// identityNames are the renamed identity headers of TestAnonymousCarriesNoIdentity.
+var identityNames = []string{"x-webauth-user", "x-webauth-groups", "x-webauth-sid", "x-webauth-jwt"}

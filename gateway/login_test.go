@@ -1,21 +1,25 @@
 package gateway
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/portcullis-gw/portcullis/config"
+	"github.com/portcullis-gw/portcullis/sessions"
 )
 
 // TestFormLogin: 303 to rd with both cookies and their attributes; the body
 // carries no token.
 func TestFormLogin(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
-		jar := e.jar()
+		e := newEnv(t, envOptions{store: sk})
+		jar := e.cookieNames()
 		b := &browser{}
 		res := e.loginForm(b, "alice", "alice-password", "/app?x=1")
 		wantStatus(t, "form login", res, http.StatusSeeOther)
@@ -87,7 +91,7 @@ func TestFormLogin(t *testing.T) {
 
 // TestFormLoginFailure: 401 with the form again, an error, no cookies.
 func TestFormLoginFailure(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{})
+	e := newEnv(t, envOptions{store: memoryStore})
 	b := &browser{}
 	res := e.loginForm(b, "alice", "wrong", "/app")
 	wantStatus(t, "bad form login", res, http.StatusUnauthorized)
@@ -109,7 +113,7 @@ func TestFormLoginFailure(t *testing.T) {
 
 // TestLoginPage: the HTML form, its headers and accessibility basics.
 func TestLoginPage(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{})
+	e := newEnv(t, envOptions{store: memoryStore})
 	res := e.do("GET", "/auth/login?rd=/app", "")
 	wantStatus(t, "login page", res, 200)
 	csp := res.Header.Get("Content-Security-Policy")
@@ -149,8 +153,8 @@ func TestLoginPage(t *testing.T) {
 // refresh cookie goes straight back to rd with fresh cookies.
 func TestSilentRefresh(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
-		jar := e.jar()
+		e := newEnv(t, envOptions{store: sk})
+		jar := e.cookieNames()
 		b := &browser{}
 		e.loginForm(b, "alice", "alice-password", "/")
 		e.clock.Advance(11 * time.Minute) // access cookie's JWT expired
@@ -184,8 +188,8 @@ func TestSilentRefresh(t *testing.T) {
 // named — but only when they verify; a forged cookie revokes nothing.
 func TestFormLoginRevokesPlanted(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
-		jar := e.jar()
+		e := newEnv(t, envOptions{store: sk})
+		jar := e.cookieNames()
 		attacker := &browser{}
 		e.loginForm(attacker, "dave", "dave-password", "/")
 		victim := &browser{access: attacker.access, refresh: attacker.refresh} // planted
@@ -213,7 +217,7 @@ func TestFormLoginRevokesPlanted(t *testing.T) {
 
 // TestRedirectAfterLogin: rd through the whole form flow.
 func TestRedirectAfterLogin(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{})
+	e := newEnv(t, envOptions{store: memoryStore})
 	tests := []struct{ rd, want string }{
 		{"/ok", "/ok"},
 		{"//evil.com", "/"},
@@ -239,7 +243,7 @@ func TestRedirectAfterLogin(t *testing.T) {
 
 // TestCookieConfig: domain, SameSite and insecure names reach Set-Cookie.
 func TestCookieConfig(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{edit: func(c *config.Config) {
+	e := newEnv(t, envOptions{store: memoryStore, edit: func(c *config.Config) {
 		c.Cookies = config.Cookies{Domain: "example.com", Secure: true, SameSite: "strict"}
 	}})
 	res := e.loginForm(&browser{}, "bob", "bob-password", "/")
@@ -255,11 +259,11 @@ func TestCookieConfig(t *testing.T) {
 // TestCustomAuthPrefix: endpoints, cookie path and redirects follow
 // server.auth_prefix.
 func TestCustomAuthPrefix(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{edit: func(c *config.Config) { c.Server.AuthPrefix = "/sso" }})
+	e := newEnv(t, envOptions{store: memoryStore, edit: func(c *config.Config) { c.Server.AuthPrefix = "/sso" }})
 	form := url.Values{"username": {"bob"}, "password": {"bob-password"}, "rd": {"/x"}}.Encode()
 	res := e.do("POST", "/sso/login", form, "Content-Type", "application/x-www-form-urlencoded")
 	wantStatus(t, "login under /sso", res, http.StatusSeeOther)
-	if c := res.cookie(e.jar().refreshName); c == nil || c.Path != "/sso/" {
+	if c := res.cookie(e.cookieNames().refreshName); c == nil || c.Path != "/sso/" {
 		t.Errorf("refresh cookie = %v, want Path=/sso/", c)
 	}
 	res = e.do("GET", "/api/x", "", "Accept", "text/html")
@@ -270,4 +274,138 @@ func TestCustomAuthPrefix(t *testing.T) {
 	if !strings.Contains(res.body, `action="/sso/login"`) {
 		t.Errorf("form action does not follow the prefix")
 	}
+}
+
+// TestSessionLimitEviction: past max_per_user the least recently used
+// session is evicted, visibly through HTTP.
+func TestSessionLimitEviction(t *testing.T) {
+	forEachStore(t, func(t *testing.T, sk storeKind) {
+		e := newEnv(t, envOptions{store: sk, sopts: func(o *sessions.Options) { o.MaxPerUser = 2 }})
+		a := e.loginJSON("bob", "bob-password")
+		e.clock.Advance(time.Second)
+		b := e.loginJSON("bob", "bob-password")
+		e.clock.Advance(2 * time.Minute)
+		wantStatus(t, "use a", e.do("GET", "/api/x", "", bearer(a.AccessToken)...), http.StatusOK) // a is now more recent than b
+		e.clock.Advance(time.Second)
+		c := e.loginJSON("bob", "bob-password")
+		wantStatus(t, "evicted b", e.do("GET", "/api/x", "", bearer(b.AccessToken)...), http.StatusUnauthorized)
+		wantStatus(t, "kept a", e.do("GET", "/api/x", "", bearer(a.AccessToken)...), http.StatusOK)
+		wantStatus(t, "new c", e.do("GET", "/api/x", "", bearer(c.AccessToken)...), http.StatusOK)
+		res := e.do("GET", "/auth/sessions", "", bearer(c.AccessToken)...)
+		wantStatus(t, "sessions", res, http.StatusOK)
+		var list struct {
+			Sessions []map[string]any `json:"sessions"`
+		}
+		res.json(t, &list)
+		if len(list.Sessions) != 2 {
+			t.Fatalf("sessions = %d, want 2: %s", len(list.Sessions), res.body)
+		}
+		if got := testutil.ToFloat64(metricsOf(e.g).evicted); got != 1 {
+			t.Errorf("sessions_evicted_total = %v, want 1", got)
+		}
+	})
+}
+
+// TestHostileLoginJSON: what encoding/json would silently accept (duplicate
+// or case-folded members, invalid UTF-8) is refused, so no other parser in
+// front of the gateway can read different credentials from the same body.
+func TestHostileLoginJSON(t *testing.T) {
+	e := newEnv(t, envOptions{store: memoryStore, edit: noThrottle})
+	big := strings.Repeat("u", 12<<10)
+	tests := []struct {
+		name, body string
+		want       int
+		code       string
+	}{
+		{"duplicate username", `{"username":"bob","password":"bob-password","username":"alice"}`, 400, "invalid_request"},
+		{"duplicate password", `{"username":"bob","password":"x","password":"bob-password"}`, 400, "invalid_request"},
+		{"case-folded duplicate", `{"username":"bob","password":"bob-password","Username":"alice"}`, 400, "invalid_request"},
+		{"case-folded name only", `{"USERNAME":"bob","password":"bob-password"}`, 400, "invalid_request"},
+		{"unicode-folded name", `{"u` + "\u017f" + `ername":"bob","password":"bob-password"}`, 400, "invalid_request"},
+		{"null username", `{"username":null,"password":"bob-password"}`, 400, "invalid_request"},
+		{"object username", `{"username":{"$ne":""},"password":"bob-password"}`, 400, "invalid_request"},
+		{"array password", `{"username":"bob","password":["bob-password"]}`, 400, "invalid_request"},
+		{"invalid UTF-8 password", "{\"username\":\"bob\",\"password\":\"bob-\xffpassword\"}", 400, "invalid_request"},
+		{"invalid UTF-8 username", "{\"username\":\"b\xc3ob\",\"password\":\"bob-password\"}", 400, "invalid_request"},
+		{"byte order mark", "\xef\xbb\xbf{\"username\":\"bob\",\"password\":\"bob-password\"}", 400, "invalid_request"},
+		{"two objects", `{"username":"bob","password":"bob-password"}{"username":"alice"}`, 400, "invalid_request"},
+		{"unterminated object", `{"username":"bob","password":"bob-password"`, 400, "invalid_request"},
+		{"lone surrogate escape", `{"username":"bob","password":"\ud800"}`, 401, "invalid_credentials"},
+		{"NUL in username", `{"username":"bo\u0000b","password":"bob-password"}`, 401, "invalid_credentials"},
+		{"huge username", `{"username":"` + big + `","password":"bob-password"}`, 401, "invalid_credentials"},
+		{"huge password", `{"username":"bob","password":"` + big + `"}`, 401, "invalid_credentials"},
+		{"unknown members ignored", `{"username":"bob","password":"bob-password","remember":{"a":[1,2]}}`, 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := e.do("POST", "/auth/login", tt.body, "Content-Type", "application/json")
+			wantStatus(t, "login", res, tt.want)
+			if tt.code != "" {
+				if got := res.errCode(t); got != tt.code {
+					t.Errorf("error = %q, want %q", got, tt.code)
+				}
+			}
+		})
+	}
+}
+
+// TestHostileLoginForm: repeated keys, bad encodings and non-UTF-8 in a form
+// login are 400 with the form re-rendered and no cookies.
+func TestHostileLoginForm(t *testing.T) {
+	e := newEnv(t, envOptions{store: memoryStore, edit: noThrottle})
+	tests := []struct {
+		name, path, body string
+		want             int
+	}{
+		{"repeated username", "/auth/login", "username=bob&username=alice&password=bob-password", 400},
+		{"repeated password", "/auth/login", "username=bob&password=x&password=bob-password", 400},
+		{"repeated rd", "/auth/login", "username=bob&password=bob-password&rd=/a&rd=//evil.example", 400},
+		{"bad escape", "/auth/login", "username=%zz&password=bob-password", 400},
+		{"non-UTF-8 password", "/auth/login", "username=bob&password=bob-%FFpassword", 400},
+		{"credentials in the query only", "/auth/login?username=bob&password=bob-password", "", 400},
+		{"huge username", "/auth/login", "username=" + strings.Repeat("u", 12<<10) + "&password=bob-password", 401},
+		{"ok", "/auth/login", "username=bob&password=bob-password&rd=/x", 303},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := e.do("POST", tt.path, tt.body, "Content-Type", mediaForm)
+			wantStatus(t, "form login", res, tt.want)
+			if tt.want == http.StatusSeeOther {
+				return
+			}
+			if len(res.Cookies()) != 0 {
+				t.Errorf("failed form login set cookies %v", res.Header["Set-Cookie"])
+			}
+			if !strings.Contains(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(res.body, `role="alert"`) {
+				t.Errorf("failed form login = %q %q, want the form with an error", res.Header.Get("Content-Type"), res.body)
+			}
+		})
+	}
+}
+
+// FuzzDecodeJSONFields: never panics, and whatever it accepts encoding/json
+// reads the same way (the strict reader is a subset, never a different
+// interpretation).
+func FuzzDecodeJSONFields(f *testing.F) {
+	for _, s := range []string{`{"username":"a","password":"b"}`, `{"username":"a","username":"b"}`, `{"Username":"a"}`,
+		`{"username":null}`, "{\"password\":\"\xff\"}", `{"x":[1,{"y":2}],"password":"\u00e9"}`, `{}`, `[]`, `{"a":1}{}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var user, pw string
+		r, _ := http.NewRequest("POST", "/", strings.NewReader(string(body)))
+		if err := decodeJSONFields(r, map[string]*string{"username": &user, "password": &pw}); err != nil {
+			return
+		}
+		var std struct {
+			Username string `json:"username"`
+			Password string `json:"password"`
+		}
+		if err := json.Unmarshal(body, &std); err != nil {
+			t.Fatalf("strict reader accepted %q, encoding/json refused it: %v", body, err)
+		}
+		if std.Username != user || std.Password != pw {
+			t.Fatalf("%q: strict read (%q, %q), encoding/json (%q, %q)", body, user, pw, std.Username, std.Password)
+		}
+	})
 }

@@ -1,9 +1,12 @@
 package gateway
 
 import (
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/portcullis-gw/portcullis/config"
 )
@@ -196,11 +199,11 @@ func TestRequestTarget(t *testing.T) {
 func TestRawRequestPaths(t *testing.T) {
 	t.Parallel()
 	up := newRecorder(t)
-	env := newCoreEnv(t, coreConfig(
-		coreRoute("root", "/", up.srv.URL, config.AuthPublic),
-		coreRoute("secret", "/secret", up.srv.URL, config.AuthRequired),
-		coreRoute("admin", "/admin", up.srv.URL, config.AuthRequired),
-	))
+	env := newEnv(t, envOptions{cfg: testConfig(
+		testRoute("root", "/", up.srv.URL, config.AuthPublic),
+		testRoute("secret", "/secret", up.srv.URL, config.AuthRequired),
+		testRoute("admin", "/admin", up.srv.URL, config.AuthRequired),
+	)})
 	tests := []struct {
 		target string
 		status int
@@ -260,13 +263,13 @@ func TestRawRequestPaths(t *testing.T) {
 func TestStripPrefixAndUpstreamBase(t *testing.T) {
 	t.Parallel()
 	up := newRecorder(t)
-	strip := coreRoute("strip", "/api", up.srv.URL, config.AuthPublic)
+	strip := testRoute("strip", "/api", up.srv.URL, config.AuthPublic)
 	strip.StripPrefix = true
-	base := coreRoute("base", "/svc", up.srv.URL+"/base/", config.AuthPublic)
-	both := coreRoute("both", "/both", up.srv.URL+"/v1", config.AuthPublic)
+	base := testRoute("base", "/svc", up.srv.URL+"/base/", config.AuthPublic)
+	both := testRoute("both", "/both", up.srv.URL+"/v1", config.AuthPublic)
 	both.StripPrefix = true
-	keep := coreRoute("keep", "/keep", up.srv.URL, config.AuthPublic)
-	env := newCoreEnv(t, coreConfig(strip, base, both, keep))
+	keep := testRoute("keep", "/keep", up.srv.URL, config.AuthPublic)
+	env := newEnv(t, envOptions{cfg: testConfig(strip, base, both, keep)})
 	tests := []struct{ target, seen string }{
 		{"/api", "/"},
 		{"/api/", "/"},
@@ -326,5 +329,148 @@ func TestPrefixEnd(t *testing.T) {
 		if in := withinPrefix(matchPath(tc.path, tc.fold), tc.prefix); in != (tc.want >= 0) {
 			t.Errorf("withinPrefix(matchPath(%q, %v), %q) = %v, want %v", tc.path, tc.fold, tc.prefix, in, tc.want >= 0)
 		}
+	}
+}
+
+// TestPathParametersInEverySegment: ";…" parameters are ignored for matching
+// in every segment (Tomcat, Spring and Shiro strip them: CVE-2020-11989),
+// and forwarded as received.
+func TestPathParametersInEverySegment(t *testing.T) {
+	t.Parallel()
+	up := newRecorder(t)
+	strip := testRoute("strip", "/strip", up.srv.URL, config.AuthPublic)
+	strip.StripPrefix = true
+	env := newEnv(t, envOptions{cfg: testConfig(
+		testRoute("root", "/", up.srv.URL, config.AuthPublic),
+		testRoute("admin", "/admin", up.srv.URL, config.AuthRequired),
+		testRoute("pub", "/pub", up.srv.URL, config.AuthPublic),
+		strip,
+	)})
+	tests := []struct {
+		target string
+		status int
+		seen   string // RequestURI at the upstream; "" = never forwarded
+	}{
+		{"/;x/admin", http.StatusUnauthorized, ""},
+		{"/;/admin/x", http.StatusUnauthorized, ""},
+		{"/;x;y/;z/admin;a/panel", http.StatusUnauthorized, ""},
+		{"/admin;x/panel", http.StatusUnauthorized, ""},
+		{"/x;y/../admin", http.StatusUnauthorized, ""},
+		{"/;x/..;/admin", http.StatusBadRequest, ""},
+		{"/;x/.;y/admin", http.StatusBadRequest, ""},
+		{"/;x/pub/a;b/c", http.StatusOK, "/;x/pub/a;b/c"},
+		{"/pub;v=1/x", http.StatusOK, "/pub;v=1/x"},
+		{"/;x/adminx", http.StatusOK, "/;x/adminx"},
+		{"/;x/strip;v=1/y", http.StatusOK, "/y"},
+		{"/;/strip/;/y", http.StatusOK, "/;/y"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.target, func(t *testing.T) {
+			before := len(up.requests())
+			res := rawRequest(t, env.addr(), "GET "+tc.target+" HTTP/1.1\r\nHost: gw.test\r\n\r\n")
+			if res.StatusCode != tc.status {
+				t.Fatalf("GET %q = %d %s, want %d", tc.target, res.StatusCode, res.body, tc.status)
+			}
+			got := up.requests()
+			if tc.seen == "" {
+				if len(got) != before {
+					t.Fatalf("GET %q reached the upstream as %q", tc.target, got[len(got)-1].RequestURI)
+				}
+				return
+			}
+			if last := up.last(t); last.RequestURI != tc.seen {
+				t.Errorf("GET %q: upstream saw %q, want %q", tc.target, last.RequestURI, tc.seen)
+			}
+		})
+	}
+}
+
+// TestDecodingTricks: over-long UTF-8 forms and "%25" followed by the
+// encoding of a refused byte are 400; UTF-8 and Latin-1 bytes still pass.
+func TestDecodingTricks(t *testing.T) {
+	t.Parallel()
+	up := newRecorder(t)
+	env := newEnv(t, envOptions{cfg: testConfig(testRoute("root", "/", up.srv.URL, config.AuthPublic))})
+	refused := []string{
+		"/x/%C0%AE%C0%AE/admin", // over-long "."
+		"/x/%c0%af",             // over-long "/"
+		"/x/%C1%9C",             // over-long "\"
+		"/x/%C0",
+		"/x/%E0%80%AE",
+		"/x/%e0%9f%bf",
+		"/x/%F0%80%80%AE",
+		"/x/%F0%8F%BF%BF",
+		"/x/\xC0\xAE",
+		"/x/\xE0\x80\xAE",
+		"/x/%2500",
+		"/x/%250a",
+		"/x/%251F",
+		"/x/%257f",
+		"/x/%252E",
+		"/x/%252f",
+		"/x/%255c",
+		"/x/%25C0%25AE", // over-long "." once decoded twice
+		"/x/%25E0%2580%25AE",
+		"/x/%E0%2580", // E0 80 once decoded twice
+	}
+	for _, target := range refused {
+		t.Run(target, func(t *testing.T) {
+			before := len(up.requests())
+			res := rawRequest(t, env.addr(), "GET "+target+" HTTP/1.1\r\nHost: gw.test\r\n\r\n")
+			if res.StatusCode != http.StatusBadRequest {
+				t.Fatalf("GET %q = %d, want 400", target, res.StatusCode)
+			}
+			if len(up.requests()) != before {
+				t.Fatalf("GET %q reached the upstream", target)
+			}
+		})
+	}
+	passed := []struct{ target, seen string }{
+		{"/caf%E9", "/caf%E9"},             // Latin-1
+		{"/caf%C3%A9", "/caf%C3%A9"},       // UTF-8
+		{"/%E0%A4%A4", "/%E0%A4%A4"},       // E0 followed by A0–BF is not over-long
+		{"/%F0%9F%98%80", "/%F0%9F%98%80"}, // F0 followed by 90–BF is not over-long
+		{"/%25E9", "/%25E9"},               // "%E9" once decoded twice: Latin-1
+		{"/100%25", "/100%25"},
+		{"/a%2520b", "/a%2520b"}, // a double-encoded space is not refused
+	}
+	for _, tc := range passed {
+		t.Run(tc.target, func(t *testing.T) {
+			res := rawRequest(t, env.addr(), "GET "+tc.target+" HTTP/1.1\r\nHost: gw.test\r\n\r\n")
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("GET %q = %d, want 200", tc.target, res.StatusCode)
+			}
+			if got := up.last(t).RequestURI; got != tc.seen {
+				t.Errorf("GET %q: upstream saw %q, want %q", tc.target, got, tc.seen)
+			}
+		})
+	}
+}
+
+// TestAsteriskFormIs400: "OPTIONS *" (which net/http's server would answer
+// 200 by itself) and every other asterisk-form target are 400, through the
+// gateway's chain: counted and in the access log.
+func TestAsteriskFormIs400(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t, envOptions{cfg: testConfig(testRoute("echo", "/", config.EchoUpstream, config.AuthPublic))})
+	srv := NewServer(config.Default().Server, env.g)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	for _, method := range []string{"OPTIONS", "GET"} {
+		res := rawRequest(t, ln.Addr().String(), method+" * HTTP/1.1\r\nHost: gw.test\r\n\r\n")
+		if res.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s *: status = %d, want 400", method, res.StatusCode)
+		}
+	}
+	waitForRequests(t, env.reg, 2)
+	if v := testutil.ToFloat64(metricsOf(env.g).requests.WithLabelValues(routeNone, "OPTIONS", "400")); v != 1 {
+		t.Errorf("OPTIONS * counted %v times as _none/400, want 1", v)
+	}
+	if logs := env.logs.String(); !strings.Contains(logs, "method=OPTIONS path=*") {
+		t.Errorf("OPTIONS * is not in the access log:\n%s", logs)
 	}
 }

@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/portcullis-gw/portcullis/config"
 )
 
 func TestMatchPath(t *testing.T) {
@@ -114,6 +117,87 @@ func checkMatchPath(t *testing.T, path string, fold bool) {
 		}
 		if fold && (lowerASCII(seg) != seg || strings.HasSuffix(seg, ".") || strings.HasSuffix(seg, " ")) {
 			t.Fatalf("matchPath(%q, true) = %q: segment %q not folded", path, m, seg)
+		}
+	}
+}
+
+// TestCaseInsensitivePathMatching: server.path_matching: case_insensitive
+// reads paths as IIS does (case folded, trailing dots and spaces ignored,
+// such segments resolved as dot-segments); ":" and "~digit" are 400. The
+// path is forwarded as received. A reload switches the mode.
+func TestCaseInsensitivePathMatching(t *testing.T) {
+	t.Parallel()
+	up := newRecorder(t)
+	strip := testRoute("api", "/api", up.srv.URL, config.AuthPublic)
+	strip.StripPrefix = true
+	cfg := testConfig(
+		testRoute("root", "/", up.srv.URL, config.AuthPublic),
+		testRoute("admin", "/Admin", up.srv.URL, config.AuthRequired),
+		strip,
+	)
+	cfg.Server.PathMatching = config.PathMatchingCaseInsensitive
+	env := newEnv(t, envOptions{cfg: cfg})
+	tests := []struct {
+		target string
+		status int
+		seen   string // RequestURI at the upstream; "" = never forwarded
+	}{
+		{"/admin", http.StatusUnauthorized, ""},
+		{"/ADMIN", http.StatusUnauthorized, ""},
+		{"/admin.", http.StatusUnauthorized, ""},
+		{"/admin%20", http.StatusUnauthorized, ""},
+		{"/aDmIn.%20./panel", http.StatusUnauthorized, ""},
+		{"/;x/ADMIN;y/panel", http.StatusUnauthorized, ""},
+		{"/public/..%20/admin", http.StatusUnauthorized, ""},
+		{"/public/.../admin", http.StatusUnauthorized, ""},
+		{"/public/%20/...%20/admin", http.StatusUnauthorized, ""},
+		{"/public/..%20./admin", http.StatusBadRequest, ""}, // dots and spaces mixed: refused
+		{"/admin::$DATA", http.StatusBadRequest, ""},
+		{"/admin:stream/x", http.StatusBadRequest, ""},
+		{"/x/ADMIN~1.ASP", http.StatusBadRequest, ""},
+		{"/PROGRA~1/x", http.StatusBadRequest, ""},
+		{"/x/a%7E1", http.StatusBadRequest, ""},
+		{"/x/.%20.", http.StatusBadRequest, ""},
+		{"/..%20/admin", http.StatusBadRequest, ""},
+		{"/x/..%20;y/admin", http.StatusBadRequest, ""},
+		{"/AUTH/login", http.StatusNotFound, ""}, // the gateway's namespace, never an upstream's
+		{"/Pub./X%20", http.StatusOK, "/Pub./X%20"},
+		{"/adminx", http.StatusOK, "/adminx"},
+		{"/a~b/c~", http.StatusOK, "/a~b/c~"},
+		{"/API./x", http.StatusOK, "/x"},
+		{"/;v/Api;v=1/y", http.StatusOK, "/y"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.target, func(t *testing.T) {
+			before := len(up.requests())
+			res := rawRequest(t, env.addr(), "GET "+tc.target+" HTTP/1.1\r\nHost: gw.test\r\n\r\n")
+			if res.StatusCode != tc.status {
+				t.Fatalf("GET %q = %d %s, want %d", tc.target, res.StatusCode, res.body, tc.status)
+			}
+			got := up.requests()
+			if tc.seen == "" {
+				if len(got) != before {
+					t.Fatalf("GET %q reached the upstream as %q", tc.target, got[len(got)-1].RequestURI)
+				}
+				return
+			}
+			if last := up.last(t); last.RequestURI != tc.seen {
+				t.Errorf("GET %q: upstream saw %q, want %q", tc.target, last.RequestURI, tc.seen)
+			}
+		})
+	}
+
+	// exact (the default) after a reload: case and trailing dots are names.
+	exact := testConfig(cfg.Routes...)
+	if err := env.g.Reload(exact); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	for _, tc := range []struct {
+		target string
+		status int
+	}{{"/ADMIN", http.StatusOK}, {"/admin.", http.StatusOK}, {"/Admin", http.StatusUnauthorized}, {"/a:b/x~1", http.StatusOK}} {
+		if res := rawRequest(t, env.addr(), "GET "+tc.target+" HTTP/1.1\r\nHost: gw.test\r\n\r\n"); res.StatusCode != tc.status {
+			t.Errorf("exact: GET %q = %d, want %d", tc.target, res.StatusCode, tc.status)
 		}
 	}
 }

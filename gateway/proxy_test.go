@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/portcullis-gw/portcullis/config"
 )
 
@@ -47,10 +49,9 @@ func newUpgradeUpstream(t *testing.T) (srv *httptest.Server, upstreamClosed chan
 func TestWebSocketUpgradeAndCloseUpgraded(t *testing.T) {
 	t.Parallel()
 	upSrv, upstreamClosed := newUpgradeUpstream(t)
-	rc := coreRoute("ws", "/ws", upSrv.URL, config.AuthRequired)
+	rc := testRoute("ws", "/ws", upSrv.URL, config.AuthRequired)
 	rc.Timeout = 200 * time.Millisecond // must not cut the upgraded connection
-	id := Identity{User: "alice", SessionID: "sid"}
-	env := newCoreEnvAs(t, coreConfig(rc), id)
+	env, _, authz := newEnvAs(t, testConfig(rc), "alice")
 
 	conn, err := net.Dial("tcp", env.addr())
 	if err != nil {
@@ -59,7 +60,7 @@ func TestWebSocketUpgradeAndCloseUpgraded(t *testing.T) {
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	_, _ = io.WriteString(conn, "GET /ws HTTP/1.1\r\nHost: gw.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Auth-User: mallory\r\n\r\n")
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Auth-User: mallory\r\n"+authz+"\r\n")
 	br := bufio.NewReader(conn)
 	res, err := http.ReadResponse(br, nil)
 	if err != nil {
@@ -81,7 +82,7 @@ func TestWebSocketUpgradeAndCloseUpgraded(t *testing.T) {
 			t.Fatalf("echo = %q, %v; want %q", buf, err, msg)
 		}
 	}
-	if n := len(env.g.upgrades.snapshot()); n != 1 {
+	if n := trackedUpgrades(env.g); n != 1 {
 		t.Fatalf("tracked upgraded connections = %d, want 1", n)
 	}
 
@@ -95,10 +96,10 @@ func TestWebSocketUpgradeAndCloseUpgraded(t *testing.T) {
 		t.Fatal("upstream side not closed after CloseUpgraded")
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for len(env.g.upgrades.snapshot()) != 0 && time.Now().Before(deadline) {
+	for trackedUpgrades(env.g) != 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := len(env.g.upgrades.snapshot()); n != 0 {
+	if n := trackedUpgrades(env.g); n != 0 {
 		t.Errorf("tracked upgraded connections after close = %d, want 0", n)
 	}
 }
@@ -128,7 +129,7 @@ func TestStreamingFlushesImmediately(t *testing.T) {
 				_, _ = io.WriteString(w, tt.second+"\n")
 			}))
 			t.Cleanup(up.Close)
-			env := newCoreEnv(t, coreConfig(coreRoute("stream", "/", up.URL, config.AuthPublic)))
+			env := newEnv(t, envOptions{cfg: testConfig(testRoute("stream", "/", up.URL, config.AuthPublic))})
 			var once sync.Once
 			t.Cleanup(func() { once.Do(func() { close(release) }) }) // before the servers close
 
@@ -215,12 +216,12 @@ func TestUpstreamErrors(t *testing.T) {
 	}))
 	t.Cleanup(slow.Close)
 
-	refused := coreRoute("refused", "/refused", "http://"+closedAddr, config.AuthPublic)
-	hang := coreRoute("hang", "/hang", "http://"+silent.Addr().String(), config.AuthPublic)
+	refused := testRoute("refused", "/refused", "http://"+closedAddr, config.AuthPublic)
+	hang := testRoute("hang", "/hang", "http://"+silent.Addr().String(), config.AuthPublic)
 	hang.Timeout = 150 * time.Millisecond
-	stream := coreRoute("stream", "/stream", slow.URL, config.AuthPublic)
+	stream := testRoute("stream", "/stream", slow.URL, config.AuthPublic)
 	stream.Timeout = 150 * time.Millisecond
-	env := newCoreEnv(t, coreConfig(refused, hang, stream))
+	env := newEnv(t, envOptions{cfg: testConfig(refused, hang, stream)})
 
 	tests := []struct {
 		path, kind string
@@ -232,7 +233,7 @@ func TestUpstreamErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.path, func(t *testing.T) {
-			res := coreDo(t, "GET", env.srv.URL+tc.path, nil)
+			res := do(t, "GET", env.srv.URL+tc.path, "")
 			if res.StatusCode != tc.status {
 				t.Fatalf("status = %d, want %d", res.StatusCode, tc.status)
 			}
@@ -240,13 +241,13 @@ func TestUpstreamErrors(t *testing.T) {
 				t.Errorf("error = %q, want %q", e.Error, tc.code)
 			}
 			route := strings.TrimPrefix(tc.path, "/")
-			if got, _ := metricValue(t, env.reg, metricUpstreamErrors, map[string]string{"route": route, "kind": tc.kind}); got != 1 {
+			if got := testutil.ToFloat64(metricsOf(env.g).upstreamErrors.WithLabelValues(route, tc.kind)); got != 1 {
 				t.Errorf("upstream_errors{%s,%s} = %v, want 1", route, tc.kind, got)
 			}
 		})
 	}
 	t.Run("slow body is not cut", func(t *testing.T) {
-		res := coreDo(t, "GET", env.srv.URL+"/stream", nil)
+		res := do(t, "GET", env.srv.URL+"/stream", "")
 		want := "aaaaaaaaaabbbbbbbbbbccccccccccddddddddddeeeeeeeeee"
 		if res.StatusCode != http.StatusOK || res.body != want {
 			t.Errorf("stream = %d %q, want 200 %q", res.StatusCode, res.body, want)
@@ -257,12 +258,12 @@ func TestUpstreamErrors(t *testing.T) {
 func TestPreserveHost(t *testing.T) {
 	t.Parallel()
 	up := newRecorder(t)
-	keep := coreRoute("keep", "/keep", up.srv.URL, config.AuthPublic)
-	swap := coreRoute("swap", "/swap", up.srv.URL, config.AuthPublic)
+	keep := testRoute("keep", "/keep", up.srv.URL, config.AuthPublic)
+	swap := testRoute("swap", "/swap", up.srv.URL, config.AuthPublic)
 	swap.PreserveHost = false
-	echoSwap := coreRoute("echo", "/echo", config.EchoUpstream, config.AuthPublic)
+	echoSwap := testRoute("echo", "/echo", config.EchoUpstream, config.AuthPublic)
 	echoSwap.PreserveHost = false
-	env := newCoreEnv(t, coreConfig(keep, swap, echoSwap))
+	env := newEnv(t, envOptions{cfg: testConfig(keep, swap, echoSwap)})
 	upHost := strings.TrimPrefix(up.srv.URL, "http://")
 
 	rawRequest(t, env.addr(), "GET /keep HTTP/1.1\r\nHost: App.Example.com:8443\r\n\r\n")
@@ -288,11 +289,11 @@ func TestUpstreamSetCookiePassesGatewayAddsNone(t *testing.T) {
 		_, _ = io.WriteString(w, "ok")
 	}))
 	t.Cleanup(up.Close)
-	env := newCoreEnv(t, coreConfig(coreRoute("pub", "/", up.URL, config.AuthPublic)))
-	if res := coreDo(t, "GET", env.srv.URL+"/set", nil); strings.Join(res.Header.Values("Set-Cookie"), ";") != "app=1" {
+	env := newEnv(t, envOptions{cfg: testConfig(testRoute("pub", "/", up.URL, config.AuthPublic))})
+	if res := do(t, "GET", env.srv.URL+"/set", ""); strings.Join(res.Header.Values("Set-Cookie"), ";") != "app=1" {
 		t.Errorf("Set-Cookie = %q, want the upstream's only", res.Header.Values("Set-Cookie"))
 	}
-	if res := coreDo(t, "GET", env.srv.URL+"/none", http.Header{"Cookie": {"__Host-portcullis_at=x"}}); len(res.Header.Values("Set-Cookie")) != 0 {
+	if res := do(t, "GET", env.srv.URL+"/none", "", "Cookie", "__Host-portcullis_at=x"); len(res.Header.Values("Set-Cookie")) != 0 {
 		t.Errorf("Set-Cookie = %q, want none", res.Header.Values("Set-Cookie"))
 	}
 }
@@ -321,7 +322,7 @@ func TestClassifyUpstreamError(t *testing.T) {
 // BenchmarkServeHTTPEcho measures the whole in-process chain (no sockets) on
 // a public route to the echo upstream.
 func BenchmarkServeHTTPEcho(b *testing.B) {
-	g, err := New(Options{Config: coreConfig(coreRoute("echo", "/", config.EchoUpstream, config.AuthPublic))})
+	g, err := New(Options{Config: testConfig(testRoute("echo", "/", config.EchoUpstream, config.AuthPublic))})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -350,14 +351,14 @@ func TestRouteUpstreamTLS(t *testing.T) {
 	if err := os.WriteFile(caFile, pemBytes, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	withCA := coreRoute("ca", "/ca", up.URL, config.AuthPublic)
+	withCA := testRoute("ca", "/ca", up.URL, config.AuthPublic)
 	withCA.TLS = config.UpstreamTLS{CAFile: caFile, ServerName: "example.com"}
-	wrongName := coreRoute("wrongname", "/wrongname", up.URL, config.AuthPublic)
+	wrongName := testRoute("wrongname", "/wrongname", up.URL, config.AuthPublic)
 	wrongName.TLS = config.UpstreamTLS{CAFile: caFile, ServerName: "not-in-the-cert.test"}
-	insecure := coreRoute("insecure", "/insecure", up.URL, config.AuthPublic)
+	insecure := testRoute("insecure", "/insecure", up.URL, config.AuthPublic)
 	insecure.TLS = config.UpstreamTLS{InsecureSkipVerify: true}
-	system := coreRoute("system", "/system", up.URL, config.AuthPublic) // shared pool, system roots
-	env := newCoreEnv(t, coreConfig(withCA, wrongName, insecure, system))
+	system := testRoute("system", "/system", up.URL, config.AuthPublic) // shared pool, system roots
+	env := newEnv(t, envOptions{cfg: testConfig(withCA, wrongName, insecure, system)})
 
 	tests := []struct {
 		path   string
@@ -370,22 +371,22 @@ func TestRouteUpstreamTLS(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.path, func(t *testing.T) {
-			res := coreDo(t, "GET", env.srv.URL+tc.path, nil)
+			res := do(t, "GET", env.srv.URL+tc.path, "")
 			if res.StatusCode != tc.status {
 				t.Errorf("GET %s = %d %q, want %d", tc.path, res.StatusCode, res.body, tc.status)
 			}
 		})
 	}
-	if v, _ := metricValue(t, env.reg, metricUpstreamErrors, map[string]string{"route": "system", "kind": upstreamOther}); v != 1 {
+	if v := testutil.ToFloat64(metricsOf(env.g).upstreamErrors.WithLabelValues("system", upstreamOther)); v != 1 {
 		t.Errorf("upstream_errors{system,other} = %v, want 1", v)
 	}
 	// Routes with tls options get their own transport; the others share one.
-	snap := env.g.snap.Load()
+	snap := snapshotOf(env.g)
 	if len(snap.transports) != 3 {
 		t.Errorf("per-route transports = %d, want 3", len(snap.transports))
 	}
 	for _, rt := range snap.routes.all() {
-		if shared := rt.transport == http.RoundTripper(env.g.transport); shared != (rt.name == "system") {
+		if shared := rt.transport == sharedTransport(env.g); shared != (rt.name == "system") {
 			t.Errorf("route %s uses the shared transport = %v", rt.name, shared)
 		}
 	}
@@ -404,9 +405,9 @@ func TestSlowUploadIsNotCut(t *testing.T) {
 		_, _ = io.WriteString(w, strings.ToUpper(string(b)))
 	}))
 	t.Cleanup(up.Close)
-	rc := coreRoute("upload", "/", up.URL, config.AuthPublic)
+	rc := testRoute("upload", "/", up.URL, config.AuthPublic)
 	rc.Timeout = 150 * time.Millisecond
-	env := newCoreEnv(t, coreConfig(rc))
+	env := newEnv(t, envOptions{cfg: testConfig(rc)})
 
 	pr, pw := io.Pipe()
 	go func() {
@@ -434,7 +435,7 @@ func TestClientGoneIsNotAnUpstreamError(t *testing.T) {
 		<-r.Context().Done() // never answers while the client waits
 	}))
 	t.Cleanup(up.Close)
-	env := newCoreEnv(t, coreConfig(coreRoute("hang", "/", up.URL, config.AuthPublic)))
+	env := newEnv(t, envOptions{cfg: testConfig(testRoute("hang", "/", up.URL, config.AuthPublic))})
 	client := &http.Client{Timeout: 100 * time.Millisecond}
 	if res, err := client.Get(env.srv.URL + "/x"); err == nil {
 		res.Body.Close()
@@ -448,7 +449,7 @@ func TestClientGoneIsNotAnUpstreamError(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	for _, kind := range []string{upstreamRefused, upstreamTimeout, upstreamOther} {
-		if v, _ := metricValue(t, env.reg, metricUpstreamErrors, map[string]string{"route": "hang", "kind": kind}); v != 0 {
+		if v := testutil.ToFloat64(metricsOf(env.g).upstreamErrors.WithLabelValues("hang", kind)); v != 0 {
 			t.Errorf("upstream_errors{hang,%s} = %v, want 0", kind, v)
 		}
 	}

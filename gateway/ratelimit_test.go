@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/portcullis-gw/portcullis/config"
 )
 
@@ -18,11 +20,11 @@ func loginBody(user, pw string) string {
 // TestLoginThrottlePerUser: failures only, sliding window, 429 + Retry-After.
 func TestLoginThrottlePerUser(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{edit: func(c *config.Config) {
+		e := newEnv(t, envOptions{store: sk, edit: func(c *config.Config) {
 			c.Login.RateLimit = config.RateLimit{PerUser: 3, PerIP: 0, Window: 5 * time.Minute}
 		}})
 		js := []string{"Content-Type", "application/json"}
-		login := func(pw string) aeResp { return e.do("POST", "/auth/login", loginBody("bob", pw), js...) }
+		login := func(pw string) response { return e.do("POST", "/auth/login", loginBody("bob", pw), js...) }
 
 		wantStatus(t, "failure 1", login("x"), 401)
 		wantStatus(t, "failure 2", login("x"), 401)
@@ -51,7 +53,7 @@ func TestLoginThrottlePerUser(t *testing.T) {
 		// The window slides: the two oldest failures leave after 5 minutes.
 		e.clock.Advance(4*time.Minute + time.Second)
 		wantStatus(t, "after the window", login("bob-password"), 200)
-		if got := aeMetric(t, e.g.metrics.logins.WithLabelValues(loginRateLimited)); got != 2 {
+		if got := testutil.ToFloat64(metricsOf(e.g).logins.WithLabelValues(loginRateLimited)); got != 2 {
 			t.Errorf("logins_total{rate_limited} = %v, want 2", got)
 		}
 	})
@@ -61,11 +63,11 @@ func TestLoginThrottlePerUser(t *testing.T) {
 // proxy) is limited across usernames.
 func TestLoginThrottlePerIP(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{edit: func(c *config.Config) {
+		e := newEnv(t, envOptions{store: sk, edit: func(c *config.Config) {
 			trustLoopback(c)
 			c.Login.RateLimit = config.RateLimit{PerUser: 0, PerIP: 3, Window: time.Minute}
 		}})
-		from := func(ip, user, pw string) aeResp {
+		from := func(ip, user, pw string) response {
 			return e.do("POST", "/auth/login", loginBody(user, pw), "Content-Type", "application/json", "X-Forwarded-For", ip)
 		}
 		wantStatus(t, "1", from("203.0.113.7", "alice", "x"), 401)
@@ -79,8 +81,8 @@ func TestLoginThrottlePerIP(t *testing.T) {
 // TestLoginBusy: with every password slot taken, a login waits, then 503
 // with Retry-After; once a slot frees, logins work again.
 func TestLoginBusy(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{})
-	adm := e.g.admission
+	e := newEnv(t, envOptions{store: memoryStore})
+	adm := admissionOf(e.g)
 	if _, err := adm.acquire(context.Background(), adm.size); err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +101,7 @@ func TestLoginBusy(t *testing.T) {
 // braces, control bytes) is just another user's counter.
 func TestLoginThrottleSpoofedAddress(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{edit: func(c *config.Config) {
+		e := newEnv(t, envOptions{store: sk, edit: func(c *config.Config) {
 			c.Login.RateLimit = config.RateLimit{PerUser: 0, PerIP: 3, Window: time.Minute}
 		}})
 		for i, user := range []string{"alice", "login:ip:127.0.0.1", `{bob}\u0000\r\n`} {

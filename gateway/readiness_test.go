@@ -12,15 +12,15 @@ import (
 	"github.com/portcullis-gw/portcullis/sessions"
 )
 
-// corePingStore is a SessionStore whose Ping fails while down is set; the
-// core calls nothing else (any other call panics on the nil interface).
-type corePingStore struct {
+// pingStore is a SessionStore whose Ping fails while down is set; the
+// readiness probe calls nothing else (any other call panics on the nil interface).
+type pingStore struct {
 	SessionStore
 	down  atomic.Bool
 	pings atomic.Int64
 }
 
-func (s *corePingStore) Ping(ctx context.Context) error {
+func (s *pingStore) Ping(ctx context.Context) error {
 	s.pings.Add(1)
 	if s.down.Load() {
 		return sessions.ErrUnavailable
@@ -40,9 +40,9 @@ func TestReadiness(t *testing.T) {
 	for _, tracks := range []bool{false, true} {
 		t.Run(map[bool]string{false: "default", true: "tracks store"}[tracks], func(t *testing.T) {
 			t.Parallel()
-			store := &corePingStore{}
+			store := &pingStore{}
 			store.down.Store(true)
-			cfg := coreConfig(coreRoute("a", "/", config.EchoUpstream, config.AuthPublic))
+			cfg := testConfig(testRoute("a", "/", config.EchoUpstream, config.AuthPublic))
 			cfg.Server.ReadinessTracksStore = tracks
 			g, err := New(Options{Config: cfg, Store: store})
 			if err != nil {
@@ -64,7 +64,7 @@ func TestReadiness(t *testing.T) {
 			}
 			for _, s := range steps {
 				store.down.Store(s.down)
-				g.probeOnce(ctx)
+				probeOnce(g, ctx)
 				if got := readyz(t, g); got != s.want {
 					t.Fatalf("%s: /readyz = %d, want %d", s.name, got, s.want)
 				}
@@ -80,7 +80,7 @@ func TestReadiness(t *testing.T) {
 			if got := readyz(t, g); got != http.StatusServiceUnavailable {
 				t.Errorf("after BeginShutdown: /readyz = %d, want 503", got)
 			}
-			g.probeOnce(ctx)
+			probeOnce(g, ctx)
 			if got := readyz(t, g); got != http.StatusServiceUnavailable {
 				t.Errorf("after BeginShutdown and a good probe: /readyz = %d, want 503", got)
 			}
@@ -90,12 +90,12 @@ func TestReadiness(t *testing.T) {
 
 func TestRunProbesUntilContextEnds(t *testing.T) {
 	t.Parallel()
-	store := &corePingStore{}
-	g, err := New(Options{Config: coreConfig(coreRoute("a", "/", config.EchoUpstream, config.AuthPublic)), Store: store})
+	store := &pingStore{}
+	g, err := New(Options{Config: testConfig(testRoute("a", "/", config.EchoUpstream, config.AuthPublic)), Store: store})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.probeInterval = 5 * time.Millisecond
+	setProbeInterval(g, 5*time.Millisecond)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { g.Run(ctx); close(done) }()
@@ -116,11 +116,11 @@ func TestRunProbesUntilContextEnds(t *testing.T) {
 
 func TestNilStoreIsReadyAfterFirstProbe(t *testing.T) {
 	t.Parallel()
-	g, err := New(Options{Config: coreConfig()})
+	g, err := New(Options{Config: testConfig()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.probeOnce(t.Context())
+	probeOnce(g, t.Context())
 	if got := readyz(t, g); got != http.StatusOK {
 		t.Errorf("/readyz = %d, want 200", got)
 	}

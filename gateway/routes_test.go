@@ -14,11 +14,11 @@ import (
 func TestRouteMatch(t *testing.T) {
 	t.Parallel()
 	r := func(name, host, prefix string, methods ...string) config.Route {
-		rc := coreRoute(name, prefix, "http://upstream.invalid", config.AuthPublic)
+		rc := testRoute(name, prefix, "http://upstream.invalid", config.AuthPublic)
 		rc.Host, rc.Methods = host, methods
 		return rc
 	}
-	cfg := coreConfig(
+	cfg := testConfig(
 		r("root", "", "/"),
 		r("api", "", "/api"),
 		r("api-write", "", "/api", "POST", "PUT"),
@@ -78,10 +78,10 @@ func TestRouteMatch(t *testing.T) {
 
 func TestRouteNoMatchIs404(t *testing.T) {
 	t.Parallel()
-	rc := coreRoute("only", "/only", config.EchoUpstream, config.AuthPublic)
+	rc := testRoute("only", "/only", config.EchoUpstream, config.AuthPublic)
 	rc.Host = "app.example.com"
 	rc.Methods = []string{"GET"}
-	env := newCoreEnv(t, coreConfig(rc))
+	env := newEnv(t, envOptions{cfg: testConfig(rc)})
 	tests := []struct{ name, req string }{
 		{"other host", "GET /only HTTP/1.1\r\nHost: other.example.com\r\n\r\n"},
 		{"other path", "GET /elsewhere HTTP/1.1\r\nHost: app.example.com\r\n\r\n"},
@@ -111,12 +111,12 @@ func TestRouteNoMatchIs404(t *testing.T) {
 func TestBuildRoutesRejectsBadUpstream(t *testing.T) {
 	t.Parallel()
 	for _, up := range []string{"ftp://x", "not a url", "", "http://"} {
-		cfg := coreConfig(coreRoute("bad", "/", up, config.AuthPublic))
+		cfg := testConfig(testRoute("bad", "/", up, config.AuthPublic))
 		if _, _, err := buildRoutes(cfg, newSharedTransport()); err == nil {
 			t.Errorf("buildRoutes(upstream %q) = nil error, want error", up)
 		}
 	}
-	cfg := coreConfig(coreRoute("tls", "/", "https://x.invalid", config.AuthPublic))
+	cfg := testConfig(testRoute("tls", "/", "https://x.invalid", config.AuthPublic))
 	cfg.Routes[0].TLS.CAFile = "/nonexistent/ca.pem"
 	if _, _, err := buildRoutes(cfg, newSharedTransport()); err == nil {
 		t.Error("buildRoutes(missing ca_file) = nil error, want error")
@@ -133,16 +133,16 @@ func TestBuildRoutesErrorsAreFieldErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(dir, "missing.pem")
-	good := coreRoute("web", "/", config.EchoUpstream, config.AuthPublic)
-	badCA := coreRoute("api", "/api", "https://x.invalid", config.AuthPublic)
+	good := testRoute("web", "/", config.EchoUpstream, config.AuthPublic)
+	badCA := testRoute("api", "/api", "https://x.invalid", config.AuthPublic)
 	badCA.TLS.CAFile = junk
-	badPair := coreRoute("pair", "/pair", "https://x.invalid", config.AuthPublic)
+	badPair := testRoute("pair", "/pair", "https://x.invalid", config.AuthPublic)
 	badPair.TLS.CertFile, badPair.TLS.KeyFile = junk, junk
-	badUp := coreRoute("up", "/up", "ftp://x", config.AuthPublic)
-	noCA := coreRoute("noca", "/noca", "https://x.invalid", config.AuthPublic)
+	badUp := testRoute("up", "/up", "ftp://x", config.AuthPublic)
+	noCA := testRoute("noca", "/noca", "https://x.invalid", config.AuthPublic)
 	noCA.TLS.CAFile = missing
 
-	_, _, err := buildRoutes(coreConfig(good, badCA, badPair, badUp, noCA), newSharedTransport())
+	_, _, err := buildRoutes(testConfig(good, badCA, badPair, badUp, noCA), newSharedTransport())
 	want := []string{
 		"routes[1].tls.ca_file: " + junk + ": no PEM certificate found",
 		"routes[2].tls.cert_file: " + junk + " (with key_file " + junk + "): tls: failed to find any PEM data in certificate input",

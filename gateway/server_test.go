@@ -27,7 +27,7 @@ func TestNewServer(t *testing.T) {
 
 func TestOversizedHeaderIs431(t *testing.T) {
 	t.Parallel()
-	env := newCoreEnv(t, coreConfig(coreRoute("echo", "/", config.EchoUpstream, config.AuthPublic)))
+	env := newEnv(t, envOptions{cfg: testConfig(testRoute("echo", "/", config.EchoUpstream, config.AuthPublic))})
 	cfg := config.Default().Server
 	cfg.MaxHeaderBytes = 1024
 	srv := NewServer(cfg, env.g)

@@ -1,9 +1,12 @@
 package gateway
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/portcullis-gw/portcullis/config"
 )
@@ -11,8 +14,8 @@ import (
 // TestVerify: forward-auth (SPEC §5).
 func TestVerify(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{edit: trustLoopback})
-		jar := e.jar()
+		e := newEnv(t, envOptions{store: sk, edit: trustLoopback})
+		jar := e.cookieNames()
 		alice := e.loginJSON("alice", "alice-password")
 		dave := e.loginJSON("dave", "dave-password")
 		ac := jar.accessName + "=" + alice.AccessToken
@@ -93,7 +96,7 @@ func TestVerify(t *testing.T) {
 // TestVerifyHostAndNoRoute: the host comes from X-Forwarded-Host; no route → 403;
 // an untrusted peer → 403.
 func TestVerifyHostAndNoRoute(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{edit: func(c *config.Config) {
+	e := newEnv(t, envOptions{store: memoryStore, edit: func(c *config.Config) {
 		trustLoopback(c)
 		r := config.DefaultRoute()
 		r.Name, r.Host, r.PathPrefix, r.Upstream, r.Roles = "hosted", "app.example.com", "/", "echo:", []string{"admin"}
@@ -105,7 +108,7 @@ func TestVerifyHostAndNoRoute(t *testing.T) {
 	wantStatus(t, "host route", e.do("GET", "/auth/verify", "", append(bearer(alice.AccessToken), "X-Forwarded-Uri", "/x", "X-Forwarded-Host", "APP.example.com")...), 200)
 	wantStatus(t, "host route roles", e.do("GET", "/auth/verify", "", append(bearer(bob.AccessToken), "X-Forwarded-Uri", "/x", "X-Forwarded-Host", "app.example.com")...), 403)
 
-	untrusted := newAuthEnv(t, memoryStore, aeOptions{})
+	untrusted := newEnv(t, envOptions{store: memoryStore})
 	a := untrusted.loginJSON("alice", "alice-password")
 	res := untrusted.do("GET", "/auth/verify", "", append(bearer(a.AccessToken), "X-Forwarded-Uri", "/api/x")...)
 	wantStatus(t, "untrusted peer", res, 403)
@@ -115,7 +118,7 @@ func TestVerifyHostAndNoRoute(t *testing.T) {
 func TestAdminAPI(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
 		const token = "admin-token-0123456789-0123456789-abcdef"
-		e := newAuthEnv(t, sk, aeOptions{edit: func(c *config.Config) { c.Admin.Token = token }})
+		e := newEnv(t, envOptions{store: sk, edit: func(c *config.Config) { c.Admin.Token = token }})
 		admin := httptest.NewServer(e.g.AdminHandler())
 		t.Cleanup(admin.Close)
 		auth := []string{"Authorization", "Bearer " + token}
@@ -123,7 +126,7 @@ func TestAdminAPI(t *testing.T) {
 		b := e.loginJSON("alice", "alice-password")
 		bob := e.loginJSON("bob", "bob-password")
 
-		res := aeDo(t, admin.URL, "GET", "/admin/users/alice/sessions", "", auth...)
+		res := do(t, "GET", admin.URL+"/admin/users/alice/sessions", "", auth...)
 		wantStatus(t, "admin list", res, 200)
 		var list struct {
 			Sessions []map[string]any `json:"sessions"`
@@ -135,21 +138,21 @@ func TestAdminAPI(t *testing.T) {
 		if _, ok := list.Sessions[0]["current"]; ok {
 			t.Errorf("admin list has current")
 		}
-		wantStatus(t, "admin list no token", aeDo(t, admin.URL, "GET", "/admin/users/alice/sessions", ""), 401)
-		wantStatus(t, "admin list wrong token", aeDo(t, admin.URL, "GET", "/admin/users/alice/sessions", "", "Authorization", "Bearer "+strings.Repeat("x", 40)), 401)
-		res = aeDo(t, admin.URL, "GET", "/admin/users/nobody/sessions", "", auth...)
+		wantStatus(t, "admin list no token", do(t, "GET", admin.URL+"/admin/users/alice/sessions", ""), 401)
+		wantStatus(t, "admin list wrong token", do(t, "GET", admin.URL+"/admin/users/alice/sessions", "", "Authorization", "Bearer "+strings.Repeat("x", 40)), 401)
+		res = do(t, "GET", admin.URL+"/admin/users/nobody/sessions", "", auth...)
 		wantStatus(t, "admin list unknown user", res, 200)
 
-		wantStatus(t, "admin delete one", aeDo(t, admin.URL, "DELETE", "/admin/users/alice/sessions/"+a.SessionID, "", auth...), 204)
+		wantStatus(t, "admin delete one", do(t, "DELETE", admin.URL+"/admin/users/alice/sessions/"+a.SessionID, "", auth...), 204)
 		wantStatus(t, "a revoked", e.do("GET", "/api/x", "", bearer(a.AccessToken)...), 401)
-		wantStatus(t, "admin delete one again", aeDo(t, admin.URL, "DELETE", "/admin/users/alice/sessions/"+a.SessionID, "", auth...), 404)
-		wantStatus(t, "admin delete wrong user", aeDo(t, admin.URL, "DELETE", "/admin/users/alice/sessions/"+bob.SessionID, "", auth...), 404)
+		wantStatus(t, "admin delete one again", do(t, "DELETE", admin.URL+"/admin/users/alice/sessions/"+a.SessionID, "", auth...), 404)
+		wantStatus(t, "admin delete wrong user", do(t, "DELETE", admin.URL+"/admin/users/alice/sessions/"+bob.SessionID, "", auth...), 404)
 		wantStatus(t, "bob untouched", e.do("GET", "/api/x", "", bearer(bob.AccessToken)...), 200)
-		wantStatus(t, "admin delete all", aeDo(t, admin.URL, "DELETE", "/admin/users/alice/sessions", "", auth...), 204)
+		wantStatus(t, "admin delete all", do(t, "DELETE", admin.URL+"/admin/users/alice/sessions", "", auth...), 204)
 		wantStatus(t, "b revoked", e.do("GET", "/api/x", "", bearer(b.AccessToken)...), 401)
-		wantStatus(t, "admin wrong method", aeDo(t, admin.URL, "POST", "/admin/users/alice/sessions", "", auth...), 405)
-		wantStatus(t, "admin unknown path", aeDo(t, admin.URL, "GET", "/admin/nope", "", auth...), 404)
-		if got := aeMetric(t, e.g.metrics.revoked.WithLabelValues(revokedAdmin)); got != 2 {
+		wantStatus(t, "admin wrong method", do(t, "POST", admin.URL+"/admin/users/alice/sessions", "", auth...), 405)
+		wantStatus(t, "admin unknown path", do(t, "GET", admin.URL+"/admin/nope", "", auth...), 404)
+		if got := testutil.ToFloat64(metricsOf(e.g).revoked.WithLabelValues(revokedAdmin)); got != 2 {
 			t.Errorf("sessions_revoked_total{admin} = %v, want 2", got)
 		}
 	})
@@ -159,13 +162,45 @@ func TestAdminAPI(t *testing.T) {
 // the browser's is judged on the forwarded method and host, not refused by
 // the endpoint-level origin check.
 func TestVerifySubrequestMethod(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{edit: trustLoopback})
+	e := newEnv(t, envOptions{store: memoryStore, edit: trustLoopback})
 	a := e.loginJSON("alice", "alice-password")
-	ac := e.jar().accessName + "=" + a.AccessToken
+	ac := e.cookieNames().accessName + "=" + a.AccessToken
 	res := e.do("POST", "/auth/verify", "", "Cookie", ac, "X-Forwarded-Uri", "/api/x", "X-Forwarded-Method", "POST",
 		"X-Forwarded-Host", "app.example.com", "Origin", "https://app.example.com")
 	wantStatus(t, "same-origin POST via subrequest", res, 200)
 	res = e.do("POST", "/auth/verify", "", "Cookie", ac, "X-Forwarded-Uri", "/api/x", "X-Forwarded-Method", "POST",
 		"X-Forwarded-Host", "app.example.com", "Origin", "https://evil.example")
 	wantStatus(t, "cross-origin POST via subrequest", res, 403)
+}
+
+// TestVerifyMalformedForwardedHost: /auth/verify takes the host from
+// X-Forwarded-Host; one outside the Host grammar is refused (403, like an
+// unparseable forwarded URI), never matched as a host-less route.
+func TestVerifyMalformedForwardedHost(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{store: memoryStore, edit: trustLoopback})
+	alice := e.loginJSON("alice", "alice-password")
+	for _, tc := range []struct {
+		host string
+		want int
+	}{
+		{"app.example.com", http.StatusOK},
+		{"App.Example.com.:443", http.StatusOK},
+		{"app.example.com:80:90", http.StatusForbidden},
+		{"app.example.com::", http.StatusForbidden},
+		{"app..example.com", http.StatusForbidden},
+		{"user@app.example.com", http.StatusForbidden},
+		{"app.example.com:99999", http.StatusForbidden},
+	} {
+		res := e.do("GET", "/auth/verify", "", append(bearer(alice.AccessToken),
+			"X-Forwarded-Uri", "/api/x", "X-Forwarded-Host", tc.host)...)
+		wantStatus(t, "verify with X-Forwarded-Host "+tc.host, res, tc.want)
+	}
+	// The forwarded URI is matched like a proxied path: parameters in any
+	// segment do not move it off the admin-only route.
+	dave := e.loginJSON("dave", "dave-password")
+	for _, uri := range []string{"/;x/adminarea", "/;/adminarea/x", "/adminarea;x/y"} {
+		res := e.do("GET", "/auth/verify", "", append(bearer(dave.AccessToken), "X-Forwarded-Uri", uri)...)
+		wantStatus(t, "verify "+uri+" as a user without the admin role", res, http.StatusForbidden)
+	}
 }

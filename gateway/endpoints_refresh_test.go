@@ -7,14 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portcullis-gw/portcullis/sessions"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // TestAuthLifecycle: login → proxied request → refresh → grace → reuse after
 // grace revokes → logout → logout-all, against each store.
 func TestAuthLifecycle(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
+		e := newEnv(t, envOptions{store: sk})
 
 		body := `{"username":"alice","password":"alice-password"}`
 		res := e.do("POST", "/auth/login", body, "Content-Type", "application/json")
@@ -47,7 +47,7 @@ func TestAuthLifecycle(t *testing.T) {
 		// Proxied request with the bearer token.
 		res = e.do("GET", "/api/things", "", bearer(tr.AccessToken)...)
 		wantStatus(t, "GET /api with bearer", res, http.StatusOK)
-		h := e.up.last(t)
+		h := e.up.last(t).Header
 		if h.Get("X-Auth-User") != "alice" || h.Get("X-Auth-Roles") != "admin,staff" || h.Get("X-Auth-Session") != tr.SessionID {
 			t.Errorf("identity headers = %q %q %q", h.Get("X-Auth-User"), h.Get("X-Auth-Roles"), h.Get("X-Auth-Session"))
 		}
@@ -125,8 +125,8 @@ func TestAuthLifecycle(t *testing.T) {
 // access token, on the refresh token (body or cookie), and never on a bare id.
 func TestLogoutCredentials(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
-		jar := e.jar()
+		e := newEnv(t, envOptions{store: sk})
+		jar := e.cookieNames()
 
 		a := e.loginJSON("bob", "bob-password")
 		e.clock.Advance(11 * time.Minute) // access token expired, session alive
@@ -161,7 +161,7 @@ func TestLogoutCredentials(t *testing.T) {
 // TestRefreshGuessing: unknown secrets change nothing.
 func TestRefreshGuessing(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
+		e := newEnv(t, envOptions{store: sk})
 		a := e.loginJSON("bob", "bob-password")
 		guesses := []string{
 			a.SessionID + "." + strings.Repeat("A", 43),
@@ -191,32 +191,69 @@ func TestRefreshGuessing(t *testing.T) {
 	})
 }
 
-// TestSessionLimitEviction: past max_per_user the least recently used
-// session is evicted, visibly through HTTP.
-func TestSessionLimitEviction(t *testing.T) {
+// TestJSONRefreshWithStaleBearer: an API client that sends its expired
+// access token along with a body refresh token keeps working (no Origin:
+// not a browser).
+func TestJSONRefreshWithStaleBearer(t *testing.T) {
+	e := newEnv(t, envOptions{store: memoryStore})
+	a := e.loginJSON("bob", "bob-password")
+	e.clock.Advance(11 * time.Minute)
+	res := e.do("POST", "/auth/refresh", `{"refresh_token":"`+a.RefreshToken+`"}`,
+		append(bearer(a.AccessToken), "Content-Type", "application/json")...)
+	wantStatus(t, "JSON refresh with an expired bearer", res, http.StatusOK)
+}
+
+// TestConcurrentRefresh: many clients refreshing with the same token at once
+// (tabs, retries) all succeed and all get the one token the winning rotation
+// issued.
+func TestConcurrentRefresh(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{sopts: func(o *sessions.Options) { o.MaxPerUser = 2 }})
+		e := newEnv(t, envOptions{store: sk})
 		a := e.loginJSON("bob", "bob-password")
-		e.clock.Advance(time.Second)
+		const n = 8
+		got := make(chan response, n)
+		for range n {
+			go func() {
+				var res response
+				defer func() { got <- res }() // also when do fails the test: no hang
+				res = do(t, "POST", e.srv.URL+"/auth/refresh", `{"refresh_token":"`+a.RefreshToken+`"}`, "Content-Type", "application/json")
+			}()
+		}
+		tokens := map[string]bool{}
+		for range n {
+			res := <-got
+			if res.Response == nil {
+				t.Fatal("a concurrent refresh failed")
+			}
+			wantStatus(t, "concurrent refresh", res, 200)
+			var tr tokenResponse
+			res.json(t, &tr)
+			tokens[tr.RefreshToken] = true
+		}
+		if len(tokens) != 1 {
+			t.Errorf("concurrent refreshes answered %d different refresh tokens, want 1", len(tokens))
+		}
+		if s, g := testutil.ToFloat64(metricsOf(e.g).refreshes.WithLabelValues(refreshSuccess)), testutil.ToFloat64(metricsOf(e.g).refreshes.WithLabelValues(refreshGrace)); s != 1 || g != n-1 {
+			t.Errorf("refreshes success %v grace %v, want 1 and %d", s, g, n-1)
+		}
+	})
+}
+
+// TestReplayedLogout: logging out twice is 204 both times and the replay
+// touches nothing else, not even a newer session of the same user.
+func TestReplayedLogout(t *testing.T) {
+	forEachStore(t, func(t *testing.T, sk storeKind) {
+		e := newEnv(t, envOptions{store: sk})
+		a := e.loginJSON("bob", "bob-password")
+		js := []string{"Content-Type", "application/json"}
+		body := `{"refresh_token":"` + a.RefreshToken + `"}`
+		wantStatus(t, "logout", e.do("POST", "/auth/logout", body, append(js, bearer(a.AccessToken)...)...), http.StatusNoContent)
 		b := e.loginJSON("bob", "bob-password")
-		e.clock.Advance(2 * time.Minute)
-		wantStatus(t, "use a", e.do("GET", "/api/x", "", bearer(a.AccessToken)...), http.StatusOK) // a is now more recent than b
-		e.clock.Advance(time.Second)
-		c := e.loginJSON("bob", "bob-password")
-		wantStatus(t, "evicted b", e.do("GET", "/api/x", "", bearer(b.AccessToken)...), http.StatusUnauthorized)
-		wantStatus(t, "kept a", e.do("GET", "/api/x", "", bearer(a.AccessToken)...), http.StatusOK)
-		wantStatus(t, "new c", e.do("GET", "/api/x", "", bearer(c.AccessToken)...), http.StatusOK)
-		res := e.do("GET", "/auth/sessions", "", bearer(c.AccessToken)...)
-		wantStatus(t, "sessions", res, http.StatusOK)
-		var list struct {
-			Sessions []map[string]any `json:"sessions"`
-		}
-		res.json(t, &list)
-		if len(list.Sessions) != 2 {
-			t.Fatalf("sessions = %d, want 2: %s", len(list.Sessions), res.body)
-		}
-		if got := aeMetric(t, e.g.metrics.evicted); got != 1 {
-			t.Errorf("sessions_evicted_total = %v, want 1", got)
+		wantStatus(t, "replayed logout", e.do("POST", "/auth/logout", body, append(js, bearer(a.AccessToken)...)...), http.StatusNoContent)
+		wantStatus(t, "replayed refresh", e.do("POST", "/auth/refresh", body, js...), http.StatusUnauthorized)
+		wantStatus(t, "newer session after replays", e.do("GET", "/api/x", "", bearer(b.AccessToken)...), http.StatusOK)
+		if got := testutil.ToFloat64(metricsOf(e.g).revoked.WithLabelValues(revokedLogout)); got != 1 {
+			t.Errorf("revoked{logout} = %v, want 1", got)
 		}
 	})
 }

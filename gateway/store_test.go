@@ -3,18 +3,23 @@ package gateway
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
-)
+	"time"
 
-var redisStore = authStoreKinds[1]
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/portcullis-gw/portcullis/config"
+	"github.com/portcullis-gw/portcullis/sessions"
+)
 
 // TestStoreOutage: a paused redis-server (SIGSTOP) turns every auth endpoint
 // and every authenticated proxied request into 503 + Retry-After — never a
 // 401 or invalid_grant — and the gateway recovers on resume without restart.
 func TestStoreOutage(t *testing.T) {
-	e := newAuthEnv(t, redisStore, aeOptions{edit: trustLoopback})
-	jar := e.jar()
+	e := newEnv(t, envOptions{store: redisStore, edit: trustLoopback})
+	jar := e.cookieNames()
 	alice := e.loginJSON("alice", "alice-password")
 	b := &browser{}
 	wantStatus(t, "form login", e.loginForm(b, "bob", "bob-password", "/"), http.StatusSeeOther)
@@ -93,7 +98,7 @@ func TestStoreOutage(t *testing.T) {
 	})
 	wantStatus(t, "public route during outage", e.do("GET", "/pub", ""), http.StatusOK)
 	wantStatus(t, "optional anonymous during outage", e.do("GET", "/opt", ""), http.StatusOK)
-	if got := aeMetric(t, e.g.metrics.storeUp); got != 0 {
+	if got := testutil.ToFloat64(metricsOf(e.g).storeUp); got != 0 {
 		t.Errorf("session_store_up = %v during outage, want 0", got)
 	}
 
@@ -102,7 +107,7 @@ func TestStoreOutage(t *testing.T) {
 	wantStatus(t, "proxied after resume", e.do("GET", "/api/x", "", bearer(alice.AccessToken)...), http.StatusOK)
 	wantStatus(t, "cookie after resume", e.do("GET", "/api/x", "", "Cookie", e.cookieHeader(b)), http.StatusOK)
 	e.loginJSON("alice", "alice-password")
-	if got := aeMetric(t, e.g.metrics.storeUp); got != 1 {
+	if got := testutil.ToFloat64(metricsOf(e.g).storeUp); got != 1 {
 		t.Errorf("session_store_up = %v after resume, want 1", got)
 	}
 }
@@ -110,8 +115,8 @@ func TestStoreOutage(t *testing.T) {
 // TestReplicasShareRevocation: two gateways on one Redis; a logout on one is
 // refused on the other at the very next request.
 func TestReplicasShareRevocation(t *testing.T) {
-	e1 := newAuthEnv(t, redisStore, aeOptions{})
-	e2 := newAuthEnv(t, redisStore, aeOptions{keys: e1.keys, store: e1.newStore, clock: e1.clock, users: e1.users, usersAt: e1.usersPath})
+	e1 := newEnv(t, envOptions{store: redisStore})
+	e2 := newEnv(t, envOptions{store: redisStore, keys: e1.keys, shared: e1.newStore, clock: e1.clock, users: e1.users, usersAt: e1.usersPath})
 	a := e1.loginJSON("alice", "alice-password")
 	wantStatus(t, "replica 2 accepts", e2.do("GET", "/api/x", "", bearer(a.AccessToken)...), http.StatusOK)
 	wantStatus(t, "logout on replica 1", e1.do("POST", "/auth/logout", "", bearer(a.AccessToken)...), http.StatusNoContent)
@@ -140,10 +145,10 @@ func TestReplicasShareRevocation(t *testing.T) {
 // or a changed password ends the session (revoked, user_disabled).
 func TestUsersReload(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
+		e := newEnv(t, envOptions{store: sk})
 		bob := e.loginJSON("bob", "bob-password")
 		alice := e.loginJSON("alice", "alice-password")
-		reload := func(edit func(name string, u *aeUser) bool) {
+		reload := func(edit func(name string, u *userEntry) bool) {
 			t.Helper()
 			writeUsersFile(t, e.usersPath, edit)
 			if err := e.users.Reload(); err != nil {
@@ -152,18 +157,18 @@ func TestUsersReload(t *testing.T) {
 		}
 		wantStatus(t, "bob on adminarea", e.do("GET", "/adminarea", "", bearer(bob.AccessToken)...), 403)
 
-		reload(func(name string, u *aeUser) bool {
+		reload(func(name string, u *userEntry) bool {
 			if name == "bob" {
 				u.roles = []string{"admin"}
 			}
 			return true
 		})
 		wantStatus(t, "bob promoted", e.do("GET", "/adminarea", "", bearer(bob.AccessToken)...), 200)
-		if got := e.up.last(t).Get("X-Auth-Roles"); got != "admin" {
+		if got := e.up.last(t).Header.Get("X-Auth-Roles"); got != "admin" {
 			t.Errorf("X-Auth-Roles = %q, want admin", got)
 		}
 
-		reload(func(name string, u *aeUser) bool {
+		reload(func(name string, u *userEntry) bool {
 			if name == "bob" {
 				u.disabled = true
 			}
@@ -171,7 +176,7 @@ func TestUsersReload(t *testing.T) {
 		})
 		res := e.do("GET", "/api/x", "", bearer(bob.AccessToken)...)
 		wantStatus(t, "bob disabled", res, 401)
-		if aeMetric(t, e.g.metrics.revoked.WithLabelValues(revokedUserDisabled)) != 1 {
+		if testutil.ToFloat64(metricsOf(e.g).revoked.WithLabelValues(revokedUserDisabled)) != 1 {
 			t.Errorf("sessions_revoked_total{user_disabled} != 1")
 		}
 		reload(nil) // bob enabled again: the session stays revoked
@@ -179,9 +184,9 @@ func TestUsersReload(t *testing.T) {
 		wantStatus(t, "bob re-enabled, old refresh", e.do("POST", "/auth/refresh", `{"refresh_token":"`+bob.RefreshToken+`"}`, "Content-Type", "application/json"), 401)
 
 		// Password change: older sessions end, the new password works.
-		reload(func(name string, u *aeUser) bool {
+		reload(func(name string, u *userEntry) bool {
 			if name == "alice" {
-				u.hash = authTestHash(t, "new-alice-password")
+				u.hash = testHash(t, "new-alice-password")
 			}
 			return true
 		})
@@ -194,38 +199,109 @@ func TestUsersReload(t *testing.T) {
 
 		// A removed user is like a disabled one.
 		dave := e.loginJSON("dave", "dave-password")
-		reload(func(name string, u *aeUser) bool { return name != "dave" })
+		reload(func(name string, u *userEntry) bool { return name != "dave" })
 		wantStatus(t, "dave removed", e.do("GET", "/web", "", bearer(dave.AccessToken)...), 401)
 	})
 }
 
-// TestConcurrentRefresh: many clients refreshing with the same token at once
-// (tabs, retries) all succeed and all get the one token the winning rotation
-// issued.
-func TestConcurrentRefresh(t *testing.T) {
-	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
-		a := e.loginJSON("bob", "bob-password")
-		const n = 8
-		got := make(chan aeResp, n)
-		for range n {
-			go func() {
-				got <- aeDo(t, e.srv.URL, "POST", "/auth/refresh", `{"refresh_token":"`+a.RefreshToken+`"}`, "Content-Type", "application/json")
-			}()
+// TestStoreFreezeNoLateEffects: a refresh and a login answered 503 while
+// Redis is frozen (SIGSTOP) must not take effect when it resumes, although
+// their script calls are queued in its sockets and the freeze outlasts
+// refresh_grace. The client then retries with what it holds, on another
+// replica: the refresh token it never saw rotated still rotates normally
+// (never 401 invalid_grant), and the login evicts exactly one session,
+// counted once in portcullis_sessions_evicted_total.
+func TestStoreFreezeNoLateEffects(t *testing.T) {
+	t.Parallel()
+	edit := func(c *config.Config) {
+		// No throttle counters, so that the login's first store call is Create.
+		c.Login.RateLimit.PerUser, c.Login.RateLimit.PerIP = 0, 0
+	}
+	sopts := func(o *sessions.Options) { o.MaxPerUser, o.RefreshGrace = 3, 5*time.Second }
+	e1 := newEnv(t, envOptions{store: redisStore, edit: edit, sopts: sopts})
+	var held []tokenResponse
+	for range 3 {
+		held = append(held, e1.loginJSON("alice", "alice-password"))
+	}
+	refresh := func(e *env, tok string) response {
+		return e.do("POST", "/auth/refresh", `{"refresh_token":"`+tok+`"}`, "Content-Type", "application/json")
+	}
+	login := func(e *env) response {
+		return e.do("POST", "/auth/login", `{"username":"alice","password":"alice-password"}`, "Content-Type", "application/json")
+	}
+	// Load the refresh script, so the queued copy is not refused as NOSCRIPT.
+	res := refresh(e1, held[2].RefreshToken)
+	wantStatus(t, "warm-up refresh", res, http.StatusOK)
+	res.json(t, &held[2])
+	// A second replica for the login, whose pooled connection is open before
+	// the freeze: a connection dialled during it would hang in its handshake
+	// and never carry the script.
+	e2 := newEnv(t, envOptions{store: redisStore, edit: edit, sopts: sopts, shared: e1.newStore,
+		clock: e1.clock, keys: e1.keys, users: e1.users, usersAt: e1.usersPath})
+	wantStatus(t, "replica 2 warm-up", e2.do("GET", "/auth/me", "", bearer(held[1].AccessToken)...), http.StatusOK)
+
+	e1.redis.Pause()
+	for name, res := range map[string]response{"refresh": refresh(e1, held[0].RefreshToken), "login": login(e2)} {
+		if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+			e1.redis.Resume()
+			t.Fatalf("%s with Redis frozen = %d (Retry-After %q), want 503 with Retry-After", name, res.StatusCode, res.Header.Get("Retry-After"))
 		}
-		tokens := map[string]bool{}
-		for range n {
-			res := <-got
-			wantStatus(t, "concurrent refresh", res, 200)
-			var tr tokenResponse
-			res.json(t, &tr)
-			tokens[tr.RefreshToken] = true
-		}
-		if len(tokens) != 1 {
-			t.Errorf("concurrent refreshes answered %d different refresh tokens, want 1", len(tokens))
-		}
-		if s, g := aeMetric(t, e.g.metrics.refreshes.WithLabelValues(refreshSuccess)), aeMetric(t, e.g.metrics.refreshes.WithLabelValues(refreshGrace)); s != 1 || g != n-1 {
-			t.Errorf("refreshes success %v grace %v, want 1 and %d", s, g, n-1)
-		}
-	})
+	}
+	e1.clock.Advance(10 * time.Second) // the freeze outlasts refresh_grace
+	for _, e := range []*env{e1, e2} {
+		e.srv.Close()
+		e.store.(*sessions.RedisStore).Close()
+	}
+	e1.redis.Resume()
+	e1.redis.WaitDrained(t, 20*time.Second) // every queued script copy has run
+	if n := e1.redis.Errors(t, "LATE"); n < 2 {
+		t.Errorf("%d script copies were refused as late, want at least the refresh's and the login's", n)
+	}
+
+	// The client retries on a third replica.
+	e3 := newEnv(t, envOptions{store: redisStore, edit: edit, sopts: sopts, shared: e1.newStore,
+		clock: e1.clock, keys: e1.keys, users: e1.users, usersAt: e1.usersPath})
+	var ids []string
+	for _, h := range held {
+		ids = append(ids, h.SessionID)
+	}
+	if got := sessionIDs(t, e3); !slices.Equal(got, sorted(ids)) {
+		t.Fatalf("after the thaw sessions = %v, want the untouched %v", got, sorted(ids))
+	}
+	res = refresh(e3, held[0].RefreshToken)
+	wantStatus(t, "retried refresh", res, http.StatusOK)
+	var rotated tokenResponse
+	res.json(t, &rotated)
+	if rotated.RefreshToken == held[0].RefreshToken || !strings.HasPrefix(rotated.RefreshToken, held[0].SessionID+".") {
+		t.Fatalf("retried refresh returned %q, want a rotation of session %s", rotated.RefreshToken, held[0].SessionID)
+	}
+	wantStatus(t, "retried login", login(e3), http.StatusOK)
+	if n := testutil.ToFloat64(metricsOf(e2.g).evicted); n != 0 {
+		t.Errorf("replica 2 (login answered 503) counted %v evictions, want 0", n)
+	}
+	if n := testutil.ToFloat64(metricsOf(e3.g).evicted); n != 1 {
+		t.Errorf("replica 3 (one successful login) counted %v evictions, want 1", n)
+	}
+	if got := sessionIDs(t, e3); len(got) != 3 || !slices.Contains(got, held[0].SessionID) {
+		t.Errorf("after the retried login sessions = %v, want 3 including the refreshed %s", got, held[0].SessionID)
+	}
+}
+
+func sessionIDs(t *testing.T, e *env) []string {
+	t.Helper()
+	list, err := e.store.List(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, s := range list {
+		ids = append(ids, s.ID)
+	}
+	return sorted(ids)
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
 }

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -8,17 +10,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/portcullis-gw/portcullis/config"
 	"github.com/portcullis-gw/portcullis/gateway/tokens"
 )
 
-var memoryStore = authStoreKinds[0]
-
 // TestProxiedCredentials: SPEC §6 steps 4–6 on required, optional and public routes.
 func TestProxiedCredentials(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
-		jar := e.jar()
+		e := newEnv(t, envOptions{store: sk})
+		jar := e.cookieNames()
 		alice := e.loginJSON("alice", "alice-password")
 		bob := e.loginJSON("bob", "bob-password")
 		dave := e.loginJSON("dave", "dave-password")
@@ -78,7 +80,7 @@ func TestProxiedCredentials(t *testing.T) {
 					}
 					return
 				}
-				h := e.up.last(t)
+				h := e.up.last(t).Header
 				if got := h.Get("X-Auth-User"); got != tt.wantUser {
 					t.Errorf("X-Auth-User = %q, want %q", got, tt.wantUser)
 				}
@@ -95,7 +97,7 @@ func TestProxiedCredentials(t *testing.T) {
 
 // TestProxied401Challenges: WWW-Authenticate and the browser redirect.
 func TestProxied401Challenges(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{})
+	e := newEnv(t, envOptions{store: memoryStore})
 	res := e.do("GET", "/api/x", "")
 	wantStatus(t, "no token", res, 401)
 	if got := res.Header.Get("WWW-Authenticate"); got != `Bearer realm="portcullis"` {
@@ -110,7 +112,7 @@ func TestProxied401Challenges(t *testing.T) {
 	if got := res.Header.Get("Location"); got != "/auth/login?rd=%2Fapi%2Fx%3Fq%3D1" {
 		t.Errorf("Location = %q", got)
 	}
-	res = e.do("GET", "/api/x", "", "Sec-Fetch-Mode", "navigate", "Cookie", e.jar().accessName+"=garbage")
+	res = e.do("GET", "/api/x", "", "Sec-Fetch-Mode", "navigate", "Cookie", e.cookieNames().accessName+"=garbage")
 	wantStatus(t, "browser navigation with a bad cookie", res, http.StatusFound)
 	res = e.do("POST", "/api/x", "", "Accept", "text/html")
 	wantStatus(t, "POST is no navigation", res, http.StatusUnauthorized)
@@ -119,11 +121,11 @@ func TestProxied401Challenges(t *testing.T) {
 // TestProxiedCrossOrigin: cookie-authenticated unsafe requests from another
 // origin are refused unless the route opts out; bearer requests are exempt.
 func TestProxiedCrossOrigin(t *testing.T) {
-	e := newAuthEnv(t, memoryStore, aeOptions{edit: func(c *config.Config) {
+	e := newEnv(t, envOptions{store: memoryStore, edit: func(c *config.Config) {
 		c.Login.TrustedOrigins = []string{"https://trusted.example.com"}
 	}})
 	alice := e.loginJSON("alice", "alice-password")
-	ac := []string{"Cookie", e.jar().accessName + "=" + alice.AccessToken}
+	ac := []string{"Cookie", e.cookieNames().accessName + "=" + alice.AccessToken}
 	cross := []string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}
 	tests := []struct {
 		name   string
@@ -162,24 +164,12 @@ func TestAssertionHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newAuthEnv(t, memoryStore, aeOptions{keys: ks, edit: func(c *config.Config) { c.Headers.Assertion = "X-Auth-Assertion" }})
+	e := newEnv(t, envOptions{store: memoryStore, keys: ks, edit: func(c *config.Config) { c.Headers.Assertion = "X-Auth-Assertion" }})
 	alice := e.loginJSON("alice", "alice-password")
 	wantStatus(t, "GET /api", e.do("GET", "/api/x", "", bearer(alice.AccessToken)...), 200)
-	as := e.up.last(t).Get("X-Auth-Assertion")
-	parts := strings.Split(as, ".")
-	if len(parts) != 3 {
-		t.Fatalf("assertion = %q, want a JWT", as)
-	}
-	hb, _ := base64.RawURLEncoding.DecodeString(parts[0])
-	pb, _ := base64.RawURLEncoding.DecodeString(parts[1])
-	var hdr, claims map[string]any
-	_ = json.Unmarshal(hb, &hdr)
-	_ = json.Unmarshal(pb, &claims)
-	if hdr["typ"] != tokens.TypeAssertion || claims["aud"] != "api" || claims["sub"] != "alice" || claims["sid"] != alice.SessionID {
-		t.Errorf("assertion header %v claims %v", hdr, claims)
-	}
+	wantAssertion(t, e.up.last(t).Header.Get("X-Auth-Assertion"), "api", Identity{User: "alice", SessionID: alice.SessionID})
 	wantStatus(t, "GET /opt anonymous", e.do("GET", "/opt", ""), 200)
-	if got, ok := e.up.last(t)["X-Auth-Assertion"]; ok {
+	if got, ok := e.up.last(t).Header["X-Auth-Assertion"]; ok {
 		t.Errorf("anonymous assertion header = %q, want absent (SPEC §6 step 4)", got)
 	}
 }
@@ -188,13 +178,13 @@ func TestAssertionHeader(t *testing.T) {
 // into an anonymous one, but never a refused cross-origin request, a missing
 // role or a store outage (those would forward what must not pass).
 func TestOptionalRouteRefusals(t *testing.T) {
-	e := newAuthEnv(t, authStoreKinds[0], aeOptions{edit: func(c *config.Config) {
+	e := newEnv(t, envOptions{store: memoryStore, edit: func(c *config.Config) {
 		r := config.DefaultRoute()
 		r.Name, r.PathPrefix, r.Upstream, r.Auth, r.Roles = "optadmin", "/optadmin", c.Routes[0].Upstream, config.AuthOptional, []string{"admin"}
 		c.Routes = append([]config.Route{r}, c.Routes...)
 	}})
 	alice, bob := e.loginJSON("alice", "alice-password"), e.loginJSON("bob", "bob-password")
-	ac := []string{"Cookie", e.jar().accessName + "=" + alice.AccessToken}
+	ac := []string{"Cookie", e.cookieNames().accessName + "=" + alice.AccessToken}
 	tests := []struct {
 		name, method, path string
 		hdr                []string
@@ -219,7 +209,7 @@ func TestOptionalRouteRefusals(t *testing.T) {
 				}
 				return
 			}
-			if got := e.up.last(t).Get("X-Auth-User"); got != tt.user {
+			if got := e.up.last(t).Header.Get("X-Auth-User"); got != tt.user {
 				t.Errorf("X-Auth-User = %q, want %q", got, tt.user)
 			}
 		})
@@ -231,13 +221,13 @@ func TestOptionalRouteRefusals(t *testing.T) {
 // refresh on it), and a browser navigation goes to the login page instead.
 func TestProxied401InvalidTokenChallenge(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
-		e := newAuthEnv(t, sk, aeOptions{})
+		e := newEnv(t, envOptions{store: sk})
 		expired := e.loginJSON("alice", "alice-password")
 		e.clock.Advance(11 * time.Minute)
 		revoked := e.loginJSON("alice", "alice-password")
 		wantStatus(t, "logout", e.do("POST", "/auth/logout", "", bearer(revoked.AccessToken)...), http.StatusNoContent)
 		disabled := e.loginJSON("bob", "bob-password")
-		writeUsersFile(t, e.usersPath, func(name string, u *aeUser) bool {
+		writeUsersFile(t, e.usersPath, func(name string, u *userEntry) bool {
 			u.disabled = u.disabled || name == "bob"
 			return true
 		})
@@ -255,7 +245,7 @@ func TestProxied401InvalidTokenChallenge(t *testing.T) {
 				if got := res.Header.Get("WWW-Authenticate"); got != `Bearer realm="portcullis", error="invalid_token"` {
 					t.Errorf("WWW-Authenticate = %q", got)
 				}
-				res = e.do("GET", "/api/x", "", "Sec-Fetch-Mode", "navigate", "Cookie", e.jar().accessName+"="+tt.token)
+				res = e.do("GET", "/api/x", "", "Sec-Fetch-Mode", "navigate", "Cookie", e.cookieNames().accessName+"="+tt.token)
 				wantStatus(t, "navigation", res, http.StatusFound)
 				if got := res.Header.Get("Location"); got != "/auth/login?rd=%2Fapi%2Fx" {
 					t.Errorf("Location = %q", got)
@@ -263,4 +253,163 @@ func TestProxied401InvalidTokenChallenge(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestJWTAttacksThroughHTTP: hostile tokens on a required route are 401 and
+// never reach the upstream.
+func TestJWTAttacksThroughHTTP(t *testing.T) {
+	forEachStore(t, func(t *testing.T, sk storeKind) {
+		e := newEnv(t, envOptions{store: sk})
+		alice := e.loginJSON("alice", "alice-password")
+		bob := e.loginJSON("bob", "bob-password")
+		now := e.clock.Now()
+		claims := func(edit func(map[string]any)) map[string]any {
+			c := map[string]any{"iss": "portcullis", "aud": "portcullis", "sub": "alice", "sid": alice.SessionID,
+				"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "jti": "j1"}
+			if edit != nil {
+				edit(c)
+			}
+			return c
+		}
+		hdr := func(edit func(map[string]any)) map[string]any {
+			h := map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": "k1"}
+			if edit != nil {
+				edit(h)
+			}
+			return h
+		}
+		// Sanity: a token crafted like this with the real key is accepted.
+		good := signHS256(hdr(nil), claims(nil), testSecret)
+		wantStatus(t, "crafted good token", e.do("GET", "/api/x", "", bearer(good)...), 200)
+
+		parts := strings.Split(alice.AccessToken, ".")
+		var payload map[string]any
+		pb, _ := base64.RawURLEncoding.DecodeString(parts[1])
+		_ = json.Unmarshal(pb, &payload)
+		payload["sid"] = bob.SessionID
+		payload["sub"] = "bob"
+		tampered := parts[0] + "." + b64JSON(payload) + "." + parts[2]
+
+		attacks := []struct{ name, token string }{
+			{"alg none", b64JSON(hdr(func(h map[string]any) { h["alg"] = "none" })) + "." + b64JSON(claims(nil)) + "."},
+			{"alg none with signature", b64JSON(hdr(func(h map[string]any) { h["alg"] = "none" })) + "." + b64JSON(claims(nil)) + "." + parts[2]},
+			{"alg HS384 header on HS256 key", signHS256(hdr(func(h map[string]any) { h["alg"] = "HS384" }), claims(nil), testSecret)},
+			{"alg RS256 header", signHS256(hdr(func(h map[string]any) { h["alg"] = "RS256" }), claims(nil), testSecret)},
+			{"missing typ", signHS256(hdr(func(h map[string]any) { delete(h, "typ") }), claims(nil), testSecret)},
+			{"typ JWT", signHS256(hdr(func(h map[string]any) { h["typ"] = "JWT" }), claims(nil), testSecret)},
+			{"assertion typ", signHS256(hdr(func(h map[string]any) { h["typ"] = tokens.TypeAssertion }), claims(nil), testSecret)},
+			{"expired", signHS256(hdr(nil), claims(func(c map[string]any) { c["exp"] = now.Add(-time.Minute).Unix() }), testSecret)},
+			{"no exp", signHS256(hdr(nil), claims(func(c map[string]any) { delete(c, "exp") }), testSecret)},
+			{"wrong iss", signHS256(hdr(nil), claims(func(c map[string]any) { c["iss"] = "evil" }), testSecret)},
+			{"wrong aud", signHS256(hdr(nil), claims(func(c map[string]any) { c["aud"] = "other" }), testSecret)},
+			{"unknown kid", signHS256(hdr(func(h map[string]any) { h["kid"] = "k2" }), claims(nil), testSecret)},
+			{"no kid", signHS256(hdr(func(h map[string]any) { delete(h, "kid") }), claims(nil), testSecret)},
+			{"wrong key", signHS256(hdr(nil), claims(nil), []byte(strings.Repeat("t", 32)))},
+			{"jku to attacker key", signHS256(hdr(func(h map[string]any) { h["jku"] = "https://evil.example/jwks" }), claims(nil), []byte(strings.Repeat("t", 32)))},
+			{"crit", signHS256(hdr(func(h map[string]any) { h["crit"] = []string{"exp"} }), claims(nil), testSecret)},
+			{"forged sid of another user", signHS256(hdr(nil), claims(func(c map[string]any) { c["sid"] = bob.SessionID }), testSecret)},
+			{"unknown sid", signHS256(hdr(nil), claims(func(c map[string]any) { c["sid"] = "0000" }), testSecret)},
+			{"tampered payload", tampered},
+			{"truncated", alice.AccessToken[:len(alice.AccessToken)-4]},
+			{"two segments", parts[0] + "." + parts[1]},
+			{"100 KB", strings.Repeat("a", 100<<10)},
+			{"9 KB signed", signHS256(hdr(nil), claims(func(c map[string]any) { c["pad"] = strings.Repeat("x", 9<<10) }), testSecret)},
+		}
+		for _, a := range attacks {
+			t.Run(a.name, func(t *testing.T) {
+				before := e.up.count()
+				res := e.do("GET", "/api/x", "", bearer(a.token)...)
+				wantStatus(t, a.name, res, 401)
+				if e.up.count() != before {
+					t.Errorf("upstream reached")
+				}
+				res = e.do("GET", "/api/x", "", "Cookie", e.cookieNames().accessName+"="+a.token)
+				if res.StatusCode != 401 && res.StatusCode != 431 && res.StatusCode != 400 {
+					t.Errorf("as cookie: %d", res.StatusCode)
+				}
+			})
+		}
+		t.Run("1 MB", func(t *testing.T) {
+			res := e.do("GET", "/api/x", "", bearer(strings.Repeat("a", 1<<20))...)
+			if res.StatusCode != 431 && res.StatusCode != 401 {
+				t.Errorf("1 MB token = %d, want 431 or 401", res.StatusCode)
+			}
+		})
+		wantStatus(t, "alice unharmed", e.do("GET", "/api/x", "", bearer(alice.AccessToken)...), 200)
+		wantStatus(t, "bob unharmed", e.do("GET", "/api/x", "", bearer(bob.AccessToken)...), 200)
+	})
+}
+
+// TestAlgConfusionThroughHTTP: with an Ed25519 key, an HS256 token keyed
+// with the public key is refused.
+func TestAlgConfusionThroughHTTP(t *testing.T) {
+	ks, err := tokens.New(config.Tokens{Issuer: "portcullis", Audience: "portcullis", AccessTTL: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, envOptions{store: memoryStore, keys: ks})
+	alice := e.loginJSON("alice", "alice-password")
+	var set struct {
+		Keys []map[string]string `json:"keys"`
+	}
+	res := e.do("GET", "/.well-known/jwks.json", "")
+	res.json(t, &set)
+	if len(set.Keys) != 1 {
+		t.Fatalf("jwks = %s", res.body)
+	}
+	pub, _ := base64.RawURLEncoding.DecodeString(set.Keys[0]["x"])
+	now := e.clock.Now()
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": "portcullis", "aud": "portcullis", "sub": "alice",
+		"sid": alice.SessionID, "iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "jti": "x"})
+	tok.Header["typ"] = "at+jwt"
+	tok.Header["kid"] = ks.ActiveKeyID()
+	for _, key := range [][]byte{pub, []byte(set.Keys[0]["x"])} {
+		s, err := tok.SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, "alg confusion", e.do("GET", "/api/x", "", bearer(s)...), 401)
+	}
+	wantStatus(t, "real token", e.do("GET", "/api/x", "", bearer(alice.AccessToken)...), 200)
+}
+
+// TestUnverifiedBearerOnProxiedRoutes: a bearer that does not verify is the
+// only credential of a proxied request: 401 on a required csrf route (the
+// victim's cookies do not rescue it), anonymous on an optional one.
+func TestUnverifiedBearerOnProxiedRoutes(t *testing.T) {
+	e := newEnv(t, envOptions{store: memoryStore})
+	victim := &browser{}
+	wantStatus(t, "victim login", e.loginForm(victim, "alice", "alice-password", "/"), http.StatusSeeOther)
+	for name, auth := range unverifiedBearers(t, e) {
+		hdr := append(append(append([]string{}, auth...), "Cookie", e.cookieHeader(victim)), crossSite...)
+		before := e.up.count()
+		if res := e.do("POST", "/api/x", "", hdr...); res.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s: POST /api/x = %d, want 401", name, res.StatusCode)
+		}
+		if e.up.count() != before {
+			t.Errorf("%s: required route forwarded", name)
+		}
+		wantStatus(t, name+": POST /opt/x", e.do("POST", "/opt/x", "", hdr...), http.StatusOK)
+		for n, v := range e.up.last(t).Header {
+			if strings.HasPrefix(normHeader(n), "x-auth-") {
+				t.Errorf("%s: optional route forwarded %s = %q, want anonymous", name, n, v)
+			}
+		}
+	}
+}
+
+// testSecret is the HS256 secret of the test keyset (kid k1).
+var testSecret = []byte(strings.Repeat("s", 32))
+
+func b64JSON(v any) string {
+	b, _ := json.Marshal(v)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// signHS256 signs header.claims with an HMAC key, whatever the header says.
+func signHS256(header, claims map[string]any, key []byte) string {
+	in := b64JSON(header) + "." + b64JSON(claims)
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(in))
+	return in + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
