@@ -63,10 +63,17 @@
 // With key prefix "portcullis:" and tag = the first 8 hex digits of
 // SHA-256(user) (see keys.go, the only place that builds key names):
 //
-//	portcullis:{tag}:s:<sid>    hash   u c l ip ua fp h p n r e (user, created ms, last used ms,
-//	                                   IP, user agent, password fingerprint, SHA-256 of the current
-//	                                   and previous secret, nonce of the last rotation, rotated ms,
-//	                                   ids the login evicted, space-separated, only when any)
+//	portcullis:{tag}:s:<sid>    hash   u c l ip ua… fp h p n r e (user, created ms, last used ms,
+//	                                   IP, user agent in pieces of ≤ 64 bytes: ua ub … uh,
+//	                                   password fingerprint, SHA-256 of the current and previous
+//	                                   secret, then from the first rotation on: nonce of the last
+//	                                   rotation, rotated ms; ids the login evicted, space-separated,
+//	                                   only when any)
+//
+// Every value of a session hash stays within Redis' default
+// hash-max-listpack-value (64), so the hash keeps the compact listpack
+// encoding (lua/ua.lua; about 600 B per session instead of 1,000 with a
+// 120-byte user agent; bench/README.md, "Memory").
 //	portcullis:{tag}:u:<user>   zset   sid → last used ms (LRU order for eviction, listing)
 //	portcullis:f:login:user:<h> zset   unique member → time ms of one counted login attempt
 //	portcullis:f:login:ip:<ip>  zset   the same per client address (h: SHA-256 prefix of the name)

@@ -28,15 +28,18 @@ var (
 	revokeUserSrc string
 	//go:embed lua/list.lua
 	listSrc string
+	//go:embed lua/ua.lua
+	uaSrc string
 
-	// The scripts that change what a client sees start with fence.lua.
-	createScript      = redis.NewScript(fenceSrc + createSrc)
-	validateScript    = redis.NewScript(validateSrc)
-	refreshScript     = redis.NewScript(fenceSrc + refreshSrc)
+	// The scripts that change what a client sees start with fence.lua; those
+	// that read or write the user agent with ua.lua (stored in 64-byte pieces).
+	createScript      = redis.NewScript(fenceSrc + uaSrc + createSrc)
+	validateScript    = redis.NewScript(uaSrc + validateSrc)
+	refreshScript     = redis.NewScript(fenceSrc + uaSrc + refreshSrc)
 	revokeScript      = redis.NewScript(fenceSrc + revokeSrc)
-	revokeTokenScript = redis.NewScript(fenceSrc + revokeTokenSrc)
+	revokeTokenScript = redis.NewScript(fenceSrc + uaSrc + revokeTokenSrc)
 	revokeUserScript  = redis.NewScript(fenceSrc + revokeUserSrc)
-	listScript        = redis.NewScript(listSrc)
+	listScript        = redis.NewScript(uaSrc + listSrc)
 )
 
 // Status codes returned by refresh.lua and revoke_token.lua.

@@ -1,0 +1,215 @@
+// Command sessload measures Redis at scale (issue 10): for each count N it
+// empties a throwaway redis-server (started on a free port, no persistence),
+// creates N sessions of N users (one each: the worst case, one index key
+// per session) with a 120-byte browser user agent through the store's own
+// Create, many calls in flight at once (the client's pool pipelines them
+// over its connections), and reports
+//   - Redis memory per session: INFO used_memory delta ÷ N, and MEMORY USAGE
+//     of one session's two keys,
+//   - Validate latency (p50/p99/mean) of -validations calls on random
+//     sessions, -conc at a time.
+//
+//	go run ./bench/sessload -n 1000,1000000
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/portcullis-gw/portcullis/config"
+	"github.com/portcullis-gw/portcullis/sessions"
+)
+
+// A typical browser user agent: 120 bytes.
+const userAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131."
+
+func main() {
+	counts := flag.String("n", "1000,100000", "comma-separated session counts")
+	conc := flag.Int("conc", 64, "calls in flight while loading")
+	vconc := flag.Int("vconc", 16, "Validate calls in flight while measuring")
+	validations := flag.Int("validations", 20000, "Validate calls measured per count")
+	flag.Parse()
+	if len(userAgent) != 120 {
+		log.Fatalf("user agent is %d bytes", len(userAgent))
+	}
+	addr, stop := startRedis()
+	defer stop()
+	cfg := config.Default().Sessions
+	cfg.Redis.Addrs = []string{addr}
+	cfg.Redis.PoolSize = *conc + 8
+	client, err := sessions.NewRedisClient(cfg.Redis)
+	if err != nil {
+		log.Fatal(err)
+	}
+	raw := redis.NewClient(&redis.Options{Addr: addr})
+	store := sessions.NewRedisStore(client, cfg.Redis.KeyPrefix, sessions.OptionsFor(cfg, make([]byte, 32)))
+	ctx := context.Background()
+	fmt.Printf("# sessload %s, user agent %d B, %d CPUs\n", time.Now().UTC().Format(time.RFC3339), len(userAgent), nproc())
+	for _, s := range strings.Split(*counts, ",") {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			log.Fatal(err)
+		}
+		raw.FlushAll(ctx)
+		before := usedMemory(ctx, raw)
+		start := time.Now()
+		ids := load(ctx, store, n, *conc)
+		loadTime := time.Since(start)
+		per := float64(usedMemory(ctx, raw)-before) / float64(n)
+		usage := keyUsage(ctx, raw, cfg.Redis.KeyPrefix, ids[0])
+		p50, p99, mean := validate(ctx, store, ids, *validations, *vconc)
+		fmt.Printf("n=%d load=%.1fs used_memory/session=%.0fB memory_usage(2 keys)=%dB encoding=%s validate p50=%.0fµs p99=%.0fµs mean=%.0fµs\n",
+			n, loadTime.Seconds(), per, usage, encoding(ctx, raw, cfg.Redis.KeyPrefix, ids[0]), p50, p99, mean)
+	}
+}
+
+type sess struct{ user, id string }
+
+// load creates n sessions, conc calls at a time.
+func load(ctx context.Context, store *sessions.RedisStore, n, conc int) []sess {
+	ids := make([]sess, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				user := fmt.Sprintf("user%07d@example.com", i)
+				c, err := store.Create(ctx, sessions.NewSession{User: user, IP: "203.0.113.42",
+					UserAgent: userAgent, PasswordFingerprint: "9f86d081884c7d659a2feaa0c55ad015"})
+				if err != nil {
+					log.Fatal(err)
+				}
+				ids[i] = sess{user, c.Session.ID}
+			}
+		}()
+	}
+	wg.Wait()
+	return ids
+}
+
+// validate times count Validate calls on random sessions, conc at a time.
+func validate(ctx context.Context, store *sessions.RedisStore, ids []sess, count, conc int) (p50, p99, mean float64) {
+	lat := make([]time.Duration, count)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < count; i = int(next.Add(1)) - 1 {
+				s := ids[rand.IntN(len(ids))]
+				t := time.Now()
+				if _, err := store.Validate(ctx, s.user, s.id); err != nil {
+					log.Fatal(err)
+				}
+				lat[i] = time.Since(t)
+			}
+		}()
+	}
+	wg.Wait()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	var sum time.Duration
+	for _, d := range lat {
+		sum += d
+	}
+	us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+	return us(lat[count/2]), us(lat[count*99/100]), us(sum / time.Duration(count))
+}
+
+func usedMemory(ctx context.Context, c *redis.Client) int64 {
+	info, err := c.Info(ctx, "memory").Result()
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	log.Fatal("no used_memory in INFO")
+	return 0
+}
+
+// sessionKeys are the keys of s (keys.go's layout: the session's hash and
+// its user's index), found by pattern so this tool does not rebuild names.
+func sessionKeys(ctx context.Context, c *redis.Client, prefix string, s sess) []string {
+	keys, err := c.Keys(ctx, prefix+"{"+s.id[:8]+"}:*").Result()
+	if err != nil || len(keys) == 0 {
+		log.Fatalf("keys of %s: %v %v", s.id, keys, err)
+	}
+	return keys
+}
+
+func keyUsage(ctx context.Context, c *redis.Client, prefix string, s sess) int64 {
+	var total int64
+	for _, k := range sessionKeys(ctx, c, prefix, s) {
+		n, err := c.MemoryUsage(ctx, k, 0).Result()
+		if err != nil {
+			log.Fatal(err)
+		}
+		total += n
+	}
+	return total
+}
+
+func encoding(ctx context.Context, c *redis.Client, prefix string, s sess) string {
+	var out []string
+	for _, k := range sessionKeys(ctx, c, prefix, s) {
+		out = append(out, c.ObjectEncoding(ctx, k).Val())
+	}
+	sort.Strings(out)
+	return strings.Join(out, "+")
+}
+
+func startRedis() (string, func()) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	dir, err := os.MkdirTemp("", "sessload")
+	if err != nil {
+		log.Fatal(err)
+	}
+	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
+	if err := cmd.Start(); err != nil {
+		log.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	for i := 0; ; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		if i > 100 {
+			log.Fatal("redis-server did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return addr, func() { cmd.Process.Kill(); cmd.Wait(); os.RemoveAll(dir) }
+}
+
+func nproc() int {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	return strings.Count(string(b), "processor\t:")
+}
