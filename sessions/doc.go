@@ -69,15 +69,14 @@
 //	                                   secret, then from the first rotation on: nonce of the last
 //	                                   rotation, rotated ms; ids the login evicted, space-separated,
 //	                                   only when any)
+//	portcullis:{tag}:u:<user>   zset   sid → last used ms (LRU order for eviction, listing)
+//	portcullis:f:login:user:<h> zset   unique member → time ms of one counted login attempt
+//	portcullis:f:login:ip:<ip>  zset   the same per client address (h: SHA-256 prefix of the name)
 //
 // Every value of a session hash stays within Redis' default
 // hash-max-listpack-value (64), so the hash keeps the compact listpack
 // encoding (lua/ua.lua; about 600 B per session instead of 1,000 with a
 // 120-byte user agent; bench/README.md, "Memory").
-//
-//	portcullis:{tag}:u:<user>   zset   sid → last used ms (LRU order for eviction, listing)
-//	portcullis:f:login:user:<h> zset   unique member → time ms of one counted login attempt
-//	portcullis:f:login:ip:<ip>  zset   the same per client address (h: SHA-256 prefix of the name)
 //
 // The sid itself starts with the tag, so a refresh token (which names no
 // user) leads to the right slot. Each change is one Lua script (lua/*.lua,
