@@ -36,6 +36,8 @@ func BenchmarkStores(b *testing.B) {
 	}{
 		{"memory", sessions.NewMemoryStore(opts)},
 		{"redis", sessions.NewRedisStore(client, "bench:", opts)},
+		// Each Validate on its own round trip (no batching, batch.go).
+		{"redis-unbatched", sessions.Unbatched(sessions.NewRedisStore(newClient(b, redisConfig(config.RedisStandalone, srv.Addr)), "benchu:", opts))},
 		// With sessions.cache: validate is answered from the replica's cache.
 		{"redis-cached", sessions.NewCachedStore(sessions.NewRedisStore(newClient(b, redisConfig(config.RedisStandalone, srv.Addr)), "benchc:", opts), 2*time.Second)},
 	}
@@ -54,7 +56,8 @@ func BenchmarkStores(b *testing.B) {
 							b.Fatal(err)
 						}
 					}
-				case "ValidateParallel":
+				case "ValidateParallel": // 16 callers, like a proxy at 16 connections on 2 cores
+					b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
 					b.RunParallel(func(pb *testing.PB) {
 						for pb.Next() {
 							if _, err := st.store.Validate(ctx, c.Session.User, c.Session.ID); err != nil {

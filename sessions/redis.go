@@ -65,6 +65,9 @@ type RedisStore struct {
 	// attempt is client's read timeout, which bounds every script deadline
 	// (see deadline); 0 = unbounded or unknown.
 	attempt time.Duration
+	// validates sends concurrent Validate calls in shared pipelines
+	// (batch.go); nil sends each call on its own.
+	validates *validateBatcher
 }
 
 // NewRedisStore wraps client; keys start with keyPrefix (config default
@@ -80,7 +83,7 @@ func NewRedisStore(client redis.UniversalClient, keyPrefix string, opts Options)
 		panic("sessions: Options.DeriveKey must be at least 32 bytes for the Redis store")
 	}
 	return &RedisStore{client: client, keys: keyspace{prefix: keyPrefix}, opts: opts.withDefaults(),
-		attempt: attemptTimeout(client)}
+		attempt: attemptTimeout(client), validates: &validateBatcher{client: client}}
 }
 
 // WithInvalidations returns a store on the same client whose scripts also
@@ -131,10 +134,15 @@ func (s *RedisStore) Validate(ctx context.Context, user, id string) (Session, er
 		return Session{}, errNotFound("validate")
 	}
 	idle, abs := s.lifetimes()
-	res, err := validateScript.Run(ctx, s.client,
-		[]string{s.keys.session(id), s.keys.index(id[:tagLen], user)},
-		user, s.opts.nowMS(), idle, abs, s.opts.TouchInterval.Milliseconds(), id,
-	).Slice()
+	keys := []string{s.keys.session(id), s.keys.index(id[:tagLen], user)}
+	args := []any{user, s.opts.nowMS(), idle, abs, s.opts.TouchInterval.Milliseconds(), id}
+	var res []any
+	var err error
+	if s.validates != nil {
+		res, err = s.validates.do(ctx, keys, args)
+	} else {
+		res, err = validateScript.Run(ctx, s.client, keys, args...).Slice()
+	}
 	if err != nil {
 		return Session{}, redisError("validate", err)
 	}
