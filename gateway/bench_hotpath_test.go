@@ -41,27 +41,39 @@ func BenchmarkHotPath(b *testing.B) {
 	b.Cleanup(upstream.Close)
 	redisAddr := sessionstest.StartRedis(b).Addr
 	usersFile := hotPathUsers(b)
+	b.Run("public", func(b *testing.B) { // the floor: the same chain without auth
+		h, _ := hotPathGateway(b, "HS256", "memory", redisAddr, upstream.URL, usersFile)
+		hotPathRun(b, h, "/public/x", "")
+	})
 	for _, alg := range []string{"HS256", "EdDSA"} {
 		for _, store := range []string{"memory", "redis", "redis-cached"} {
 			b.Run(store+"/"+alg, func(b *testing.B) {
 				h, token := hotPathGateway(b, alg, store, redisAddr, upstream.URL, usersFile)
-				b.ReportAllocs()
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						req := httptest.NewRequest("GET", "http://gw.test/x", nil)
-						req.RemoteAddr = "127.0.0.1:40000"
-						req.Header.Set("Authorization", "Bearer "+token)
-						rec := httptest.NewRecorder()
-						h.ServeHTTP(rec, req)
-						if rec.Code != http.StatusOK {
-							b.Errorf("GET /x = %d %s", rec.Code, rec.Body)
-							return
-						}
-					}
-				})
+				hotPathRun(b, h, "/x", token)
 			})
 		}
 	}
+}
+
+// hotPathRun sends GET path (with token as a bearer unless empty) through
+// h from parallel goroutines.
+func hotPathRun(b *testing.B, h http.Handler, path, token string) {
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest("GET", "http://gw.test"+path, nil)
+			req.RemoteAddr = "127.0.0.1:40000"
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Errorf("GET %s = %d %s", path, rec.Code, rec.Body)
+				return
+			}
+		}
+	})
 }
 
 // hotPathUsers writes a users file with alice at a cheap argon2id cost (the
@@ -99,17 +111,19 @@ func hotPathKey(b *testing.B, alg string) config.Key {
 	return config.Key{ID: "ed", Alg: alg, PrivateKeyFile: path}
 }
 
-// hotPathGateway builds a gateway with one auth: required route and logs
-// alice in through POST /auth/login; it returns the handler and her token.
+// hotPathGateway builds a gateway with a public route (/public) and an
+// auth: required one (/) and logs alice in through POST /auth/login; it
+// returns the handler and her token.
 func hotPathGateway(b *testing.B, alg, store, redisAddr, upstream, usersFile string) (http.Handler, string) {
 	cfg := config.Default()
 	cfg.Tokens.Keys = []config.Key{hotPathKey(b, alg)}
 	cfg.Users.File = usersFile
 	cfg.Cookies.Secure = false
 	cfg.Log.AccessLog = false
-	route := config.DefaultRoute()
-	route.Name, route.PathPrefix, route.Upstream, route.Auth = "private", "/", upstream, "required"
-	cfg.Routes = []config.Route{route}
+	public, private := config.DefaultRoute(), config.DefaultRoute()
+	public.Name, public.PathPrefix, public.Upstream, public.Auth = "public", "/public", upstream, "public"
+	private.Name, private.PathPrefix, private.Upstream, private.Auth = "private", "/", upstream, "required"
+	cfg.Routes = []config.Route{public, private}
 	keys, err := tokens.New(cfg.Tokens)
 	if err != nil {
 		b.Fatal(err)

@@ -1,13 +1,13 @@
 // Command sessload measures Redis at scale (issue 10): for each count N it
-// empties a throwaway redis-server (started on a free port, no persistence),
-// creates N sessions of N users (one each: the worst case, one index key
+// starts a throwaway redis-server (free port, no persistence), creates N sessions of N users (one each: the worst case, one index key
 // per session) with a 120-byte browser user agent through the store's own
 // Create, many calls in flight at once (the client's pool pipelines them
 // over its connections), and reports
 //   - Redis memory per session: INFO used_memory delta ÷ N, and MEMORY USAGE
 //     of one session's two keys,
 //   - Validate latency (p50/p99/mean) of -validations calls on random
-//     sessions, -conc at a time.
+//     sessions, -vconc at a time, the counts taking turns over -rounds
+//     rounds (medians), so the ratio between them is side by side.
 //
 //	go run ./bench/sessload -n 1000,1000000
 package main
@@ -39,43 +39,86 @@ import (
 const userAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131."
 
 func main() {
-	counts := flag.String("n", "1000,100000", "comma-separated session counts")
+	counts := flag.String("n", "1000,1000000", "comma-separated session counts, one redis-server each")
 	conc := flag.Int("conc", 64, "calls in flight while loading")
 	vconc := flag.Int("vconc", 16, "Validate calls in flight while measuring")
-	validations := flag.Int("validations", 20000, "Validate calls measured per count")
+	validations := flag.Int("validations", 20000, "Validate calls per round and count")
+	rounds := flag.Int("rounds", 5, "measuring rounds; the counts take turns within each")
 	flag.Parse()
 	if len(userAgent) != 120 {
 		log.Fatalf("user agent is %d bytes", len(userAgent))
 	}
-	addr, stop := startRedis()
-	defer stop()
-	cfg := config.Default().Sessions
-	cfg.Redis.Addrs = []string{addr}
-	cfg.Redis.PoolSize = *conc + 8
-	client, err := sessions.NewRedisClient(cfg.Redis)
-	if err != nil {
-		log.Fatal(err)
-	}
-	raw := redis.NewClient(&redis.Options{Addr: addr})
-	store := sessions.NewRedisStore(client, cfg.Redis.KeyPrefix, sessions.OptionsFor(cfg, make([]byte, 32)))
 	ctx := context.Background()
-	fmt.Printf("# sessload %s, user agent %d B, %d CPUs\n", time.Now().UTC().Format(time.RFC3339), len(userAgent), nproc())
+	fmt.Printf("# sessload %s, user agent %d B, %d CPUs, load average %s\n", time.Now().UTC().Format(time.RFC3339), len(userAgent), nproc(), loadavg())
+	var runs []*run
 	for _, s := range strings.Split(*counts, ",") {
 		n, err := strconv.Atoi(s)
 		if err != nil {
 			log.Fatal(err)
 		}
-		raw.FlushAll(ctx)
-		before := usedMemory(ctx, raw)
+		r := newRun(n, *conc)
+		defer r.stop()
+		before := usedMemory(ctx, r.raw)
 		start := time.Now()
-		ids := load(ctx, store, n, *conc)
-		loadTime := time.Since(start)
-		per := float64(usedMemory(ctx, raw)-before) / float64(n)
-		usage := keyUsage(ctx, raw, cfg.Redis.KeyPrefix, ids[0])
-		p50, p99, mean := validate(ctx, store, ids, *validations, *vconc)
-		fmt.Printf("n=%d load=%.1fs used_memory/session=%.0fB memory_usage(2 keys)=%dB encoding=%s validate p50=%.0fµs p99=%.0fµs mean=%.0fµs\n",
-			n, loadTime.Seconds(), per, usage, encoding(ctx, raw, cfg.Redis.KeyPrefix, ids[0]), p50, p99, mean)
+		r.ids = load(ctx, r.store, n, *conc)
+		per := float64(usedMemory(ctx, r.raw)-before) / float64(n)
+		fmt.Printf("n=%d load=%.1fs used_memory/session=%.0fB memory_usage(2 keys)=%dB encoding=%s\n",
+			n, time.Since(start).Seconds(), per, keyUsage(ctx, r.raw, r.prefix, r.ids[0]), encoding(ctx, r.raw, r.prefix, r.ids[0]))
+		runs = append(runs, r)
 	}
+	// Side by side: the counts take turns, so machine load hits them alike.
+	for round := 1; round <= *rounds; round++ {
+		for _, r := range runs {
+			p50, p99, mean := validate(ctx, r.store, r.ids, *validations, *vconc)
+			r.p50, r.p99, r.mean = append(r.p50, p50), append(r.p99, p99), append(r.mean, mean)
+		}
+	}
+	for _, r := range runs {
+		fmt.Printf("n=%d validate (median of %d rounds of %d calls, %d in flight) p50=%.0fµs p99=%.0fµs mean=%.0fµs; ratio to n=%d: mean %.2f p50 %.2f\n",
+			len(r.ids), *rounds, *validations, *vconc, median(r.p50), median(r.p99), median(r.mean),
+			len(runs[0].ids), median(r.mean)/median(runs[0].mean), median(r.p50)/median(runs[0].p50))
+	}
+}
+
+// run is one redis-server with its store and sessions.
+type run struct {
+	raw            *redis.Client
+	store          *sessions.RedisStore
+	prefix         string
+	ids            []sess
+	stop           func()
+	p50, p99, mean []float64
+}
+
+func newRun(n, conc int) *run {
+	addr, stop := startRedis()
+	cfg := config.Default().Sessions
+	cfg.Redis.Addrs = []string{addr}
+	cfg.Redis.PoolSize = conc + 8
+	client, err := sessions.NewRedisClient(cfg.Redis)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return &run{raw: redis.NewClient(&redis.Options{Addr: addr}), prefix: cfg.Redis.KeyPrefix, stop: stop,
+		store: sessions.NewRedisStore(client, cfg.Redis.KeyPrefix, sessions.OptionsFor(cfg, make([]byte, 32)))}
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 type sess struct{ user, id string }
