@@ -3,13 +3,15 @@
 // per session) with a 120-byte browser user agent through the store's own
 // Create, many calls in flight at once (the client's pool pipelines them
 // over its connections), and reports
+//
 //   - Redis memory per session: INFO used_memory delta ÷ N, and MEMORY USAGE
 //     of one session's two keys,
+//
 //   - Validate latency (p50/p99/mean) of -validations calls on random
 //     sessions, -vconc at a time, the counts taking turns over -rounds
 //     rounds (medians), so the ratio between them is side by side.
 //
-//	go run ./bench/sessload -n 1000,1000000
+//     go run ./bench/sessload -n 1000,1000000
 package main
 
 import (
