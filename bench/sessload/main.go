@@ -101,7 +101,7 @@ func newRun(n, conc int) *run {
 	if err != nil {
 		log.Fatal(err)
 	}
-	return &run{raw: redis.NewClient(&redis.Options{Addr: addr}), prefix: cfg.Redis.KeyPrefix, stop: stop,
+	return &run{raw: redis.NewClient(&redis.Options{Addr: addr, ReadTimeout: 30 * time.Second}), prefix: cfg.Redis.KeyPrefix, stop: stop,
 		store: sessions.NewRedisStore(client, cfg.Redis.KeyPrefix, sessions.OptionsFor(cfg, make([]byte, 32)))}
 }
 
@@ -193,14 +193,11 @@ func usedMemory(ctx context.Context, c *redis.Client) int64 {
 	return 0
 }
 
-// sessionKeys are the keys of s (keys.go's layout: the session's hash and
-// its user's index), found by pattern so this tool does not rebuild names.
-func sessionKeys(ctx context.Context, c *redis.Client, prefix string, s sess) []string {
-	keys, err := c.Keys(ctx, prefix+"{"+s.id[:8]+"}:*").Result()
-	if err != nil || len(keys) == 0 {
-		log.Fatalf("keys of %s: %v %v", s.id, keys, err)
-	}
-	return keys
+// sessionKeys are the keys of s: its hash and its user's index (the layout
+// of sessions/doc.go; KEYS would scan all of a million keys).
+func sessionKeys(_ context.Context, _ *redis.Client, prefix string, s sess) []string {
+	base := prefix + "{" + s.id[:8] + "}:"
+	return []string{base + "s:" + s.id, base + "u:" + s.user}
 }
 
 func keyUsage(ctx context.Context, c *redis.Client, prefix string, s sess) int64 {
