@@ -14,7 +14,8 @@
 //   - Every request: Validate(user, sid) — the user and sid come from a
 //     verified access token — checks that the session exists, belongs to that
 //     user and has not expired (idle or absolute), and writes last_used_at
-//     at most once per TouchInterval. One Redis round trip.
+//     at most once per TouchInterval. One Redis round trip, shared by the
+//     calls that arrive while another is in flight (one pipeline; batch.go).
 //   - Refresh: every refresh rotates. The new secret is
 //     HMAC-SHA256(DeriveKey, old secret ‖ nonce) for a random nonce stored
 //     with the rotation. The previous secret presented within RefreshGrace of
