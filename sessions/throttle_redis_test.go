@@ -22,7 +22,7 @@ func TestRedisReserveLoginGivesBackOnError(t *testing.T) {
 	srv := sessionstest.StartRedis(t,
 		"--user", "half", "on", ">s3cret-pw", "~tr:f:login:user:*", "resetchannels",
 		"-@all", "+hello", "+auth", "+client|setname", "+select", "+ping", "+eval", "+evalsha",
-		"+zadd", "+zrem", "+zrange", "+zcard", "+zrangebyscore", "+zremrangebyscore", "+pexpire")
+		"+zadd", "+zrem", "+zrange", "+zcard", "+zrangebyscore", "+zremrangebyscore", "+pexpire", "+time")
 	ctx := testCtx(t)
 	full := sessions.NewRedisStore(newClient(t, redisConfig(config.RedisStandalone, srv.Addr)), "tr:", testOptions())
 	cfg := redisConfig(config.RedisStandalone, srv.Addr)
