@@ -7,3 +7,26 @@ var RedisError = redisError
 // NodeFailure exposes the Cluster follower's error classification to the
 // external tests, which feed it real server replies and network errors.
 var NodeFailure = nodeFailure
+
+// QueuedValidates is the number of Validate calls waiting for the batch in
+// flight (batch.go), so tests can form a batch deterministically.
+func QueuedValidates(s *RedisStore) int {
+	s.validates.mu.Lock()
+	defer s.validates.mu.Unlock()
+	return len(s.validates.queue)
+}
+
+// ValidateInFlight reports whether a Validate call or batch is in flight.
+func ValidateInFlight(s *RedisStore) bool {
+	s.validates.mu.Lock()
+	defer s.validates.mu.Unlock()
+	return s.validates.busy
+}
+
+// Unbatched returns a copy of s whose Validate calls go out one by one
+// (benchmarks compare the two).
+func Unbatched(s *RedisStore) *RedisStore {
+	c := *s
+	c.validates = nil
+	return &c
+}

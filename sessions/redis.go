@@ -28,15 +28,18 @@ var (
 	revokeUserSrc string
 	//go:embed lua/list.lua
 	listSrc string
+	//go:embed lua/ua.lua
+	uaSrc string
 
-	// The scripts that change what a client sees start with fence.lua.
-	createScript      = redis.NewScript(fenceSrc + createSrc)
-	validateScript    = redis.NewScript(validateSrc)
-	refreshScript     = redis.NewScript(fenceSrc + refreshSrc)
+	// The scripts that change what a client sees start with fence.lua; those
+	// that read or write the user agent with ua.lua (stored in 64-byte pieces).
+	createScript      = redis.NewScript(fenceSrc + uaSrc + createSrc)
+	validateScript    = redis.NewScript(uaSrc + validateSrc)
+	refreshScript     = redis.NewScript(fenceSrc + uaSrc + refreshSrc)
 	revokeScript      = redis.NewScript(fenceSrc + revokeSrc)
-	revokeTokenScript = redis.NewScript(fenceSrc + revokeTokenSrc)
+	revokeTokenScript = redis.NewScript(fenceSrc + uaSrc + revokeTokenSrc)
 	revokeUserScript  = redis.NewScript(fenceSrc + revokeUserSrc)
-	listScript        = redis.NewScript(listSrc)
+	listScript        = redis.NewScript(uaSrc + listSrc)
 )
 
 // Status codes returned by refresh.lua and revoke_token.lua.
@@ -62,6 +65,9 @@ type RedisStore struct {
 	// attempt is client's read timeout, which bounds every script deadline
 	// (see deadline); 0 = unbounded or unknown.
 	attempt time.Duration
+	// validates sends concurrent Validate calls in shared pipelines
+	// (batch.go); nil sends each call on its own.
+	validates *validateBatcher
 }
 
 // NewRedisStore wraps client; keys start with keyPrefix (config default
@@ -77,7 +83,7 @@ func NewRedisStore(client redis.UniversalClient, keyPrefix string, opts Options)
 		panic("sessions: Options.DeriveKey must be at least 32 bytes for the Redis store")
 	}
 	return &RedisStore{client: client, keys: keyspace{prefix: keyPrefix}, opts: opts.withDefaults(),
-		attempt: attemptTimeout(client)}
+		attempt: attemptTimeout(client), validates: &validateBatcher{client: client}}
 }
 
 // WithInvalidations returns a store on the same client whose scripts also
@@ -128,10 +134,15 @@ func (s *RedisStore) Validate(ctx context.Context, user, id string) (Session, er
 		return Session{}, errNotFound("validate")
 	}
 	idle, abs := s.lifetimes()
-	res, err := validateScript.Run(ctx, s.client,
-		[]string{s.keys.session(id), s.keys.index(id[:tagLen], user)},
-		user, s.opts.nowMS(), idle, abs, s.opts.TouchInterval.Milliseconds(), id,
-	).Slice()
+	keys := []string{s.keys.session(id), s.keys.index(id[:tagLen], user)}
+	args := []any{user, s.opts.nowMS(), idle, abs, s.opts.TouchInterval.Milliseconds(), id}
+	var res []any
+	var err error
+	if s.validates != nil {
+		res, err = s.validates.do(ctx, keys, args)
+	} else {
+		res, err = validateScript.Run(ctx, s.client, keys, args...).Slice()
+	}
 	if err != nil {
 		return Session{}, redisError("validate", err)
 	}

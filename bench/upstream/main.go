@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"log"
 	"net/http"
@@ -12,8 +13,12 @@ import (
 
 func main() {
 	addr := flag.String("listen", "127.0.0.1:18081", "listen address")
+	size := flag.Int("size", 3, "response body size in bytes")
 	flag.Parse()
 	body := []byte("ok\n")
+	if *size != len(body) {
+		body = bytes.Repeat([]byte("x"), *size)
+	}
 	srv := &http.Server{
 		Addr: *addr,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

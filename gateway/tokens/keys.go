@@ -81,6 +81,7 @@ type Keyset struct {
 	jwks      []byte
 	prk       []byte // pseudo-random key for DeriveKey
 	parser    *jwt.Parser
+	cache     *verifyCache // tokens this Keyset verified (cache.go); a reload starts empty
 }
 
 // New loads the keys of cfg and returns the Keyset. With no keys configured
@@ -106,6 +107,7 @@ func New(cfg config.Tokens) (*Keyset, error) {
 		leeway:   cfg.Leeway,
 		// Strict base64 so that no two encodings of one token both verify.
 		parser: jwt.NewParser(jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding()),
+		cache:  newVerifyCache(),
 	}
 	if len(cfg.Keys) == 0 {
 		k, err := ephemeralKey()

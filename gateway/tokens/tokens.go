@@ -154,6 +154,11 @@ func (ks *Keyset) Verify(token string, now time.Time) (Claims, error) {
 	if len(token) > MaxTokenSize {
 		return Claims{}, errTooLarge
 	}
+	// A token this Keyset accepted before: only the time checks (cache.go).
+	ck := tokenKey(token)
+	if c, ok, err := ks.cachedVerify(ck, now); ok {
+		return c, err
+	}
 	var ac accessClaims
 	if _, err := ks.parser.ParseWithClaims(token, &ac, ks.keyFunc); err != nil {
 		var own error
@@ -195,6 +200,14 @@ func (ks *Keyset) Verify(token string, now time.Time) (Claims, error) {
 	if !now.Before(c.ExpiresAt.Add(ks.leeway)) {
 		return c, ErrExpired
 	}
+	e := cached{claims: c}
+	if ac.NotBefore != nil {
+		e.validFrom = ac.NotBefore.Time
+	}
+	if ac.IssuedAt != nil && ac.IssuedAt.After(e.validFrom) {
+		e.validFrom = ac.IssuedAt.Time
+	}
+	ks.cache.put(ck, e, now, ks.leeway)
 	return c, nil
 }
 

@@ -48,8 +48,10 @@ if max > 0 then
 end
 
 local ttl = math.min(idle, abs)
-redis.call('HSET', KEYS[1], 'u', ARGV[3], 'c', ARGV[1], 'l', ARGV[1], 'ip', ARGV[4],
-  'ua', ARGV[5], 'fp', ARGV[6], 'h', ARGV[7], 'r', ARGV[1])
+-- No 'r' yet: the rotation time is read only with a previous secret ('p'),
+-- which the first rotation writes together with 'r'.
+redis.call('HSET', KEYS[1], unpack(ua_put({'u', ARGV[3], 'c', ARGV[1], 'l', ARGV[1], 'ip', ARGV[4],
+  'fp', ARGV[6], 'h', ARGV[7]}, ARGV[5])))
 if #evicted > 0 then redis.call('HSET', KEYS[1], 'e', table.concat(evicted, ' ')) end
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('ZADD', index, ARGV[1], ARGV[2])

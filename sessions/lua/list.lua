@@ -8,7 +8,7 @@ local now, idle, abs = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local out = {}
 for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local k = ARGV[1] .. sid
-  local f = redis.call('HMGET', k, 'u', 'c', 'l', 'ip', 'ua', 'fp')
+  local f = hmget(k, {'u', 'c', 'l', 'ip', 'ua', 'fp'})
   if f[1] ~= ARGV[2] then
     redis.call('ZREM', KEYS[1], sid)
   elseif now >= math.min(tonumber(f[3]) + idle, tonumber(f[2]) + abs) then

@@ -16,7 +16,7 @@
 --          A retried copy of a call that rotated (previous secret = the presented one and
 --          nonce = this call's) returns what the first copy returned. LATE error past the
 --          deadline, with no change.
-local f = redis.call('HMGET', KEYS[1], 'u', 'c', 'l', 'ip', 'ua', 'fp', 'h', 'p', 'n', 'r')
+local f = hmget(KEYS[1], {'u', 'c', 'l', 'ip', 'ua', 'fp', 'h', 'p', 'n', 'r'})
 if f[1] and f[8] == ARGV[2] and f[9] == ARGV[4] then
   return {1, f[1], f[2], f[10], f[4], f[5], f[6]}
 end

@@ -13,7 +13,7 @@
 --          LATE error past the deadline, with no change
 local late = fence(ARGV[9])
 if late then return late end
-local f = redis.call('HMGET', KEYS[1], 'u', 'c', 'l', 'ip', 'ua', 'fp', 'h', 'p')
+local f = hmget(KEYS[1], {'u', 'c', 'l', 'ip', 'ua', 'fp', 'h', 'p'})
 if not f[1] then return {0} end
 local index = ARGV[5] .. f[1]
 local expired = tonumber(ARGV[2]) >=

@@ -6,7 +6,7 @@
 -- ARGV[5] touch interval (ms)                ARGV[6] session id
 -- returns: nil when missing, another user's or expired (an expired one is deleted);
 --          else {created, last_used, ip, user_agent, fingerprint}
-local f = redis.call('HMGET', KEYS[1], 'u', 'c', 'l', 'ip', 'ua', 'fp')
+local f = hmget(KEYS[1], {'u', 'c', 'l', 'ip', 'ua', 'fp'})
 if not f[1] or f[1] ~= ARGV[1] then return false end
 local now, c, l = tonumber(ARGV[2]), tonumber(f[2]), tonumber(f[3])
 local idle, abs = tonumber(ARGV[3]), tonumber(ARGV[4])

@@ -151,6 +151,7 @@ func RunConformance(t *testing.T, newStore NewStoreFunc) {
 		{"List", testList},
 		{"MaxPerUser", testMaxPerUser},
 		{"MetadataBounded", testMetadataBounded},
+		{"UserAgentRoundTrip", testUserAgentRoundTrip},
 		{"ThrottleWindow", testThrottleWindow},
 		{"ThrottleUserThenIP", testThrottleUserThenIP},
 		{"ThrottleHostile", testThrottleHostile},

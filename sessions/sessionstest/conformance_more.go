@@ -286,3 +286,40 @@ func testMetadataBounded(t *testing.T, newStore NewStoreFunc) {
 		t.Fatalf("List() = %d sessions, %v; want 2", len(list), err)
 	}
 }
+
+// testUserAgentRoundTrip: a user agent of any length up to the bound comes
+// back byte for byte from every call that returns a record (the Redis store
+// keeps it in 64-byte pieces; lengths around the piece size, a two-byte
+// character and a NUL across a boundary, and the maximum).
+func testUserAgentRoundTrip(t *testing.T, newStore NewStoreFunc) {
+	e := setup(t, newStore, nil)
+	uas := []string{"", "x", strings.Repeat("a", 63), strings.Repeat("b", 64), strings.Repeat("c", 65),
+		strings.Repeat("d", 63) + "é" + strings.Repeat("e", 56), strings.Repeat("f", 64) + "\x00" + strings.Repeat("g", 63),
+		strings.Repeat("h", 128), strings.Repeat("i", 129), strings.Repeat("j", 511) + "k"}
+	for _, ua := range uas {
+		c, err := e.store.Create(e.ctx, sessions.NewSession{User: "ua-user", IP: "192.0.2.1", UserAgent: ua, PasswordFingerprint: "fp"})
+		if err != nil {
+			t.Fatalf("Create(ua %d bytes) error = %v", len(ua), err)
+		}
+		want := func(what string, s sessions.Session) {
+			t.Helper()
+			if s.UserAgent != ua || s.PasswordFingerprint != "fp" || s.IP != "192.0.2.1" {
+				t.Fatalf("%s: user agent %d bytes %q (fp %q, ip %q), want %d bytes %q", what,
+					len(s.UserAgent), s.UserAgent, s.PasswordFingerprint, s.IP, len(ua), ua)
+			}
+		}
+		want("Validate", e.mustValidate("ua-user", c.Session.ID))
+		list, err := e.store.List(e.ctx, "ua-user")
+		if err != nil || len(list) != 1 {
+			t.Fatalf("List() = %d sessions, %v; want 1", len(list), err)
+		}
+		want("List", list[0])
+		r := e.mustRefresh(c.RefreshToken)
+		want("Refresh", r.Session)
+		s, err := e.store.RevokeByRefreshToken(e.ctx, r.RefreshToken)
+		if err != nil {
+			t.Fatalf("RevokeByRefreshToken() error = %v", err)
+		}
+		want("RevokeByRefreshToken", s)
+	}
+}
