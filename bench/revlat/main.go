@@ -56,7 +56,7 @@ func round(c *http.Client, a, b, path, user, pass string) (time.Duration, error)
 	}
 	for range 2 { // the second answer may come from B's cache
 		if st := get(c, b+path, tok.Access); st != http.StatusOK {
-			return 0, fmt.Errorf("B before revoke: %d", st)
+			return 0, fmt.Errorf("replica B before the revocation: %d", st)
 		}
 	}
 	req, _ := http.NewRequest("POST", a+"/auth/logout", nil)
@@ -77,10 +77,10 @@ func round(c *http.Client, a, b, path, user, pass string) (time.Duration, error)
 			return time.Since(acked), nil
 		}
 		if st != http.StatusOK {
-			return 0, fmt.Errorf("B after revoke: %d", st)
+			return 0, fmt.Errorf("replica B after the revocation: %d", st)
 		}
 		if time.Since(acked) > 10*time.Second {
-			return 0, fmt.Errorf("B still serves the token 10 s after the revocation")
+			return 0, fmt.Errorf("replica B still serves the token 10 s after the revocation")
 		}
 	}
 }
