@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -86,5 +87,21 @@ func TestStoreAttrDropsUserinfo(t *testing.T) {
 	got := storeAttr(s).String()
 	if strings.Contains(got, "hunter2") || !strings.Contains(got, "redis-a:6379,redis-b:6379") {
 		t.Errorf("store attr = %s", got)
+	}
+}
+
+// TestShutdownDelayLoggedAsDuration: in JSON logs the shutdown delay is a
+// Go duration string, not integer nanoseconds.
+func TestShutdownDelayLoggedAsDuration(t *testing.T) {
+	t.Parallel()
+	proxyAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	body := strings.Replace(testConfig(t, proxyAddr, metricsAddr, publicRoute), "log:\n  level: debug\n", "log:\n  level: info\n  format: json\n", 1)
+	g := startGateway(t, writeFile(t, t.TempDir(), "gateway.yaml", body), proxyAddr, metricsAddr)
+	g.signal(syscall.SIGTERM)
+	if code := g.wait(30 * time.Second); code != 0 {
+		t.Fatalf("exit code after SIGTERM = %d, want 0", code)
+	}
+	if logs := g.log.String(); !strings.Contains(logs, `"shutdown_delay":"300ms"`) {
+		t.Errorf("shutdown_delay not logged as \"300ms\":\n%s", logs)
 	}
 }
