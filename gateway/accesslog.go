@@ -6,6 +6,9 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
+
+	"github.com/portcullis-gw/portcullis/gateway/users"
 )
 
 // observe records every request: metrics always, the access log when
@@ -38,6 +41,64 @@ func noteIdentity(r *http.Request, user, sid string) {
 	}
 }
 
+// forwardedLog is what the access log shows of the original request a
+// forward-auth call asked about.
+type forwardedLog struct {
+	method, host, path string
+}
+
+// noteForwarded puts the original request of an /auth/verify call into the
+// access log record: method, host and normalised path. Never the query: it
+// carries tokens and codes (SPEC §6).
+func noteForwarded(r, orig *http.Request) {
+	if rec := recordFrom(r.Context()); rec != nil {
+		rec.forwarded = &forwardedLog{method: logMethod(orig.Method), host: orig.Host, path: orig.URL.Path}
+	}
+}
+
+// maxLogMethod bounds a logged forwarded method (the longest registered
+// method is 17 bytes).
+const maxLogMethod = 32
+
+// logMethod is a forwarded method as logged: an HTTP token of at most
+// maxLogMethod bytes, else "invalid". It comes from a header, so it is
+// bounded and kept to the token alphabet before it reaches a log line.
+func logMethod(m string) string {
+	if m == "" || len(m) > maxLogMethod {
+		return "invalid"
+	}
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return "invalid"
+		}
+	}
+	return m
+}
+
+// logFailedLogin logs a failed login at info, for fail2ban-style tooling:
+// the attempted username, the reason (the public error code) and the client
+// IP. Never the password; the username only when it obeys the username
+// grammar, since people type passwords into the username field.
+func (g *Gateway) logFailedLogin(r *http.Request, username string, err error) {
+	if !g.log.Enabled(r.Context(), slog.LevelInfo) {
+		return
+	}
+	if !users.ValidName(username) {
+		username = "invalid"
+	}
+	requestID := ""
+	if rec := recordFrom(r.Context()); rec != nil {
+		requestID = rec.id
+	}
+	g.log.LogAttrs(r.Context(), slog.LevelInfo, "login failed",
+		slog.String("username", username),
+		slog.String("reason", publicError(err).code),
+		slog.String("client_ip", clientIPOf(r)),
+		slog.String("request_id", requestID),
+	)
+}
+
 // finish emits the metrics and the access log line of one request.
 func (g *Gateway) finish(r *http.Request, rec *record) {
 	status := rec.status
@@ -58,19 +119,30 @@ func (g *Gateway) finish(r *http.Request, rec *record) {
 		upstream = rec.route.upstreamLabel
 	}
 	// Never the query, Authorization, Cookie or Set-Cookie: they carry secrets.
-	g.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+	// The duration is a Go duration string ("3.5ms") in text and JSON alike;
+	// slog's JSON handler would print a Duration as integer nanoseconds.
+	attrs := [...]slog.Attr{
 		slog.String("method", r.Method),
 		slog.String("path", path),
 		slog.String("route", rec.routeLabel),
 		slog.Int("status", status),
-		slog.Duration("duration", d),
+		slog.String("duration", d.String()),
 		slog.Int64("bytes", rec.bytes),
 		slog.String("client_ip", addrString(rec.client)),
 		slog.String("request_id", rec.id),
 		slog.String("user", rec.identity.User),
 		slog.String("session_id", rec.identity.SessionID),
 		slog.String("upstream", upstream),
-	)
+		{}, {}, {}, // the forwarded request of /auth/verify
+	}
+	n := len(attrs) - 3
+	if f := rec.forwarded; f != nil {
+		attrs[n] = slog.String("forwarded_method", f.method)
+		attrs[n+1] = slog.String("forwarded_host", f.host)
+		attrs[n+2] = slog.String("forwarded_path", f.path)
+		n += 3
+	}
+	g.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs[:n]...)
 }
 
 // statusWriter records the status and size of a response. It keeps Flush

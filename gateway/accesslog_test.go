@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -77,6 +78,12 @@ func TestAccessLogFieldsJSONAndOff(t *testing.T) {
 	if line["path"] != "/p" || line["upstream"] != "echo:" || line["route"] != "echo" {
 		t.Errorf("access log = %v", line)
 	}
+	// A Go duration string, as in the text format, not integer nanoseconds.
+	if d, ok := line["duration"].(string); !ok {
+		t.Errorf("duration = %#v, want a duration string", line["duration"])
+	} else if _, err := time.ParseDuration(d); err != nil {
+		t.Errorf("duration %q: %v", d, err)
+	}
 
 	var off syncBuffer
 	cfg = testConfig(testRoute("echo", "/", config.EchoUpstream, config.AuthPublic))
@@ -119,5 +126,103 @@ func TestAccessLogUpstreamOnlyWhenForwarded(t *testing.T) {
 	waitFor(t, "the access log line", func() bool { return strings.Contains(env.logs.String(), "msg=request") })
 	if logs := env.logs.String(); !strings.Contains(logs, `upstream=""`) || !strings.Contains(logs, "route=locked") {
 		t.Errorf("a refused request logged an upstream:\n%s", logs)
+	}
+}
+
+// accessLine waits for the access log line of the request res answered
+// (found by its request id) and returns it.
+func accessLine(t *testing.T, e *env, res response) string {
+	t.Helper()
+	id := res.Header.Get("X-Request-ID")
+	if id == "" {
+		t.Fatalf("response without X-Request-ID")
+	}
+	var line string
+	waitFor(t, "the access log line of "+id, func() bool {
+		for _, l := range strings.Split(e.logs.String(), "\n") {
+			if strings.Contains(l, "msg=request ") && strings.Contains(l, "request_id="+id+" ") {
+				line = l
+				return true
+			}
+		}
+		return false
+	})
+	return line
+}
+
+// TestAccessLogNamesRefusedCaller: a verified caller refused for its roles
+// (403) is named in the access log, proxied and on /auth/verify alike; an
+// unverified caller is not.
+func TestAccessLogNamesRefusedCaller(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{store: memoryStore, edit: trustLoopback})
+	dave := e.loginJSON("dave", "dave-password")
+	who := "user=dave session_id=" + dave.SessionID + " "
+	tests := []struct {
+		name string
+		path string
+		hdr  []string
+		want int
+		who  string
+	}{
+		{"proxied 403", "/api/x", bearer(dave.AccessToken), http.StatusForbidden, who},
+		{"proxied 200", "/web/x", bearer(dave.AccessToken), http.StatusOK, who},
+		{"verify 403", "/auth/verify", append(bearer(dave.AccessToken), "X-Forwarded-Uri", "/api/x"), http.StatusForbidden, who},
+		{"verify 200", "/auth/verify", append(bearer(dave.AccessToken), "X-Forwarded-Uri", "/web/x"), http.StatusOK, who},
+		{"proxied bad token", "/api/x", bearer("x.y.z"), http.StatusUnauthorized, `user="" session_id="" `},
+		{"verify no route", "/auth/verify", append(bearer(dave.AccessToken), "X-Forwarded-Uri", "/api/x", "X-Forwarded-Host", "bad host"), http.StatusForbidden, `user="" session_id="" `},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := e.do("GET", tt.path, "", tt.hdr...)
+			wantStatus(t, tt.name, res, tt.want)
+			if line := accessLine(t, e, res); !strings.Contains(line, tt.who) {
+				t.Errorf("access log line lacks %q:\n%s", tt.who, line)
+			}
+		})
+	}
+}
+
+// TestVerifyAccessLogForwarded: an /auth/verify line carries the forwarded
+// method, host and path, never the forwarded query (tokens, codes); a
+// forwarded method outside the token alphabet is logged as "invalid".
+func TestVerifyAccessLogForwarded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{store: memoryStore, edit: trustLoopback})
+	alice := e.loginJSON("alice", "alice-password")
+	tests := []struct {
+		name string
+		hdr  []string
+		want []string
+	}{
+		{"query dropped", []string{"X-Forwarded-Uri", "/api/x/../y?token=QUERYSECRET&code=CODESECRET", "X-Forwarded-Method", "post", "X-Forwarded-Host", "App.Example.com"},
+			[]string{"forwarded_method=POST", "forwarded_host=App.Example.com", "forwarded_path=/api/y", "path=/auth/verify "}},
+		{"original uri", []string{"X-Original-URI", "/api/z?access_token=QUERYSECRET"},
+			[]string{"forwarded_method=GET", "forwarded_path=/api/z"}},
+		{"spoofed method", []string{"X-Forwarded-Uri", "/api/x", "X-Forwarded-Method", `GET" user=admin`},
+			[]string{"forwarded_method=invalid"}},
+		{"oversized method", []string{"X-Forwarded-Uri", "/api/x", "X-Forwarded-Method", strings.Repeat("M", 33)},
+			[]string{"forwarded_method=invalid"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := e.do("GET", "/auth/verify", "", append(tt.hdr, bearer(alice.AccessToken)...)...)
+			line := accessLine(t, e, res)
+			for _, w := range tt.want {
+				if !strings.Contains(line, w) {
+					t.Errorf("access log line lacks %q:\n%s", w, line)
+				}
+			}
+		})
+	}
+	res := e.do("GET", "/api/x?token=QUERYSECRET", "", bearer(alice.AccessToken)...)
+	if line := accessLine(t, e, res); strings.Contains(line, "forwarded_") {
+		t.Errorf("a proxied request logged forwarded fields:\n%s", line)
+	}
+	logs := e.logs.String()
+	for _, secret := range []string{"QUERYSECRET", "CODESECRET", "user=admin", "token="} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("log contains %q:\n%s", secret, logs)
+		}
 	}
 }

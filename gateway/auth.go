@@ -83,6 +83,9 @@ func (g *Gateway) checkAccess(r, orig *http.Request, snap *snapshot, rt *route) 
 	if err != nil {
 		return verified{}, err
 	}
+	// Known from here on, refused or not: a 403 for a missing role names
+	// the caller in the access log.
+	noteIdentity(r, v.user.Name, v.session.ID)
 	if len(rt.roles) > 0 && !anyRole(v.user.Roles, rt.roles) {
 		return verified{}, errForbidden
 	}

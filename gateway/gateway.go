@@ -201,6 +201,9 @@ type record struct {
 	// identity is set after authentication: the access log's user and
 	// session id, and the owner of an upgraded connection.
 	identity Identity
+	// forwarded is the original request /auth/verify was asked about (its
+	// method, host and path, never the query), for the access log.
+	forwarded *forwardedLog
 
 	status      int   // response status (0 until written)
 	bytes       int64 // response body bytes written

@@ -57,8 +57,14 @@ type loginInput struct {
 // sets cookies and redirects (tokens return the way they came). Its outcome
 // is counted once, here, from the error it ends with (loginResultOf).
 func (g *Gateway) login(w http.ResponseWriter, r *http.Request, snap *snapshot) (err error) {
-	defer func() { g.metrics.logins.WithLabelValues(loginResultOf(err)).Inc() }()
-	in, err := readLoginInput(r)
+	var in loginInput
+	defer func() {
+		g.metrics.logins.WithLabelValues(loginResultOf(err)).Inc()
+		if err != nil {
+			g.logFailedLogin(r, in.username, err)
+		}
+	}()
+	in, err = readLoginInput(r)
 	if err != nil {
 		return &loginFailed{username: in.username, rd: in.rd, err: err}
 	}

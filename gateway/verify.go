@@ -27,6 +27,7 @@ func (g *Gateway) verify(w http.ResponseWriter, r *http.Request, snap *snapshot)
 	if !ok {
 		return g.verifyDeny(start, errVerifyRefused)
 	}
+	noteForwarded(r, orig)
 	rt := snap.routes.match(orig.Host, orig.URL.Path, orig.Method)
 	if rt == nil {
 		return g.verifyDeny(start, errVerifyRefused)

@@ -280,9 +280,9 @@ func (p *process) run(sig *signals) int {
 		p.users.Watch(ctx, usersWatchInterval, p.logger, nil)
 	})
 
+	p.logger.LogAttrs(ctx, slog.LevelInfo, "started", p.startupAttrs(lns)...)
 	serveErr := make(chan error, len(lns))
 	for _, l := range lns {
-		p.logger.Info("listening", "listener", l.name, "addr", l.ln.Addr().String(), "tls", l.tls)
 		go func() {
 			var err error
 			if l.tls {
@@ -319,4 +319,57 @@ loop:
 	}
 	p.logger.Info("stopped")
 	return code
+}
+
+// startupAttrs is the one start-up line: version, config path, session
+// store (kind, Redis mode and addresses), route count and the bound
+// listeners. No secret: Redis credentials and key material are never named.
+func (p *process) startupAttrs(lns []listener) []slog.Attr {
+	ver, rev := buildInfo()
+	path := p.path
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	p.mu.Lock()
+	cfg := p.cfg
+	p.mu.Unlock()
+	addrs := make([]any, 0, len(lns))
+	tlsOn := false
+	for _, l := range lns {
+		addrs = append(addrs, slog.String(l.name, l.ln.Addr().String()))
+		tlsOn = tlsOn || l.tls
+	}
+	return []slog.Attr{
+		slog.String("version", ver),
+		slog.String("commit", rev),
+		slog.String("config", path),
+		storeAttr(cfg.Sessions),
+		slog.Int("routes", len(cfg.Routes)),
+		slog.Group("listeners", addrs...),
+		slog.Bool("tls", tlsOn),
+	}
+}
+
+// storeAttr describes the session store for the start-up line.
+func storeAttr(s config.Sessions) slog.Attr {
+	if s.Store != config.StoreRedis {
+		return slog.Group("store", slog.String("kind", s.Store))
+	}
+	addrs := make([]string, len(s.Redis.Addrs))
+	for i, a := range s.Redis.Addrs {
+		// Validation wants host:port, yet "pass@host:6379" splits into a
+		// valid-looking host: drop anything up to an @ so a password
+		// mistyped into an address never reaches the log.
+		if at := strings.LastIndexByte(a, '@'); at >= 0 {
+			a = a[at+1:]
+		}
+		addrs[i] = a
+	}
+	return slog.Group("store",
+		slog.String("kind", s.Store),
+		slog.String("mode", s.Redis.Mode),
+		slog.String("addrs", strings.Join(addrs, ",")),
+		slog.Bool("tls", s.Redis.TLS.Enabled),
+		slog.Bool("cache", s.Cache.Enabled),
+	)
 }

@@ -106,7 +106,7 @@ func (p *process) shutdown(sig *signals) {
 	p.mu.Unlock()
 
 	if srv.ShutdownDelay > 0 {
-		p.logger.Info("not ready; waiting before closing listeners", "shutdown_delay", srv.ShutdownDelay)
+		p.logger.Info("not ready; waiting before closing listeners", "shutdown_delay", srv.ShutdownDelay.String())
 		select {
 		case <-time.After(srv.ShutdownDelay):
 		case s := <-sig.term:

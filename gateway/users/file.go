@@ -24,6 +24,10 @@ var (
 	roleRE = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
 )
 
+// ValidName reports whether name obeys the username grammar of SPEC §3,
+// [A-Za-z0-9._@+-]{1,128}.
+func ValidName(name string) bool { return nameRE.MatchString(name) }
+
 // User is one account of the users file. Roles must not be modified.
 type User struct {
 	Name     string
