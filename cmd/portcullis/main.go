@@ -60,13 +60,13 @@ func main() {
 // 0 success, 1 failure, 2 usage error.
 func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
-	}
-	if len(args) > 0 && cmd == "serve" && isHelpFlag(args[0]) {
+	switch {
+	case len(args) > 0 && isHelpFlag(args[0]):
 		// `portcullis -h` asks about the program, not about serve; `portcullis
 		// serve -h` still prints serve's flags.
 		cmd, args = "help", nil
+	case len(args) > 0 && !strings.HasPrefix(args[0], "-"):
+		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
 	case "serve":
