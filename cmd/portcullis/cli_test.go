@@ -228,6 +228,18 @@ func TestSessionsOutage(t *testing.T) {
 	}
 }
 
+// TestSessionsClientError: a Redis client that cannot be built (an unusable
+// CA file) is reported once, without the store package's "sessions: ".
+func TestSessionsClientError(t *testing.T) {
+	t.Parallel()
+	junk := writeFile(t, t.TempDir(), "ca.pem", "junk")
+	cfg := scConfig(t, "sessions:\n  store: redis\n  redis:\n    addrs: [\"127.0.0.1:1\"]\n    tls:\n      enabled: true\n      ca_file: "+junk+"\n")
+	code, out, errOut := scRun("list", "-user", "alice", "-config", cfg)
+	if want := "portcullis sessions list: redis tls: " + junk + ": no certificates\n"; code != 1 || out != "" || errOut != want {
+		t.Errorf("sessions list = %d, %q, %q; want 1, stderr %q", code, out, errOut, want)
+	}
+}
+
 // TestStoreErrorText: the store's layered error texts are reduced to one
 // clause per cause.
 func TestStoreErrorText(t *testing.T) {

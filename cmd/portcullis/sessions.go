@@ -75,7 +75,8 @@ func runSessions(args []string, stdout, stderr io.Writer) int {
 	}
 	store, err := cliStore(cfg.Sessions)
 	if err != nil {
-		fmt.Fprintf(stderr, "portcullis sessions %s: %v\n", verb, err)
+		// "sessions: redis tls: …": the command line already says sessions.
+		fmt.Fprintf(stderr, "portcullis sessions %s: %s\n", verb, strings.TrimPrefix(err.Error(), "sessions: "))
 		return 1
 	}
 	defer store.Close()
