@@ -17,20 +17,40 @@ import (
 // configEnv names the environment variable that overrides the default -config.
 const configEnv = "PORTCULLIS_CONFIG"
 
-const usageText = `Usage: portcullis [command] [flags]
+// commands lists every subcommand with its one-line description, in the
+// order `portcullis help` prints them (SPEC §2).
+var commands = []struct{ name, desc string }{
+	{"serve", "run the gateway (the default when no command is given)"},
+	{"check", "validate config, users file and keys; print every problem"},
+	{"hash-password", "read a password from stdin, print an argon2id (or -bcrypt) hash"},
+	{"sessions", "list or revoke a user's sessions in the configured store"},
+	{"version", "print version, commit and Go version"},
+	{"health", "probe the metrics listener's /healthz (-ready: /readyz); exit 0 on 200"},
+	{"help", "print this list (`help COMMAND`: that command's flags)"},
+}
 
-Commands:
-  serve          run the gateway (the default when no command is given)
-  check          validate config, users file and keys; print every problem
-  hash-password  read a password from stdin, print an argon2id (or -bcrypt) hash
-  sessions       list or revoke a user's sessions in the configured store
-  version        print version, commit and Go version
-  health         probe the metrics listener's /healthz (-ready: /readyz); exit 0 on 200
+// usageText is the command list printed by help, -h and --help.
+var usageText = func() string {
+	var b strings.Builder
+	b.WriteString("Usage: portcullis [command] [flags]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-13s  %s\n", c.name, c.desc)
+	}
+	b.WriteString("\nEvery command that reads the config takes -config FILE\n" +
+		"(default ./gateway.yaml, or $PORTCULLIS_CONFIG when set).\n" +
+		"Run 'portcullis <command> -h' for a command's flags.\n")
+	return b.String()
+}()
 
-Every command that reads the config takes -config FILE
-(default ./gateway.yaml, or $PORTCULLIS_CONFIG when set).
-Run 'portcullis <command> -h' for a command's flags.
-`
+// describe returns the one-line description of the named command ("" if none).
+func describe(name string) string {
+	for _, c := range commands {
+		if c.name == name {
+			return c.desc
+		}
+	}
+	return ""
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
@@ -40,7 +60,12 @@ func main() {
 // 0 success, 1 failure, 2 usage error.
 func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	switch {
+	case len(args) > 0 && isHelpFlag(args[0]):
+		// `portcullis -h` asks about the program, not about serve; `portcullis
+		// serve -h` still prints serve's flags.
+		cmd, args = "help", nil
+	case len(args) > 0 && !strings.HasPrefix(args[0], "-"):
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
@@ -57,12 +82,30 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	case "health":
 		return runHealth(args, stderr)
 	case "help":
-		fmt.Fprint(stdout, usageText)
-		return 0
+		return runHelp(args, stdin, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "portcullis: unknown command %q\n\n%s", cmd, usageText)
 		return 2
 	}
+}
+
+// runHelp prints the command list, or with one argument runs that command's
+// -h (its flags).
+func runHelp(args []string, stdin *os.File, stdout, stderr io.Writer) int {
+	switch {
+	case len(args) == 0 || isHelpFlag(args[0]):
+		fmt.Fprint(stdout, usageText)
+		return 0
+	case len(args) == 1 && args[0] != "help" && describe(args[0]) != "":
+		return run([]string{args[0], "-h"}, stdin, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "portcullis help: unknown command %q\n\n%s", strings.Join(args, " "), usageText)
+	return 2
+}
+
+// isHelpFlag reports whether arg asks for help.
+func isHelpFlag(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help"
 }
 
 // newFlagSet returns a flag set for one subcommand that reports errors and
@@ -70,6 +113,18 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("portcullis "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: %s [flags]\n", fs.Name())
+		if d := describe(strings.Fields(name)[0]); d != "" {
+			fmt.Fprintf(fs.Output(), "\n%s\n", d)
+		}
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprintln(fs.Output(), "\nFlags:")
+			fs.PrintDefaults()
+		}
+	}
 	return fs
 }
 

@@ -185,6 +185,12 @@ const publicRoute = `routes:
 // metrics listener answers /healthz.
 func startGateway(t *testing.T, cfgPath, proxyAddr, metricsAddr string) *gatewayProc {
 	t.Helper()
+	return startGatewayEnv(t, nil, cfgPath, proxyAddr, metricsAddr)
+}
+
+// startGatewayEnv is startGateway with env added to the process environment.
+func startGatewayEnv(t *testing.T, env []string, cfgPath, proxyAddr, metricsAddr string) *gatewayProc {
+	t.Helper()
 	g := &gatewayProc{
 		t:       t,
 		log:     &syncBuffer{},
@@ -193,7 +199,7 @@ func startGateway(t *testing.T, cfgPath, proxyAddr, metricsAddr string) *gateway
 		done:    make(chan struct{}),
 	}
 	g.cmd = exec.Command(binPath, "serve", "-config", cfgPath)
-	g.cmd.Env = cleanEnv()
+	g.cmd.Env = append(cleanEnv(), env...)
 	g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
 	if err := g.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // redisLogger carries go-redis' own log lines (pool dial failures, sentinel
@@ -17,4 +21,26 @@ type redisLogger struct{ log *slog.Logger }
 func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	msg := strings.TrimSpace(fmt.Sprintf(format, v...))
 	l.log.LogAttrs(ctx, slog.LevelWarn, msg, slog.String("component", "go-redis"))
+}
+
+// cliRedisLog is the logger go-redis writes to once useRedisLogger ran.
+var (
+	cliRedisLog     atomic.Pointer[slog.Logger]
+	cliRedisLogOnce sync.Once
+)
+
+// useRedisLogger routes go-redis' log lines into logger for a command other
+// than serve (sessions). redis.SetLogger swaps a global without a lock, so it
+// is set once, to a forwarder, and only the forwarder's target changes after.
+func useRedisLogger(logger *slog.Logger) {
+	cliRedisLog.Store(logger)
+	cliRedisLogOnce.Do(func() { redis.SetLogger(forwardingRedisLogger{}) })
+}
+
+// forwardingRedisLogger hands each line to the current cliRedisLog.
+type forwardingRedisLogger struct{}
+
+// Printf implements go-redis' internal.Logging.
+func (forwardingRedisLogger) Printf(ctx context.Context, format string, v ...any) {
+	redisLogger{cliRedisLog.Load()}.Printf(ctx, format, v...)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,17 +63,20 @@ func runSessions(args []string, stdout, stderr io.Writer) int {
 
 	cfg, err := config.Load(*path)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintf(stderr, "portcullis sessions %s: invalid config:\n", verb)
+		writeProblems(stderr, config.FieldErrors(err))
 		return 1
 	}
+	useRedisLogger(newLogger(stderr, cfg.Log, new(slog.LevelVar)))
 	if cfg.Sessions.Store != config.StoreRedis {
-		fmt.Fprintf(stderr, "portcullis sessions: %s uses sessions.store %q: the memory store lives inside the serving process; nothing to %s from here\n",
-			*path, cfg.Sessions.Store, verb)
+		fmt.Fprintf(stderr, "portcullis sessions %s: %s uses sessions.store %q: the memory store lives inside the serving process; nothing to %s from here\n",
+			verb, *path, cfg.Sessions.Store, verb)
 		return 1
 	}
 	store, err := cliStore(cfg.Sessions)
 	if err != nil {
-		fmt.Fprintf(stderr, "portcullis sessions: %v\n", err)
+		// "sessions: redis tls: …": the command line already says sessions.
+		fmt.Fprintf(stderr, "portcullis sessions %s: %s\n", verb, strings.TrimPrefix(err.Error(), "sessions: "))
 		return 1
 	}
 	defer store.Close()
@@ -88,10 +92,45 @@ func runSessions(args []string, stdout, stderr io.Writer) int {
 		err = revokeOne(ctx, store, *user, *id, stdout)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "portcullis sessions %s: %v\n", verb, err)
+		fmt.Fprintf(stderr, "portcullis sessions %s: %s\n", verb, storeErrorText(err))
 		return 1
 	}
 	return 0
+}
+
+// storeErrorText words a store error for the operator without the store's
+// layered prefixes ("sessions: list: sessions: store unavailable: …"): the
+// command line already names the command.
+func storeErrorText(err error) string {
+	if !errors.Is(err, sessions.ErrUnavailable) {
+		return err.Error()
+	}
+	if cause := unavailableCause(err); cause != nil {
+		return "session store unavailable: " + cause.Error()
+	}
+	return "session store unavailable"
+}
+
+// unavailableCause returns the error joined to sessions.ErrUnavailable in
+// err's tree (the network or Redis error behind it), or nil.
+func unavailableCause(err error) error {
+	switch e := err.(type) {
+	case interface{ Unwrap() []error }:
+		list := e.Unwrap()
+		for i, c := range list {
+			if c == sessions.ErrUnavailable && i+1 < len(list) {
+				return list[i+1]
+			}
+		}
+		for _, c := range list {
+			if cause := unavailableCause(c); cause != nil {
+				return cause
+			}
+		}
+	case interface{ Unwrap() error }:
+		return unavailableCause(e.Unwrap())
+	}
+	return nil
 }
 
 // sessionsVerb returns -1 when args start with a verb (list, revoke);
