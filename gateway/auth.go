@@ -84,7 +84,7 @@ func (g *Gateway) checkAccess(r, orig *http.Request, snap *snapshot, rt *route) 
 		return verified{}, err
 	}
 	if len(rt.roles) > 0 && !anyRole(v.user.Roles, rt.roles) {
-		return verified{}, errForbidden
+		return verified{}, &deniedRole{user: v.user.Name}
 	}
 	return v, nil
 }

@@ -194,7 +194,7 @@ func (g *Gateway) authHandlerFor(path, method string) (endpoint, string) {
 	case pathVerify:
 		// Proxies send their subrequest with various methods; the method that
 		// counts is X-Forwarded-Method.
-		return endpoint{serve: g.verify, present: presentJSON}, ""
+		return endpoint{serve: g.verify, present: presentAPI}, ""
 	}
 	if id, ok := strings.CutPrefix(path, pathSessions+"/"); ok && id != "" {
 		if id, ok := strings.CutSuffix(id, pathRevokeSuffix); ok && id != "" && !strings.Contains(id, "/") {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
@@ -61,7 +62,7 @@ func (g *Gateway) listSessions(w http.ResponseWriter, r *http.Request, snap *sna
 	}
 	list := sessionList(ss, v.session.ID)
 	if wantsHTML(r) {
-		return g.renderSessionsPage(w, snap, v.user.Name, list)
+		return g.renderSessionsPage(w, snap, v.user.Name, list, snap.redirect.target(r.URL.Query().Get("rd")))
 	}
 	writeJSON(w, http.StatusOK, list)
 	return nil
@@ -108,20 +109,26 @@ func (g *Gateway) deleteSession(id string) authHandler {
 }
 
 // revokeSessionForm is POST <auth_prefix>/sessions/{id}/revoke, the sessions
-// page's "sign out this device": 303 back to the page (to the login page
-// when it was the current session).
+// page's "Sign out": 303 back to the page, keeping its validated rd (to the
+// login page saying "signed out" when it was the current session).
 func (g *Gateway) revokeSessionForm(id string) authHandler {
 	return func(w http.ResponseWriter, r *http.Request, snap *snapshot) error {
 		v, err := g.authenticateCaller(r, snap)
 		if err != nil {
 			return err
 		}
+		if err := r.ParseForm(); err != nil {
+			return bodyError(err)
+		}
 		if err := g.revokeOwnSession(w, r, snap, v, id); err != nil {
 			return err
 		}
 		target := snap.prefix + pathSessions
+		if rd := snap.redirect.target(r.PostForm.Get("rd")); rd != "/" {
+			target += "?rd=" + url.QueryEscape(rd)
+		}
 		if id == v.session.ID {
-			target = snap.prefix + pathLogin
+			target = signedOutURL(snap)
 		}
 		http.Redirect(w, r, target, http.StatusSeeOther)
 		return nil

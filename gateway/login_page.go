@@ -36,13 +36,23 @@ func styleHash(css string) string {
 	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
 }
 
+// signedOutParam is the login page's query flag after a sign-out
+// (?signed_out=1): it only selects the fixed notice, never text to show.
+const signedOutParam = "signed_out"
+
+// signedOutURL is the login page saying "You have been signed out".
+func signedOutURL(snap *snapshot) string {
+	return snap.prefix + pathLogin + "?" + signedOutParam + "=1"
+}
+
 // loginView is the login page's data.
 type loginView struct {
-	Style    template.CSS
-	Action   string
-	RD       string
-	Username string
-	Error    string
+	Style     template.CSS
+	Action    string
+	RD        string
+	Username  string
+	Error     string
+	SignedOut bool // show "You have been signed out"
 }
 
 // loginPage is GET <auth_prefix>/login. With a refresh cookie that still
@@ -65,7 +75,7 @@ func (g *Gateway) loginPage(w http.ResponseWriter, r *http.Request, snap *snapsh
 			}
 		}
 	}
-	g.renderLogin(w, snap, http.StatusOK, loginView{RD: rd})
+	g.renderLogin(w, snap, http.StatusOK, loginView{RD: rd, SignedOut: r.URL.Query().Has(signedOutParam)})
 	return nil
 }
 

@@ -6,10 +6,7 @@ import (
 	"net/http"
 )
 
-var (
-	sessionsTmpl  = template.Must(template.ParseFS(templateFS, "templates/sessions.html"))
-	errorPageTmpl = template.Must(template.ParseFS(templateFS, "templates/error.html"))
-)
+var sessionsTmpl = template.Must(template.ParseFS(templateFS, "templates/sessions.html"))
 
 // sessionView is one row of the sessions page.
 type sessionView struct {
@@ -22,14 +19,17 @@ type sessionsView struct {
 	Prefix   string
 	User     string
 	Sessions []sessionView
+	// Back is where the user came from: the page's rd, validated like the
+	// login page's, else "/".
+	Back string
 }
 
 // renderSessionsPage is the HTML form of GET <auth_prefix>/sessions: one
 // "sign out this device" form per session (POST .../sessions/{id}/revoke) and
 // one "sign out everywhere" (POST .../logout-all). The forms carry no token:
 // the cross-origin check protects them.
-func (g *Gateway) renderSessionsPage(w http.ResponseWriter, snap *snapshot, user string, list sessionsJSON) error {
-	v := sessionsView{Style: pageStyle, Prefix: snap.prefix, User: user}
+func (g *Gateway) renderSessionsPage(w http.ResponseWriter, snap *snapshot, user string, list sessionsJSON, back string) error {
+	v := sessionsView{Style: pageStyle, Prefix: snap.prefix, User: user, Back: back}
 	for _, s := range list.Sessions {
 		v.Sessions = append(v.Sessions, sessionView{sessionJSON: s, IsCurrent: s.Current != nil && *s.Current})
 	}

@@ -46,7 +46,7 @@ func TestSessionsPage(t *testing.T) {
 		third := e.loginJSON("alice", "alice-password")
 		res = e.do("POST", "/auth/logout-all", "", form...)
 		wantStatus(t, "sign out everywhere", res, http.StatusSeeOther)
-		if loc := res.Header.Get("Location"); loc != "/auth/login" {
+		if loc := res.Header.Get("Location"); loc != "/auth/login?signed_out=1" {
 			t.Errorf("Location = %q", loc)
 		}
 		wantStatus(t, "third revoked", e.do("GET", "/api/x", "", bearer(third.AccessToken)...), 401)
