@@ -25,7 +25,9 @@ func hasErrorPage(status int) bool {
 // the error page can say whom the browser is signed in as.
 type deniedRole struct{ user string }
 
-func (e *deniedRole) Error() string { return errForbidden.Error() + " (user " + strconv.Quote(e.user) + ")" }
+func (e *deniedRole) Error() string {
+	return errForbidden.Error() + " (user " + strconv.Quote(e.user) + ")"
+}
 func (e *deniedRole) Unwrap() error { return errForbidden }
 
 // errorView is the error page's data. The page offers its actions as forms
