@@ -189,6 +189,8 @@ func (g *Gateway) authHandlerFor(path, method string) (endpoint, string) {
 		return byMethod("POST", presentBrowser, map[string]authHandler{http.MethodPost: g.logoutAll})
 	case pathSessions:
 		return byMethod("GET, HEAD", presentBrowser, map[string]authHandler{http.MethodGet: g.listSessions, http.MethodHead: g.listSessions})
+	case pathLogo:
+		return byMethod("GET, HEAD", presentJSON, map[string]authHandler{http.MethodGet: g.serveLogo, http.MethodHead: g.serveLogo})
 	case pathMe:
 		return byMethod("GET, HEAD", presentJSON, map[string]authHandler{http.MethodGet: g.me, http.MethodHead: g.me})
 	case pathVerify:

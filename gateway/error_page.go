@@ -36,6 +36,7 @@ func (e *deniedRole) Unwrap() error { return errForbidden }
 // cookie in silently.
 type errorView struct {
 	Style          template.CSS
+	Brand          *branding
 	Title, Message string
 	// User is the signed-in user refused for a missing role ("" = none).
 	User string
@@ -51,7 +52,7 @@ type errorView struct {
 // a missing role.
 func (g *Gateway) writeErrorPage(w http.ResponseWriter, r *http.Request, snap *snapshot, ae *apiError, err error) {
 	ae.setRetryAfter(w.Header())
-	v := errorView{Style: pageStyle, Title: http.StatusText(ae.status), Message: errorMessage(ae, err),
+	v := errorView{Style: snap.brand.style, Brand: snap.brand, Title: http.StatusText(ae.status), Message: errorMessage(ae, err),
 		Back: "/", BackLabel: "Go to the home page"}
 	if isFormPost(r) {
 		v.Back, v.BackLabel = snap.prefix+pathSessions, "Back to your sessions"
@@ -66,7 +67,7 @@ func (g *Gateway) writeErrorPage(w http.ResponseWriter, r *http.Request, snap *s
 		}
 		v.SwitchRD, v.SignedOutRD = here, signedOutURL(snap)
 	}
-	if err := writePage(w, ae.status, errorPageTmpl, v); err != nil {
+	if err := writePage(w, snap, ae.status, errorPageTmpl, v); err != nil {
 		g.log.Error("render error page", "error", err)
 		writeErrorJSON(w, errInternal)
 	}

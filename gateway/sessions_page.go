@@ -16,6 +16,7 @@ type sessionView struct {
 
 type sessionsView struct {
 	Style    template.CSS
+	Brand    *branding
 	Prefix   string
 	User     string
 	Sessions []sessionView
@@ -29,11 +30,11 @@ type sessionsView struct {
 // one "sign out everywhere" (POST .../logout-all). The forms carry no token:
 // the cross-origin check protects them.
 func (g *Gateway) renderSessionsPage(w http.ResponseWriter, snap *snapshot, user string, list sessionsJSON, back string) error {
-	v := sessionsView{Style: pageStyle, Prefix: snap.prefix, User: user, Back: back}
+	v := sessionsView{Style: snap.brand.style, Brand: snap.brand, Prefix: snap.prefix, User: user, Back: back}
 	for _, s := range list.Sessions {
 		v.Sessions = append(v.Sessions, sessionView{sessionJSON: s, IsCurrent: s.Current != nil && *s.Current})
 	}
-	if err := writePage(w, http.StatusOK, sessionsTmpl, v); err != nil {
+	if err := writePage(w, snap, http.StatusOK, sessionsTmpl, v); err != nil {
 		return fmt.Errorf("render sessions page: %w", err)
 	}
 	return nil
