@@ -19,7 +19,9 @@ type sessionJSON struct {
 	LastUsedAt string `json:"last_used_at"`
 	IP         string `json:"ip"`
 	UserAgent  string `json:"user_agent"`
-	Current    *bool  `json:"current,omitempty"`
+	// Device is UserAgent parsed (additive to SPEC §5's fields).
+	Device  deviceJSON `json:"device"`
+	Current *bool      `json:"current,omitempty"`
 }
 
 type sessionsJSON struct {
@@ -40,7 +42,7 @@ func sessionList(ss []sessions.Session, current string) sessionsJSON {
 	sortByLastUsed(ss)
 	out := sessionsJSON{Sessions: make([]sessionJSON, 0, len(ss))}
 	for _, s := range ss {
-		j := sessionJSON{ID: s.ID, CreatedAt: rfc3339(s.CreatedAt), LastUsedAt: rfc3339(s.LastUsedAt), IP: s.IP, UserAgent: s.UserAgent}
+		j := sessionJSON{ID: s.ID, CreatedAt: rfc3339(s.CreatedAt), LastUsedAt: rfc3339(s.LastUsedAt), IP: s.IP, UserAgent: s.UserAgent, Device: parseDevice(s.UserAgent)}
 		if current != "" {
 			c := s.ID == current
 			j.Current = &c
@@ -62,7 +64,8 @@ func (g *Gateway) listSessions(w http.ResponseWriter, r *http.Request, snap *sna
 	}
 	list := sessionList(ss, v.session.ID)
 	if wantsHTML(r) {
-		return g.renderSessionsPage(w, snap, v.user.Name, list, snap.redirect.target(r.URL.Query().Get("rd")))
+		q := r.URL.Query()
+		return g.renderSessionsPage(w, snap, v.user.Name, list, snap.redirect.target(q.Get("rd")), q.Has(confirmParam))
 	}
 	writeJSON(w, http.StatusOK, list)
 	return nil

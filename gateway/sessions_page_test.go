@@ -19,8 +19,8 @@ func TestSessionsPage(t *testing.T) {
 		if !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(res.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
 			t.Errorf("headers = %v", res.Header)
 		}
-		for _, want := range []string{"Sign out this device", "Sign out everywhere", `action="/auth/logout-all"`,
-			`action="/auth/sessions/` + other.SessionID + `/revoke"`, "(this device)", "&lt;b&gt;phone&lt;/b&gt;"} {
+		for _, want := range []string{"Sign out of this device", "Sign out everywhere", `name="confirm_all"`,
+			`action="/auth/sessions/` + other.SessionID + `/revoke"`, `<span class="badge">This device</span>`, "&lt;b&gt;phone&lt;/b&gt;"} {
 			if !strings.Contains(res.body, want) {
 				t.Errorf("sessions page lacks %q", want)
 			}
