@@ -192,8 +192,8 @@ func browserJourney(t *testing.T, browser context.Context, base string, secure b
 	b.signIn(t, base, target)
 
 	// A's sessions page lists both devices; A signs B out.
-	const countRows = `document.querySelectorAll("tbody tr").length`
-	a.run(t, "sessions page", chromedp.Navigate(base+"/auth/sessions"), chromedp.WaitVisible(chromedp.CSS("table")))
+	const countRows = `document.querySelectorAll(".devices li").length`
+	a.run(t, "sessions page", chromedp.Navigate(base+"/auth/sessions"), chromedp.WaitVisible(chromedp.CSS(".devices")))
 	rows := get(t, a, "rows", chromedp.Evaluate[int](countRows))
 	if rows != 2 {
 		t.Fatalf("sessions page lists %d devices, want 2", rows)
@@ -201,14 +201,14 @@ func browserJourney(t *testing.T, browser context.Context, base string, secure b
 	a.screenshot(t, dir, prefix+"-sessions.png")
 	// The button in DeviceB's row, as a user would click it.
 	other := get(t, a, "find the other device", chromedp.Evaluate[bool](`(() => {
-		for (const tr of document.querySelectorAll("tbody tr")) {
-			if (!tr.textContent.includes("(this device)") && tr.textContent.includes("DeviceB")) { tr.querySelector("button").id = "revoke-b"; return true }
+		for (const li of document.querySelectorAll(".devices li")) {
+			if (!li.textContent.includes("This device") && li.textContent.includes("DeviceB")) { li.querySelector("button").id = "revoke-b"; return true }
 		}
 		return false })()`))
 	if !other {
 		t.Fatal("the sessions page has no row for DeviceB")
 	}
-	a.run(t, "revoke the other device", chromedp.Click(chromedp.CSS("#revoke-b")), chromedp.WaitNotPresent(chromedp.CSS("#revoke-b")), chromedp.WaitVisible(chromedp.CSS("table")))
+	a.run(t, "revoke the other device", chromedp.Click(chromedp.CSS("#revoke-b")), chromedp.WaitNotPresent(chromedp.CSS("#revoke-b")), chromedp.WaitVisible(chromedp.CSS(".devices")))
 	rows = get(t, a, "rows", chromedp.Evaluate[int](countRows))
 	if rows != 1 {
 		t.Fatalf("revoking DeviceB from DeviceA: %d rows left, want 1", rows)
@@ -219,7 +219,10 @@ func browserJourney(t *testing.T, browser context.Context, base string, secure b
 
 	// B signs in again; "Sign out everywhere" from A ends both.
 	b.signIn(t, base, target)
-	a.run(t, "sign out everywhere", chromedp.Navigate(base+"/auth/sessions"), chromedp.WaitVisible(chromedp.CSS("table")),
+	// "Sign out everywhere" asks first (a second page, no JavaScript).
+	a.run(t, "sign out everywhere", chromedp.Navigate(base+"/auth/sessions"), chromedp.WaitVisible(chromedp.CSS(".devices")),
+		chromedp.Click(chromedp.CSS(`input[name="confirm_all"] ~ button`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[action$="/logout-all"] button`)),
 		chromedp.Click(chromedp.CSS(`form[action$="/logout-all"] button`)),
 		chromedp.WaitVisible(chromedp.CSS("#username")))
 	a.openToLogin(t, base, target)
