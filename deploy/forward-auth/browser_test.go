@@ -82,6 +82,29 @@ func newDevice(t *testing.T, browser context.Context, name string) *device {
 	return &device{name: name, ctx: ctx}
 }
 
+// checkNoSideScroll asserts that the current page does not scroll sideways
+// from a 320 px phone to a 1920 px screen (issue 12), then restores the
+// window's own size.
+func (d *device) checkNoSideScroll(t *testing.T, what string) {
+	t.Helper()
+	for _, width := range []int64{320, 390, 1280, 1920} {
+		// Not Mobile: a mobile viewport grows to fit wide content and would
+		// hide the very overflow this looks for.
+		p := emulation.SetDeviceMetricsOverrideParams{Width: width, Height: 800, DeviceScaleFactor: 1}
+		if _, err := chromedp.Call(d.ctx, emulation.SetDeviceMetricsOverride, p); err != nil {
+			t.Fatalf("%s: viewport %d: %v", d.name, width, err)
+		}
+		sw := get(t, d, "scrollWidth", chromedp.Evaluate[int](`document.documentElement.scrollWidth - innerWidth`))
+		if sw > 0 {
+			t.Errorf("%s: %s at %d px scrolls sideways by %d px", d.name, what, width, sw)
+		}
+	}
+	off := emulation.SetDeviceMetricsOverrideParams{} // 0 disables the override
+	if _, err := chromedp.Call(d.ctx, emulation.SetDeviceMetricsOverride, off); err != nil {
+		t.Fatalf("%s: reset viewport: %v", d.name, err)
+	}
+}
+
 func (d *device) run(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	if err := chromedp.Do(d.ctx, steps...); err != nil {
@@ -199,6 +222,7 @@ func browserJourney(t *testing.T, browser context.Context, base string, secure b
 		t.Fatalf("sessions page lists %d devices, want 2", rows)
 	}
 	a.screenshot(t, dir, prefix+"-sessions.png")
+	a.checkNoSideScroll(t, "sessions page")
 	// The button in DeviceB's row, as a user would click it.
 	other := get(t, a, "find the other device", chromedp.Evaluate[bool](`(() => {
 		for (const li of document.querySelectorAll(".devices li")) {
