@@ -209,6 +209,7 @@ func browserJourney(t *testing.T, browser context.Context, base string, secure b
 
 	a.openToLogin(t, base, target)
 	a.screenshot(t, dir, prefix+"-login.png")
+	a.checkNoSideScroll(t, "login page")
 	a.signIn(t, base, target)
 	a.checkCookies(t, base, secure)
 	b.openToLogin(t, base, target)
