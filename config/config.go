@@ -21,6 +21,7 @@ type Config struct {
 	Headers  Headers  `yaml:"headers"`
 	Routes   []Route  `yaml:"routes"`
 	Log      Log      `yaml:"log"`
+	UI       UI       `yaml:"ui"`
 
 	// Path is the file the config was loaded from. Relative file paths in the
 	// config (users.file, key files, TLS files, _file secrets) are resolved

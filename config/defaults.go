@@ -85,6 +85,7 @@ func defaults() *Config {
 			Session: "X-Auth-Session",
 		},
 		Log: Log{Level: "info", Format: "text", AccessLog: true},
+		UI:  UI{Title: "Portcullis"},
 	}
 }
 

@@ -49,6 +49,7 @@ func parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	l := loader{dir: filepath.Dir(file), d: d}
 	l.resolvePaths(c)
 	l.readSecrets(c)
+	l.readLogo(c)
 	c.fillDerived()
 
 	list := d.probs.list
@@ -173,6 +174,7 @@ func (c *Config) fileRefs() []fileRef {
 		{"sessions.redis.tls.cert_file", &c.Sessions.Redis.TLS.CertFile},
 		{"sessions.redis.tls.key_file", &c.Sessions.Redis.TLS.KeyFile},
 		{"users.file", &c.Users.File},
+		{"ui.logo_file", &c.UI.LogoFile},
 	}
 	for i := range c.Tokens.Keys {
 		k := &c.Tokens.Keys[i]

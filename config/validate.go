@@ -26,6 +26,7 @@ func (c *Config) Validate() error {
 	c.validateHeaders(&p)
 	c.validateRoutes(&p)
 	c.validateLog(&p)
+	c.validateUI(&p)
 	return p.err()
 }
 

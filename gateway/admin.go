@@ -16,7 +16,7 @@ func (g *Gateway) newAdminHandler() http.Handler {
 	endpoints := g.adminAPI()
 	return chain(g.gatewayEndpoint(func(w http.ResponseWriter, r *http.Request, snap *snapshot) {
 		if !g.adminAuthorized(r, snap) {
-			g.writeError(w, r, errAdminUnauthorized)
+			g.writeAPIError(w, r, errAdminUnauthorized)
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")

@@ -22,19 +22,19 @@ func (g *Gateway) adminAPI() http.Handler {
 	notAllowed := func(allow string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
-			g.writeError(w, r, errMethodNotAllowed)
+			g.writeAPIError(w, r, errMethodNotAllowed)
 		}
 	}
 	mux.HandleFunc("/admin/users/{user}/sessions", notAllowed("GET, HEAD, DELETE"))
 	mux.HandleFunc("/admin/users/{user}/sessions/{id}", notAllowed("DELETE"))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { g.writeError(w, r, errEndpointNotFound) })
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { g.writeAPIError(w, r, errEndpointNotFound) })
 	return mux
 }
 
 func (g *Gateway) adminHandle(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
-			g.writeError(w, r, err)
+			g.writeAPIError(w, r, err)
 		}
 	}
 }

@@ -87,7 +87,7 @@ func (g *Gateway) checkAccess(r, orig *http.Request, snap *snapshot, rt *route) 
 	// the caller in the access log.
 	noteIdentity(r, v.user.Name, v.session.ID)
 	if len(rt.roles) > 0 && !anyRole(v.user.Roles, rt.roles) {
-		return verified{}, errForbidden
+		return verified{}, &deniedRole{user: v.user.Name}
 	}
 	return v, nil
 }

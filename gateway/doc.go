@@ -64,9 +64,11 @@
 // is decided in one place, respond.go: each gateway endpoint declares its
 // presentation once in the dispatch table (authHandlerFor: JSON, the login
 // form, a browser page with a login redirect for 401, a form), and respond
-// writes it; writeError is the JSON answer (with the login redirect for a
-// browser navigation on a proxied route) and also the ReverseProxy
-// ErrorHandler.
+// writes it; writeError is the answer of everything else (the login redirect
+// for a browser navigation on a proxied route, the HTML error page for a
+// browser navigation answered 403/404/405/429/503, JSON otherwise) and also
+// the ReverseProxy ErrorHandler; writeAPIError is JSON only (forward-auth,
+// the admin listener).
 //
 // # Per-request state
 //
@@ -113,6 +115,7 @@
 //	metrics.go        every metric name and closed label set, the one metrics struct
 //	errors.go         the public error table, publicError, reasonOf and result labels
 //	respond.go        how errors are shown (respond, writeError), writeJSON
+//	error_page.go     the browser error page (writeErrorPage, hasErrorPage, deniedRole)
 //	readiness.go      /readyz (pinger); admin.go admin_api.go: the admin listener
 //	server.go         NewServer: the listener's http.Server settings
 //

@@ -189,12 +189,14 @@ func (g *Gateway) authHandlerFor(path, method string) (endpoint, string) {
 		return byMethod("POST", presentBrowser, map[string]authHandler{http.MethodPost: g.logoutAll})
 	case pathSessions:
 		return byMethod("GET, HEAD", presentBrowser, map[string]authHandler{http.MethodGet: g.listSessions, http.MethodHead: g.listSessions})
+	case pathLogo:
+		return byMethod("GET, HEAD", presentJSON, map[string]authHandler{http.MethodGet: g.serveLogo, http.MethodHead: g.serveLogo})
 	case pathMe:
 		return byMethod("GET, HEAD", presentJSON, map[string]authHandler{http.MethodGet: g.me, http.MethodHead: g.me})
 	case pathVerify:
 		// Proxies send their subrequest with various methods; the method that
 		// counts is X-Forwarded-Method.
-		return endpoint{serve: g.verify, present: presentJSON}, ""
+		return endpoint{serve: g.verify, present: presentAPI}, ""
 	}
 	if id, ok := strings.CutPrefix(path, pathSessions+"/"); ok && id != "" {
 		if id, ok := strings.CutSuffix(id, pathRevokeSuffix); ok && id != "" && !strings.Contains(id, "/") {

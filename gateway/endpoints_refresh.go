@@ -205,7 +205,7 @@ func (g *Gateway) logoutAll(w http.ResponseWriter, r *http.Request, snap *snapsh
 	g.metrics.revoke(revokedLogoutAll, len(ids))
 	snap.cookies.clear(w)
 	if isFormPost(r) {
-		http.Redirect(w, r, snap.prefix+pathLogin, http.StatusSeeOther)
+		http.Redirect(w, r, signedOutURL(snap), http.StatusSeeOther)
 		return nil
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
@@ -18,7 +19,9 @@ type sessionJSON struct {
 	LastUsedAt string `json:"last_used_at"`
 	IP         string `json:"ip"`
 	UserAgent  string `json:"user_agent"`
-	Current    *bool  `json:"current,omitempty"`
+	// Device is UserAgent parsed (additive to SPEC §5's fields).
+	Device  deviceJSON `json:"device"`
+	Current *bool      `json:"current,omitempty"`
 }
 
 type sessionsJSON struct {
@@ -39,7 +42,7 @@ func sessionList(ss []sessions.Session, current string) sessionsJSON {
 	sortByLastUsed(ss)
 	out := sessionsJSON{Sessions: make([]sessionJSON, 0, len(ss))}
 	for _, s := range ss {
-		j := sessionJSON{ID: s.ID, CreatedAt: rfc3339(s.CreatedAt), LastUsedAt: rfc3339(s.LastUsedAt), IP: s.IP, UserAgent: s.UserAgent}
+		j := sessionJSON{ID: s.ID, CreatedAt: rfc3339(s.CreatedAt), LastUsedAt: rfc3339(s.LastUsedAt), IP: s.IP, UserAgent: s.UserAgent, Device: parseDevice(s.UserAgent)}
 		if current != "" {
 			c := s.ID == current
 			j.Current = &c
@@ -61,7 +64,8 @@ func (g *Gateway) listSessions(w http.ResponseWriter, r *http.Request, snap *sna
 	}
 	list := sessionList(ss, v.session.ID)
 	if wantsHTML(r) {
-		return g.renderSessionsPage(w, snap, v.user.Name, list)
+		q := r.URL.Query()
+		return g.renderSessionsPage(w, snap, v.user.Name, list, snap.redirect.target(q.Get("rd")), q.Has(confirmParam))
 	}
 	writeJSON(w, http.StatusOK, list)
 	return nil
@@ -108,20 +112,26 @@ func (g *Gateway) deleteSession(id string) authHandler {
 }
 
 // revokeSessionForm is POST <auth_prefix>/sessions/{id}/revoke, the sessions
-// page's "sign out this device": 303 back to the page (to the login page
-// when it was the current session).
+// page's "Sign out": 303 back to the page, keeping its validated rd (to the
+// login page saying "signed out" when it was the current session).
 func (g *Gateway) revokeSessionForm(id string) authHandler {
 	return func(w http.ResponseWriter, r *http.Request, snap *snapshot) error {
 		v, err := g.authenticateCaller(r, snap)
 		if err != nil {
 			return err
 		}
+		if err := r.ParseForm(); err != nil {
+			return bodyError(err)
+		}
 		if err := g.revokeOwnSession(w, r, snap, v, id); err != nil {
 			return err
 		}
 		target := snap.prefix + pathSessions
+		if rd := snap.redirect.target(r.PostForm.Get("rd")); rd != "/" {
+			target += "?rd=" + url.QueryEscape(rd)
+		}
 		if id == v.session.ID {
-			target = snap.prefix + pathLogin
+			target = signedOutURL(snap)
 		}
 		http.Redirect(w, r, target, http.StatusSeeOther)
 		return nil

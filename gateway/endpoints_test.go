@@ -149,12 +149,12 @@ func TestSessionsList(t *testing.T) {
 		if first["current"] != false || second["current"] != true {
 			t.Errorf("current = %v, %v", first["current"], second["current"])
 		}
-		for _, k := range []string{"id", "created_at", "last_used_at", "ip", "user_agent", "current"} {
+		for _, k := range []string{"id", "created_at", "last_used_at", "ip", "user_agent", "device", "current"} {
 			if _, ok := first[k]; !ok {
 				t.Errorf("session lacks %q", k)
 			}
 		}
-		if len(first) != 6 || first["user_agent"] != "second" || first["ip"] != "127.0.0.1" {
+		if len(first) != 7 || first["user_agent"] != "second" || first["ip"] != "127.0.0.1" {
 			t.Errorf("session = %v", first)
 		}
 	})

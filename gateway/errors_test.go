@@ -62,7 +62,9 @@ func TestWriteError(t *testing.T) {
 		{"user disabled", errUserDisabled, "GET", nil, true, 401, "invalid_token", `Bearer realm="portcullis", error="invalid_token"`, "", ""},
 		{"forbidden", errForbidden, "GET", nil, true, 403, "forbidden", "", "", ""},
 		{"store", sessions.ErrUnavailable, "GET", nil, true, 503, "temporarily_unavailable", "", "5", ""},
-		{"store to a browser", sessions.ErrUnavailable, "GET", http.Header{"Accept": {"text/html"}}, true, 503, "temporarily_unavailable", "", "5", ""},
+		// A browser navigation gets the HTML error page (TestBrowserErrorPageRetry), with the same Retry-After.
+		{"store to a browser", sessions.ErrUnavailable, "GET", http.Header{"Accept": {"text/html"}}, true, 503, "", "", "5", ""},
+		{"store to a browser's POST", sessions.ErrUnavailable, "POST", http.Header{"Accept": {"text/html"}}, true, 503, "temporarily_unavailable", "", "5", ""},
 		{"bad request", errInvalidRequest, "GET", nil, true, 400, "invalid_request", "", "", ""},
 		{"upstream refused", errUpstreamRefused, "GET", nil, true, 502, "bad_gateway", "", "", ""},
 		{"upstream timeout", errUpstreamTimeout, "GET", nil, true, 504, "gateway_timeout", "", "", ""},

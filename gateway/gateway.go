@@ -376,7 +376,7 @@ func (g *Gateway) authenticateStep(next http.Handler) http.Handler {
 			case id.User == "":
 				err = errUnauthenticated
 			case len(rec.route.roles) > 0 && !anyRole(id.Roles, rec.route.roles):
-				err = errForbidden
+				err = &deniedRole{user: id.User}
 			}
 		}
 		if err != nil {

@@ -14,13 +14,9 @@ import (
 var templateFS embed.FS
 
 var (
+	// pageStyle is the pages' CSS without ui.accent_color (branding adds it).
 	pageStyle = template.CSS(mustReadTemplate("templates/style.css"))
 	loginTmpl = template.Must(template.ParseFS(templateFS, "templates/login.html"))
-	// pageCSP allows nothing but the pages' own inline style (by hash): no
-	// scripts, no external assets, no framing (clickjacking). No form-action:
-	// browsers apply it to the redirect after the login POST, which may go to
-	// an allowed host.
-	pageCSP = "default-src 'none'; style-src '" + styleHash(string(pageStyle)) + "'; img-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 
 func mustReadTemplate(name string) string {
@@ -36,13 +32,24 @@ func styleHash(css string) string {
 	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
 }
 
+// signedOutParam is the login page's query flag after a sign-out
+// (?signed_out=1): it only selects the fixed notice, never text to show.
+const signedOutParam = "signed_out"
+
+// signedOutURL is the login page saying "You have been signed out".
+func signedOutURL(snap *snapshot) string {
+	return snap.prefix + pathLogin + "?" + signedOutParam + "=1"
+}
+
 // loginView is the login page's data.
 type loginView struct {
-	Style    template.CSS
-	Action   string
-	RD       string
-	Username string
-	Error    string
+	Style     template.CSS
+	Brand     *branding
+	Action    string
+	RD        string
+	Username  string
+	Error     string
+	SignedOut bool // show "You have been signed out"
 }
 
 // loginPage is GET <auth_prefix>/login. With a refresh cookie that still
@@ -65,7 +72,7 @@ func (g *Gateway) loginPage(w http.ResponseWriter, r *http.Request, snap *snapsh
 			}
 		}
 	}
-	g.renderLogin(w, snap, http.StatusOK, loginView{RD: rd})
+	g.renderLogin(w, snap, http.StatusOK, loginView{RD: rd, SignedOut: r.URL.Query().Has(signedOutParam)})
 	return nil
 }
 
@@ -87,9 +94,9 @@ func loginMessage(ae *apiError) string {
 }
 
 func (g *Gateway) renderLogin(w http.ResponseWriter, snap *snapshot, status int, v loginView) {
-	v.Style = pageStyle
+	v.Style, v.Brand = snap.brand.style, snap.brand
 	v.Action = snap.prefix + pathLogin
-	if err := writePage(w, status, loginTmpl, v); err != nil {
+	if err := writePage(w, snap, status, loginTmpl, v); err != nil {
 		g.log.Error("render login page", "error", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 	}
@@ -98,14 +105,14 @@ func (g *Gateway) renderLogin(w http.ResponseWriter, snap *snapshot, status int,
 // writePage renders t with data and writes it as an HTML page with the
 // headers every browser page carries. Rendering goes to a buffer first, so on
 // error nothing has been written and the caller can still answer.
-func writePage(w http.ResponseWriter, status int, t *template.Template, data any) error {
+func writePage(w http.ResponseWriter, snap *snapshot, status int, t *template.Template, data any) error {
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {
 		return err
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("Content-Security-Policy", snap.brand.csp)
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer") // rd and session ids stay off other sites' logs

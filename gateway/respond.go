@@ -3,8 +3,6 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
-	"html/template"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -29,6 +27,9 @@ const (
 	presentBrowser
 	// presentForm: like presentBrowser, for an endpoint only forms use.
 	presentForm
+	// presentAPI: always the JSON error, never a page (forward-auth: its
+	// caller is a proxy, which decides what the browser sees).
+	presentAPI
 )
 
 // respond writes the error a gateway endpoint's handler returned, in the
@@ -39,6 +40,8 @@ func (g *Gateway) respond(w http.ResponseWriter, r *http.Request, snap *snapshot
 		g.writeLoginForm(w, r, snap, err)
 	case p == presentForm, p == presentBrowser && isBrowserRequest(r):
 		g.writeBrowserError(w, r, snap, err)
+	case p == presentAPI:
+		g.writeAPIError(w, r, err)
 	default:
 		g.writeError(w, r, err)
 	}
@@ -90,24 +93,7 @@ func (g *Gateway) writeBrowserError(w http.ResponseWriter, r *http.Request, snap
 		return
 	}
 	g.logError(r, recordFrom(r.Context()), ae, err)
-	ae.setRetryAfter(w.Header())
-	msg := "The request could not be completed."
-	switch ae.status {
-	case http.StatusNotFound:
-		msg = "That session no longer exists."
-	case http.StatusForbidden:
-		msg = "This request came from another site and was refused."
-	case http.StatusServiceUnavailable:
-		msg = "The service is temporarily unavailable. Please try again in a moment."
-	}
-	v := struct {
-		Style          template.CSS
-		Title, Message string
-		Back           string
-	}{pageStyle, http.StatusText(ae.status), msg, snap.prefix + pathSessions}
-	if err := writePage(w, ae.status, errorPageTmpl, v); err != nil {
-		g.writeError(w, r, fmt.Errorf("render error page: %w", err))
-	}
+	g.writeErrorPage(w, r, snap, ae, err)
 }
 
 // errorBody is the JSON error shape of SPEC §5.
@@ -119,18 +105,38 @@ type errorBody struct {
 // writeError is the one function that turns an error into a response; it is
 // also the ReverseProxy ErrorHandler (via proxyError). A 401 to a browser
 // navigation on a proxied route becomes a 302 to the login page; gateway
-// endpoints (rec.route == nil, e.g. /auth/verify) never redirect.
+// endpoints (rec.route == nil, e.g. /auth/verify) never redirect. A browser
+// navigation answered with one of the statuses of hasErrorPage gets the HTML
+// error page (SPEC §5), on gateway endpoints and proxied routes alike.
 func (g *Gateway) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := publicError(err)
 	rec := recordFrom(r.Context())
 	g.logError(r, rec, ae, err)
 
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	if ae.status == http.StatusUnauthorized && rec != nil && rec.route != nil && isNavigation(r) {
+	w.Header().Set("Cache-Control", "no-store")
+	switch {
+	case ae.status == http.StatusUnauthorized && rec != nil && rec.route != nil && isNavigation(r):
 		http.Redirect(w, r, g.loginURL(rec, r), http.StatusFound)
-		return
+	case rec != nil && rec.snap != nil && hasErrorPage(ae.status) && isNavigation(r):
+		g.writeErrorPage(w, r, rec.snap, ae, err)
+	default:
+		writeErrorJSON(w, ae)
 	}
+}
+
+// writeAPIError answers err as JSON whatever the client accepts: for the
+// admin listener and forward-auth, whose callers are programs (a fronting
+// proxy decides what the browser sees).
+func (g *Gateway) writeAPIError(w http.ResponseWriter, r *http.Request, err error) {
+	ae := publicError(err)
+	g.logError(r, recordFrom(r.Context()), ae, err)
+	w.Header().Set("Cache-Control", "no-store")
+	writeErrorJSON(w, ae)
+}
+
+// writeErrorJSON writes ae as the JSON error body of SPEC §5.
+func writeErrorJSON(w http.ResponseWriter, ae *apiError) {
+	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")
 	if ae.status == http.StatusUnauthorized {

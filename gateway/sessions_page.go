@@ -4,37 +4,71 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
+	"time"
 )
 
-var (
-	sessionsTmpl  = template.Must(template.ParseFS(templateFS, "templates/sessions.html"))
-	errorPageTmpl = template.Must(template.ParseFS(templateFS, "templates/error.html"))
-)
+var sessionsTmpl = template.Must(template.ParseFS(templateFS, "templates/sessions.html"))
 
-// sessionView is one row of the sessions page.
+// confirmParam is the sessions page's query flag (?confirm_all=1) asking to
+// confirm "Sign out everywhere": the second step, without JavaScript.
+const confirmParam = "confirm_all"
+
+// sessionView is one device of the sessions page.
 type sessionView struct {
 	sessionJSON
 	IsCurrent bool
+	// Name is the device in words; LastActive and SignedIn are relative
+	// times ("3 minutes ago"), the exact ones being LastUsedAt and CreatedAt.
+	Name, LastActive, SignedIn string
 }
 
 type sessionsView struct {
 	Style    template.CSS
+	Brand    *branding
 	Prefix   string
 	User     string
 	Sessions []sessionView
+	// Back is where the user came from: the page's rd, validated like the
+	// login page's, else "/".
+	Back string
+	// Confirm shows the "Sign out everywhere" confirmation.
+	Confirm bool
 }
 
-// renderSessionsPage is the HTML form of GET <auth_prefix>/sessions: one
-// "sign out this device" form per session (POST .../sessions/{id}/revoke) and
-// one "sign out everywhere" (POST .../logout-all). The forms carry no token:
-// the cross-origin check protects them.
-func (g *Gateway) renderSessionsPage(w http.ResponseWriter, snap *snapshot, user string, list sessionsJSON) error {
-	v := sessionsView{Style: pageStyle, Prefix: snap.prefix, User: user}
+// renderSessionsPage is the HTML form of GET <auth_prefix>/sessions: the
+// current device first, then the others most recently used first; a "Sign
+// out" form per device (POST .../sessions/{id}/revoke) and "Sign out
+// everywhere" (a GET to ?confirm_all=1, whose page POSTs .../logout-all).
+// The forms carry no token: the cross-origin check protects them.
+func (g *Gateway) renderSessionsPage(w http.ResponseWriter, snap *snapshot, user string, list sessionsJSON, back string, confirm bool) error {
+	v := sessionsView{Style: snap.brand.style, Brand: snap.brand, Prefix: snap.prefix, User: user, Back: back, Confirm: confirm}
+	now := g.now()
 	for _, s := range list.Sessions {
-		v.Sessions = append(v.Sessions, sessionView{sessionJSON: s, IsCurrent: s.Current != nil && *s.Current})
+		v.Sessions = append(v.Sessions, sessionView{sessionJSON: s, IsCurrent: s.Current != nil && *s.Current,
+			Name: s.Device.name, LastActive: agoRFC3339(now, s.LastUsedAt), SignedIn: agoRFC3339(now, s.CreatedAt)})
 	}
-	if err := writePage(w, http.StatusOK, sessionsTmpl, v); err != nil {
+	// Stable: the others keep their most-recently-used order.
+	slices.SortStableFunc(v.Sessions, func(a, b sessionView) int {
+		switch {
+		case a.IsCurrent == b.IsCurrent:
+			return 0
+		case a.IsCurrent:
+			return -1
+		}
+		return 1
+	})
+	if err := writePage(w, snap, http.StatusOK, sessionsTmpl, v); err != nil {
 		return fmt.Errorf("render sessions page: %w", err)
 	}
 	return nil
+}
+
+// agoRFC3339 is ago for a time as the API writes it.
+func agoRFC3339(now time.Time, s string) string {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return s
+	}
+	return ago(now, t)
 }

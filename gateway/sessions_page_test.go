@@ -19,8 +19,8 @@ func TestSessionsPage(t *testing.T) {
 		if !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(res.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
 			t.Errorf("headers = %v", res.Header)
 		}
-		for _, want := range []string{"Sign out this device", "Sign out everywhere", `action="/auth/logout-all"`,
-			`action="/auth/sessions/` + other.SessionID + `/revoke"`, "(this device)", "&lt;b&gt;phone&lt;/b&gt;"} {
+		for _, want := range []string{"Sign out of this device", "Sign out everywhere", `name="confirm_all"`,
+			`action="/auth/sessions/` + other.SessionID + `/revoke"`, `<span class="badge">This device</span>`, "&lt;b&gt;phone&lt;/b&gt;"} {
 			if !strings.Contains(res.body, want) {
 				t.Errorf("sessions page lacks %q", want)
 			}
@@ -46,7 +46,7 @@ func TestSessionsPage(t *testing.T) {
 		third := e.loginJSON("alice", "alice-password")
 		res = e.do("POST", "/auth/logout-all", "", form...)
 		wantStatus(t, "sign out everywhere", res, http.StatusSeeOther)
-		if loc := res.Header.Get("Location"); loc != "/auth/login" {
+		if loc := res.Header.Get("Location"); loc != "/auth/login?signed_out=1" {
 			t.Errorf("Location = %q", loc)
 		}
 		wantStatus(t, "third revoked", e.do("GET", "/api/x", "", bearer(third.AccessToken)...), 401)

@@ -29,6 +29,7 @@ type snapshot struct {
 	redirect    redirectPolicy
 	origins     *http.CrossOriginProtection
 	throttle    loginThrottle
+	brand       *branding // ui: the pages' title, logo and CSS
 }
 
 // buildSnapshot compiles cfg into a snapshot; an error fails New or refuses
@@ -59,6 +60,7 @@ func (g *Gateway) buildSnapshot(cfg *config.Config) (*snapshot, error) {
 		redirect:   newRedirectPolicy(cfg.Login.AllowedRedirectHosts, cfg.Cookies.Secure),
 		origins:    origins,
 		throttle:   newLoginThrottle(g.store, cfg.Login.RateLimit),
+		brand:      newBranding(cfg.UI, prefix),
 	}
 	snap.cookieNames = snap.cookies.names()
 	for _, rs := range routes.all() {

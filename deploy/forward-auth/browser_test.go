@@ -82,6 +82,29 @@ func newDevice(t *testing.T, browser context.Context, name string) *device {
 	return &device{name: name, ctx: ctx}
 }
 
+// checkNoSideScroll asserts that the current page does not scroll sideways
+// from a 320 px phone to a 1920 px screen (issue 12), then restores the
+// window's own size.
+func (d *device) checkNoSideScroll(t *testing.T, what string) {
+	t.Helper()
+	for _, width := range []int64{320, 390, 1280, 1920} {
+		// Not Mobile: a mobile viewport grows to fit wide content and would
+		// hide the very overflow this looks for.
+		p := emulation.SetDeviceMetricsOverrideParams{Width: width, Height: 800, DeviceScaleFactor: 1}
+		if _, err := chromedp.Call(d.ctx, emulation.SetDeviceMetricsOverride, p); err != nil {
+			t.Fatalf("%s: viewport %d: %v", d.name, width, err)
+		}
+		sw := get(t, d, "scrollWidth", chromedp.Evaluate[int](`document.documentElement.scrollWidth - innerWidth`))
+		if sw > 0 {
+			t.Errorf("%s: %s at %d px scrolls sideways by %d px", d.name, what, width, sw)
+		}
+	}
+	off := emulation.SetDeviceMetricsOverrideParams{} // 0 disables the override
+	if _, err := chromedp.Call(d.ctx, emulation.SetDeviceMetricsOverride, off); err != nil {
+		t.Fatalf("%s: reset viewport: %v", d.name, err)
+	}
+}
+
 func (d *device) run(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	if err := chromedp.Do(d.ctx, steps...); err != nil {
@@ -186,29 +209,31 @@ func browserJourney(t *testing.T, browser context.Context, base string, secure b
 
 	a.openToLogin(t, base, target)
 	a.screenshot(t, dir, prefix+"-login.png")
+	a.checkNoSideScroll(t, "login page")
 	a.signIn(t, base, target)
 	a.checkCookies(t, base, secure)
 	b.openToLogin(t, base, target)
 	b.signIn(t, base, target)
 
 	// A's sessions page lists both devices; A signs B out.
-	const countRows = `document.querySelectorAll("tbody tr").length`
-	a.run(t, "sessions page", chromedp.Navigate(base+"/auth/sessions"), chromedp.WaitVisible(chromedp.CSS("table")))
+	const countRows = `document.querySelectorAll(".devices li").length`
+	a.run(t, "sessions page", chromedp.Navigate(base+"/auth/sessions"), chromedp.WaitVisible(chromedp.CSS(".devices")))
 	rows := get(t, a, "rows", chromedp.Evaluate[int](countRows))
 	if rows != 2 {
 		t.Fatalf("sessions page lists %d devices, want 2", rows)
 	}
 	a.screenshot(t, dir, prefix+"-sessions.png")
+	a.checkNoSideScroll(t, "sessions page")
 	// The button in DeviceB's row, as a user would click it.
 	other := get(t, a, "find the other device", chromedp.Evaluate[bool](`(() => {
-		for (const tr of document.querySelectorAll("tbody tr")) {
-			if (!tr.textContent.includes("(this device)") && tr.textContent.includes("DeviceB")) { tr.querySelector("button").id = "revoke-b"; return true }
+		for (const li of document.querySelectorAll(".devices li")) {
+			if (!li.textContent.includes("This device") && li.textContent.includes("DeviceB")) { li.querySelector("button").id = "revoke-b"; return true }
 		}
 		return false })()`))
 	if !other {
 		t.Fatal("the sessions page has no row for DeviceB")
 	}
-	a.run(t, "revoke the other device", chromedp.Click(chromedp.CSS("#revoke-b")), chromedp.WaitNotPresent(chromedp.CSS("#revoke-b")), chromedp.WaitVisible(chromedp.CSS("table")))
+	a.run(t, "revoke the other device", chromedp.Click(chromedp.CSS("#revoke-b")), chromedp.WaitNotPresent(chromedp.CSS("#revoke-b")), chromedp.WaitVisible(chromedp.CSS(".devices")))
 	rows = get(t, a, "rows", chromedp.Evaluate[int](countRows))
 	if rows != 1 {
 		t.Fatalf("revoking DeviceB from DeviceA: %d rows left, want 1", rows)
@@ -219,7 +244,10 @@ func browserJourney(t *testing.T, browser context.Context, base string, secure b
 
 	// B signs in again; "Sign out everywhere" from A ends both.
 	b.signIn(t, base, target)
-	a.run(t, "sign out everywhere", chromedp.Navigate(base+"/auth/sessions"), chromedp.WaitVisible(chromedp.CSS("table")),
+	// "Sign out everywhere" asks first (a second page, no JavaScript).
+	a.run(t, "sign out everywhere", chromedp.Navigate(base+"/auth/sessions"), chromedp.WaitVisible(chromedp.CSS(".devices")),
+		chromedp.Click(chromedp.CSS(`input[name="confirm_all"] ~ button`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[action$="/logout-all"] button`)),
 		chromedp.Click(chromedp.CSS(`form[action$="/logout-all"] button`)),
 		chromedp.WaitVisible(chromedp.CSS("#username")))
 	a.openToLogin(t, base, target)
