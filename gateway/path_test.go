@@ -204,11 +204,7 @@ func TestRawRequestPaths(t *testing.T) {
 		testRoute("secret", "/secret", up.srv.URL, config.AuthRequired),
 		testRoute("admin", "/admin", up.srv.URL, config.AuthRequired),
 	)})
-	tests := []struct {
-		target string
-		status int
-		seen   string // RequestURI at the upstream when forwarded
-	}{
+	tests := []rawTarget{
 		{"/public/../secret", http.StatusUnauthorized, ""}, // resolves into the required route
 		{"/public/./../admin/x", http.StatusUnauthorized, ""},
 		{"//admin", http.StatusUnauthorized, ""},
@@ -239,25 +235,7 @@ func TestRawRequestPaths(t *testing.T) {
 		{"/x?/../secret", http.StatusOK, "/x?/../secret"}, // the query never takes part in matching
 		{"http://evil.example/a/../b", http.StatusOK, "/b"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.target, func(t *testing.T) {
-			before := len(up.requests())
-			res := rawRequest(t, env.addr(), "GET "+tc.target+" HTTP/1.1\r\nHost: gw.test\r\n\r\n")
-			if res.StatusCode != tc.status {
-				t.Fatalf("GET %q = %d %s, want %d", tc.target, res.StatusCode, res.body, tc.status)
-			}
-			got := up.requests()
-			if tc.seen == "" {
-				if len(got) != before {
-					t.Fatalf("GET %q reached the upstream as %q", tc.target, got[len(got)-1].RequestURI)
-				}
-				return
-			}
-			if last := up.last(t); last.RequestURI != tc.seen {
-				t.Errorf("GET %q: upstream saw %q, want %q", tc.target, last.RequestURI, tc.seen)
-			}
-		})
-	}
+	runRawTargets(t, env, up, tests)
 }
 
 func TestStripPrefixAndUpstreamBase(t *testing.T) {
@@ -346,11 +324,7 @@ func TestPathParametersInEverySegment(t *testing.T) {
 		testRoute("pub", "/pub", up.srv.URL, config.AuthPublic),
 		strip,
 	)})
-	tests := []struct {
-		target string
-		status int
-		seen   string // RequestURI at the upstream; "" = never forwarded
-	}{
+	tests := []rawTarget{
 		{"/;x/admin", http.StatusUnauthorized, ""},
 		{"/;/admin/x", http.StatusUnauthorized, ""},
 		{"/;x;y/;z/admin;a/panel", http.StatusUnauthorized, ""},
@@ -364,25 +338,7 @@ func TestPathParametersInEverySegment(t *testing.T) {
 		{"/;x/strip;v=1/y", http.StatusOK, "/y"},
 		{"/;/strip/;/y", http.StatusOK, "/;/y"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.target, func(t *testing.T) {
-			before := len(up.requests())
-			res := rawRequest(t, env.addr(), "GET "+tc.target+" HTTP/1.1\r\nHost: gw.test\r\n\r\n")
-			if res.StatusCode != tc.status {
-				t.Fatalf("GET %q = %d %s, want %d", tc.target, res.StatusCode, res.body, tc.status)
-			}
-			got := up.requests()
-			if tc.seen == "" {
-				if len(got) != before {
-					t.Fatalf("GET %q reached the upstream as %q", tc.target, got[len(got)-1].RequestURI)
-				}
-				return
-			}
-			if last := up.last(t); last.RequestURI != tc.seen {
-				t.Errorf("GET %q: upstream saw %q, want %q", tc.target, last.RequestURI, tc.seen)
-			}
-		})
-	}
+	runRawTargets(t, env, up, tests)
 }
 
 // TestDecodingTricks: over-long UTF-8 forms and "%25" followed by the
@@ -472,5 +428,37 @@ func TestAsteriskFormIs400(t *testing.T) {
 	}
 	if logs := env.logs.String(); !strings.Contains(logs, "method=OPTIONS path=*") {
 		t.Errorf("OPTIONS * is not in the access log:\n%s", logs)
+	}
+}
+
+// rawTarget is a request-target sent on the wire and what must come of it:
+// the status, and the RequestURI the upstream saw ("" = never forwarded).
+type rawTarget struct {
+	target string
+	status int
+	seen   string
+}
+
+// runRawTargets sends each target as a raw GET and checks its rawTarget.
+func runRawTargets(t *testing.T, env *env, up *recorder, tests []rawTarget) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.target, func(t *testing.T) {
+			before := len(up.requests())
+			res := rawRequest(t, env.addr(), "GET "+tc.target+" HTTP/1.1\r\nHost: gw.test\r\n\r\n")
+			if res.StatusCode != tc.status {
+				t.Fatalf("GET %q = %d %s, want %d", tc.target, res.StatusCode, res.body, tc.status)
+			}
+			got := up.requests()
+			if tc.seen == "" {
+				if len(got) != before {
+					t.Fatalf("GET %q reached the upstream as %q", tc.target, got[len(got)-1].RequestURI)
+				}
+				return
+			}
+			if last := up.last(t); last.RequestURI != tc.seen {
+				t.Errorf("GET %q: upstream saw %q, want %q", tc.target, last.RequestURI, tc.seen)
+			}
+		})
 	}
 }
