@@ -47,7 +47,6 @@ func (g *Gateway) verify(w http.ResponseWriter, r *http.Request, snap *snapshot)
 		g.metrics.decide(decisionDeny, reasonOK, start, g.now())
 		return err
 	}
-	noteIdentity(r, id.User, id.SessionID)
 	setIdentity(w.Header(), snap.identity, id) // the same headers a proxied request carries
 	g.metrics.decide(decisionAllow, reasonOK, start, g.now())
 	w.WriteHeader(http.StatusOK)
