@@ -10,10 +10,8 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,7 +35,6 @@ const (
 )
 
 const (
-	minSecretBytes = 32      // SPEC §3: HS secrets are at least 32 bytes
 	minRSABits     = 2048    // smaller RSA keys are refused
 	maxKeyFileSize = 1 << 20 // a PEM key file is a few KiB; refuse anything absurd
 )
@@ -228,7 +225,7 @@ func loadKey(base string, kc config.Key) (*key, error) {
 		if kc.Secret == "" {
 			return nil, config.Errorf(base+"secret", "required for an HS key (secret or secret_file)")
 		}
-		secret, err := decodeSecret(kc.Secret.Reveal())
+		secret, err := kc.SecretBytes()
 		if err != nil {
 			return nil, config.Errorf(base+"secret", "%w", err)
 		}
@@ -267,34 +264,6 @@ func loadKey(base string, kc config.Key) (*key, error) {
 		return nil, config.Errorf(base+"private_key_file", "required for alg %s (or public_key_file to verify only)", kc.Alg)
 	}
 	return k, nil
-}
-
-// decodeSecret accepts raw bytes or "base64:" followed by standard or URL
-// base64, padded or not.
-func decodeSecret(s string) ([]byte, error) {
-	b := []byte(s)
-	if rest, ok := strings.CutPrefix(s, "base64:"); ok {
-		var err error
-		b, err = decodeBase64(strings.TrimSpace(rest))
-		if err != nil {
-			return nil, errors.New("invalid base64 after the base64: prefix")
-		}
-	}
-	if len(b) < minSecretBytes {
-		return nil, fmt.Errorf("%d bytes, need at least %d", len(b), minSecretBytes)
-	}
-	return b, nil
-}
-
-func decodeBase64(s string) ([]byte, error) {
-	var err error
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		var b []byte
-		if b, err = enc.DecodeString(s); err == nil {
-			return b, nil
-		}
-	}
-	return nil, err
 }
 
 // checkKeyType enforces that the key material matches alg: the defence

@@ -56,7 +56,7 @@ func TestNewKeyFormats(t *testing.T) {
 		{"certificate as public key", config.Key{ID: "b", Alg: AlgEdDSA, PublicKeyFile: cert}},
 		{"HS raw secret", config.Key{ID: "a", Alg: AlgHS256, Secret: config.Secret(strings.Repeat("s", 32))}},
 		{"HS base64 std", config.Key{ID: "a", Alg: AlgHS256, Secret: config.Secret("base64:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0xfb}, 32)))}},
-		{"HS base64 url unpadded", config.Key{ID: "a", Alg: AlgHS256, Secret: config.Secret("base64:" + base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{0xfb}, 33)))}},
+		{"HS base64 std unpadded", config.Key{ID: "a", Alg: AlgHS256, Secret: config.Secret("base64:" + base64.RawStdEncoding.EncodeToString(bytes.Repeat([]byte{0xfb}, 33)))}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -117,8 +117,11 @@ func TestNewRefuses(t *testing.T) {
 		{"Ed25519 key for RS256", baseConfig(config.Key{ID: "a", Alg: AlgRS256, PrivateKeyFile: edPath}), "needs an RSA key"},
 		{"RSA key for EdDSA", baseConfig(config.Key{ID: "a", Alg: AlgEdDSA, PrivateKeyFile: rsPath}), "needs an Ed25519 key"},
 		{"RSA key for ES256", baseConfig(config.Key{ID: "a", Alg: AlgES256, PublicKeyFile: pubPEM(t, dir, "rs.pub", k.rsa.Public())}, hs), "needs an EC P-256 key"},
-		{"short HS secret", baseConfig(config.Key{ID: "a", Alg: AlgHS256, Secret: "short"}), "need at least 32"},
-		{"short base64 secret", baseConfig(config.Key{ID: "a", Alg: AlgHS256, Secret: config.Secret("base64:" + base64.StdEncoding.EncodeToString(make([]byte, 31)))}), "need at least 32"},
+		{"short HS secret", baseConfig(config.Key{ID: "a", Alg: AlgHS256, Secret: "short"}), "at least 32 bytes"},
+		{"short base64 secret", baseConfig(config.Key{ID: "a", Alg: AlgHS256, Secret: config.Secret("base64:" + base64.StdEncoding.EncodeToString(make([]byte, 31)))}), "at least 32 bytes"},
+		// One decoder for check and serve (config.Key.SecretBytes): the URL
+		// alphabet is refused by both, as docs/authentication.md says.
+		{"URL-alphabet base64 secret", baseConfig(config.Key{ID: "a", Alg: AlgHS256, Secret: config.Secret("base64:" + base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{0xfb}, 33)))}), "invalid base64"},
 		{"bad base64 secret", baseConfig(config.Key{ID: "a", Alg: AlgHS256, Secret: "base64:!!!!not-base64!!!!!!!!!!!!!!!!!!!!!"}), "invalid base64"},
 		{"empty HS secret", baseConfig(config.Key{ID: "a", Alg: AlgHS256}), "secret: required"},
 		{"alg none", baseConfig(config.Key{ID: "a", Alg: "none", Secret: hsSecret}), "alg"},
@@ -186,7 +189,7 @@ func TestErrorsAreFieldErrors(t *testing.T) {
 		{"duplicate id", baseConfig(hs, hs, config.Key{ID: "ed", Alg: AlgEdDSA, PrivateKeyFile: missing}),
 			"tokens.keys[1].id", `duplicate id "hs"`},
 		{"short secret", baseConfig(hs, config.Key{ID: "b", Alg: AlgHS256, Secret: "x"}),
-			"tokens.keys[1].secret", "1 bytes, need at least 32"},
+			"tokens.keys[1].secret", "secret must be at least 32 bytes"},
 		{"unknown alg", baseConfig(config.Key{ID: "a", Alg: "none"}),
 			"tokens.keys[0].alg", `"none" is not one of HS256, HS384, HS512, RS256, ES256, EdDSA`},
 		{"verify only", baseConfig(config.Key{ID: "a", Alg: AlgEdDSA, PublicKeyFile: pubPEM(t, dir, "ed.pub", genKeys(t).ed.Public())}),
