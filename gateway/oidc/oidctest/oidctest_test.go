@@ -461,3 +461,355 @@ func TestLogoutTokenVerifiesWithJWKS(t *testing.T) {
 		t.Fatal("alg none token verified")
 	}
 }
+
+func TestSetGroups(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p := start(t)
+	p.AutoLogin(alice.Subject)
+	r := newRP(t, ctx, p, confidential)
+	tok, _ := r.login(t, ctx)
+
+	for _, groups := range [][]string{{"admins"}, {}} {
+		p.SetGroups(alice.Subject, groups...)
+		next, err := r.config.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+		if err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		tok = next
+		if got := idClaims(t, r.verifyIDToken(t, ctx, tok)).Groups; got == nil || !slices.Equal(got, groups) {
+			t.Fatalf("refreshed ID token groups %#v, want %#v", got, groups)
+		}
+		info, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ui claims
+		if err := info.Claims(&ui); err != nil {
+			t.Fatal(err)
+		}
+		if ui.Groups == nil || !slices.Equal(ui.Groups, groups) {
+			t.Fatalf("userinfo groups %#v, want %#v", ui.Groups, groups)
+		}
+	}
+}
+
+// userinfoStatus is the status of a userinfo request with the access token.
+func userinfoStatus(t *testing.T, ctx context.Context, r *rp, accessToken string) (int, string) {
+	t.Helper()
+	var ep struct {
+		Userinfo string `json:"userinfo_endpoint"`
+	}
+	if err := r.provider.Claims(&ep); err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ep.Userinfo, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("WWW-Authenticate")
+}
+
+func TestDisable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p := start(t)
+	p.AutoLogin(alice.Subject)
+	r := newRP(t, ctx, p, confidential)
+	tok, _ := r.login(t, ctx)
+	if status, _ := userinfoStatus(t, ctx, r, tok.AccessToken); status != http.StatusOK {
+		t.Fatalf("userinfo before Disable: %d", status)
+	}
+
+	p.Disable(alice.Subject)
+	if _, err := r.config.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); errorCode(err) != "invalid_grant" {
+		t.Fatalf("refresh of a disabled account: %v, want invalid_grant", err)
+	}
+	if status, challenge := userinfoStatus(t, ctx, r, tok.AccessToken); status != http.StatusUnauthorized || !strings.Contains(challenge, "invalid_token") {
+		t.Fatalf("userinfo of a disabled account: %d %q, want 401 invalid_token", status, challenge)
+	}
+	q := r.authorize(t, ctx, "s-disabled", "n", oauth2.GenerateVerifier())
+	if q.Get("error") != "access_denied" || q.Get("code") != "" {
+		t.Fatalf("login of a disabled account: %v, want error=access_denied", q)
+	}
+
+	// Hostile access tokens get the same 401.
+	for _, bad := range []string{"garbage", strings.Repeat("A", 8192), tok.AccessToken + "x"} {
+		if status, _ := userinfoStatus(t, ctx, r, bad); status != http.StatusUnauthorized {
+			t.Errorf("userinfo with %.10q: %d, want 401", bad, status)
+		}
+	}
+}
+
+func TestSetDown(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p := start(t)
+	p.AutoLogin(alice.Subject)
+	r := newRP(t, ctx, p, confidential)
+	tok, _ := r.login(t, ctx)
+
+	p.SetDown(true)
+	for _, path := range []string{"/.well-known/openid-configuration", "/keys", "/authorize", "/oauth/token", "/userinfo", "/end_session"} {
+		resp, err := http.Get(p.Issuer() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("%s while down: %d, want 503", path, resp.StatusCode)
+		}
+	}
+	_, err := r.config.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.Response.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("refresh while down: %v, want a 503", err)
+	}
+	if status, _ := userinfoStatus(t, ctx, r, tok.AccessToken); status != http.StatusServiceUnavailable {
+		t.Fatalf("userinfo while down: %d, want 503", status)
+	}
+
+	p.SetDown(false)
+	if _, err := r.config.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
+		t.Fatalf("refresh once up again (the token was never spent): %v", err)
+	}
+}
+
+func TestIssueRefreshTokens(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p := start(t)
+	p.AutoLogin(alice.Subject)
+	r := newRP(t, ctx, p, confidential)
+
+	p.IssueRefreshTokens(false)
+	tok, _ := r.login(t, ctx)
+	if tok.RefreshToken != "" {
+		t.Fatalf("refresh token %q issued with IssueRefreshTokens(false)", tok.RefreshToken)
+	}
+	if status, _ := userinfoStatus(t, ctx, r, tok.AccessToken); status != http.StatusOK {
+		t.Fatalf("userinfo: %d", status)
+	}
+	r.config.Scopes = append(r.config.Scopes, oidc.ScopeOfflineAccess)
+	if tok, _ := r.login(t, ctx); tok.RefreshToken != "" {
+		t.Fatal("refresh token issued for offline_access with IssueRefreshTokens(false)")
+	}
+
+	p.IssueRefreshTokens(true)
+	r.config.Scopes = r.config.Scopes[:len(r.config.Scopes)-1]
+	if tok, _ := r.login(t, ctx); tok.RefreshToken == "" {
+		t.Fatal("no refresh token with IssueRefreshTokens(true) and no offline_access scope")
+	}
+}
+
+func endSessionURL(t *testing.T, r *rp, q url.Values) string {
+	t.Helper()
+	var ep struct {
+		EndSession string `json:"end_session_endpoint"`
+	}
+	if err := r.provider.Claims(&ep); err != nil || ep.EndSession == "" {
+		t.Fatalf("end_session_endpoint %q: %v", ep.EndSession, err)
+	}
+	return ep.EndSession + "?" + q.Encode()
+}
+
+func getNoRedirect(t *testing.T, ctx context.Context, u string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+func TestEndSession(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p := start(t)
+	p.AutoLogin(alice.Subject)
+	r := newRP(t, ctx, p, confidential)
+	tok, id := r.login(t, ctx)
+	sid := idClaims(t, id).SID
+	rawID := tok.Extra("id_token").(string)
+
+	refused := []struct {
+		name string
+		q    url.Values
+	}{
+		{"unregistered post_logout_redirect_uri", url.Values{"id_token_hint": {rawID}, "post_logout_redirect_uri": {"http://127.0.0.1:1/evil"}}},
+		{"hint signed by a foreign key", url.Values{"id_token_hint": {p.SignJWTForeign(map[string]any{"iss": p.Issuer(), "sub": alice.Subject, "aud": confidential.ID, "azp": confidential.ID, "exp": time.Now().Add(time.Hour).Unix(), "iat": time.Now().Unix()})}, "post_logout_redirect_uri": {postLogoutURI}}},
+		{"alg none hint", url.Values{"id_token_hint": {oidctest.UnsignedJWT(map[string]any{"iss": p.Issuer(), "sub": alice.Subject, "aud": confidential.ID})}, "post_logout_redirect_uri": {postLogoutURI}}},
+		{"malformed hint", url.Values{"id_token_hint": {"a.b.c"}}},
+		{"client_id other than the hint's azp", url.Values{"id_token_hint": {rawID}, "client_id": {public.ID}}},
+	}
+	for _, tc := range refused {
+		if resp := getNoRedirect(t, ctx, endSessionURL(t, r, tc.q)); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d %s, want 400", tc.name, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	if p.SessionID(alice.Subject) != sid || len(p.Logouts()) != 0 {
+		t.Fatalf("a refused end_session ended the session")
+	}
+
+	resp := getNoRedirect(t, ctx, endSessionURL(t, r, url.Values{"id_token_hint": {rawID}, "post_logout_redirect_uri": {postLogoutURI}, "state": {"st"}}))
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != postLogoutURI+"?state=st" {
+		t.Fatalf("end_session: %d to %q, want 302 to %s?state=st", resp.StatusCode, resp.Header.Get("Location"), postLogoutURI)
+	}
+	want := oidctest.Logout{Subject: alice.Subject, ClientID: confidential.ID, SessionID: sid, RedirectURI: postLogoutURI + "?state=st"}
+	if got := p.Logouts(); len(got) != 1 || got[0] != want {
+		t.Fatalf("Logouts() = %+v, want [%+v]", got, want)
+	}
+	if got := p.SessionID(alice.Subject); got != "" {
+		t.Fatalf("SessionID after end_session = %q, want none", got)
+	}
+	if _, err := r.config.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); errorCode(err) != "invalid_grant" {
+		t.Fatalf("refresh after end_session: %v, want invalid_grant", err)
+	}
+	if status, _ := userinfoStatus(t, ctx, r, tok.AccessToken); status != http.StatusUnauthorized {
+		t.Fatalf("userinfo after end_session: %d, want 401", status)
+	}
+	// The next login starts a new provider session.
+	if _, id := r.login(t, ctx); idClaims(t, id).SID == sid || idClaims(t, id).SID != p.SessionID(alice.Subject) {
+		t.Fatalf("sid after a new login %q, old %q", idClaims(t, id).SID, sid)
+	}
+
+	// No hint, no redirect: the provider's own signed-out page.
+	resp = getNoRedirect(t, ctx, endSessionURL(t, r, url.Values{}))
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != p.Issuer()+"/logged-out" {
+		t.Fatalf("bare end_session: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// TestLoginForm drives the HTML form as a browser would: the form, a wrong
+// password, the right one, then single sign-on by the provider's session
+// cookie until end_session.
+func TestLoginForm(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p := start(t)
+	r := newRP(t, ctx, p, confidential)
+
+	form := func() (action string, id string) {
+		resp, err := r.browser.Get(r.config.AuthCodeURL("s-form", oidc.Nonce("n-form"), oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		page := string(body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("authorize without AutoLogin: %d, want the form", resp.StatusCode)
+		}
+		for _, want := range []string{`<input name="username"`, `<input name="password" type="password"`, `<button type="submit">`} {
+			if !strings.Contains(page, want) {
+				t.Fatalf("login page lacks %s:\n%s", want, page)
+			}
+		}
+		_, rest, _ := strings.Cut(page, `name="authRequestID" value="`)
+		id, _, _ = strings.Cut(rest, `"`)
+		return resp.Request.URL.Scheme + "://" + resp.Request.URL.Host + "/login", id
+	}
+	post := func(action, id, user, password string) *http.Response {
+		resp, err := r.browser.PostForm(action, url.Values{"authRequestID": {id}, "username": {user}, "password": {password}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+
+	action, id := form()
+	for _, bad := range [][2]string{{"alice", "wrong"}, {"alice", ""}, {"nobody", "alice-pw"}, {"", ""}, {"alice", strings.Repeat("x", 100000)}} {
+		if resp := post(action, id, bad[0], bad[1]); resp.StatusCode != http.StatusOK {
+			t.Fatalf("login %q/%.8q: %d, want the form again", bad[0], bad[1], resp.StatusCode)
+		}
+	}
+	if resp := post(action, "forged-id", "alice", "alice-pw"); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("login with an unknown auth request: %d, want 400", resp.StatusCode)
+	}
+	resp := post(action, id, "alice", "alice-pw")
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || loc.Query().Get("code") == "" || loc.Query().Get("state") != "s-form" {
+		t.Fatalf("login: %d to %q, want the client with a code", resp.StatusCode, loc)
+	}
+
+	// Same browser: signed in by the provider session, no form.
+	q := r.authorize(t, ctx, "s-sso", "n", oauth2.GenerateVerifier())
+	if q.Get("code") == "" {
+		t.Fatalf("second authorize in the browser: %v, want a code without the form", q)
+	}
+
+	// After end_session the form is back.
+	p.AutoLogin(alice.Subject)
+	tok, _ := r.login(t, ctx)
+	p.AutoLogin("")
+	getNoRedirect(t, ctx, endSessionURL(t, r, url.Values{"id_token_hint": {tok.Extra("id_token").(string)}}))
+	form()
+
+	// Cancel gives access_denied at the client.
+	_, id = form()
+	q = r.follow(t, ctx, p.Issuer()+"/login/cancel?authRequestID="+url.QueryEscape(id))
+	if q.Get("error") != "access_denied" || q.Get("state") != "s-form" {
+		t.Fatalf("cancel: %v, want error=access_denied with the state", q)
+	}
+}
+
+// TestConcurrentSpend: of several simultaneous uses of one code or one refresh
+// token, exactly one gets tokens.
+func TestConcurrentSpend(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p := start(t)
+	p.AutoLogin(alice.Subject)
+	r := newRP(t, ctx, p, confidential)
+	for range 5 {
+		v := oauth2.GenerateVerifier()
+		code := r.authorize(t, ctx, "s", "n", v).Get("code")
+		tokens := race(func() (*oauth2.Token, error) { return r.config.Exchange(ctx, code, oauth2.VerifierOption(v)) })
+		if len(tokens) != 1 {
+			t.Fatalf("one code exchanged concurrently: %d successes, want 1", len(tokens))
+		}
+		refreshed := race(func() (*oauth2.Token, error) {
+			return r.config.TokenSource(ctx, &oauth2.Token{RefreshToken: tokens[0].RefreshToken}).Token()
+		})
+		if len(refreshed) != 1 {
+			t.Fatalf("one refresh token spent concurrently: %d successes, want 1", len(refreshed))
+		}
+	}
+}
+
+const racers = 8
+
+func race(f func() (*oauth2.Token, error)) []*oauth2.Token {
+	results := make(chan *oauth2.Token, racers)
+	start := make(chan struct{})
+	for range racers {
+		go func() {
+			<-start
+			tok, err := f()
+			if err != nil {
+				tok = nil
+			}
+			results <- tok
+		}()
+	}
+	close(start)
+	var ok []*oauth2.Token
+	for range racers {
+		if tok := <-results; tok != nil {
+			ok = append(ok, tok)
+		}
+	}
+	return ok
+}
