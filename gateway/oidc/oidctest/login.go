@@ -59,12 +59,12 @@ func (p *Provider) serveLogin(w http.ResponseWriter, r *http.Request) {
 	auto := p.st.autoLogin
 	p.st.mu.Unlock()
 	if auto != "" {
-		p.finishLogin(w, r, authReq, auto, false)
+		p.finishLogin(w, r, authReq, auto, currentSession, false)
 		return
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		if subject, ok := p.st.sessionSubject(c.Value); ok {
-			p.finishLogin(w, r, authReq, subject, false)
+			p.finishLogin(w, r, authReq, subject, c.Value, false)
 			return
 		}
 	}
@@ -84,7 +84,7 @@ func (p *Provider) serveLogin(w http.ResponseWriter, r *http.Request) {
 		p.renderLogin(w, http.StatusOK, data)
 		return
 	}
-	p.finishLogin(w, r, authReq, subject, true)
+	p.finishLogin(w, r, authReq, subject, newSession, true)
 }
 
 func (p *Provider) renderLogin(w http.ResponseWriter, status int, data loginData) {
@@ -94,11 +94,14 @@ func (p *Provider) renderLogin(w http.ResponseWriter, status int, data loginData
 	_ = loginPage.Execute(w, data)
 }
 
-// finishLogin completes the auth request as subject and sends the browser
-// to op's callback, which redirects to the client with the code; a
-// disabled or unknown subject gets error=access_denied at the client.
-func (p *Provider) finishLogin(w http.ResponseWriter, r *http.Request, authReq op.AuthRequest, subject string, setCookie bool) {
-	switch err := p.st.completeLogin(authReq.GetID(), subject); {
+// finishLogin completes the auth request as subject in the provider
+// session sid (see completeLogin) and sends the browser to op's callback,
+// which redirects to the client with the code; a disabled or unknown
+// subject gets error=access_denied at the client. setCookie gives the
+// browser the session's cookie.
+func (p *Provider) finishLogin(w http.ResponseWriter, r *http.Request, authReq op.AuthRequest, subject, sid string, setCookie bool) {
+	sid, err := p.st.completeLogin(authReq.GetID(), subject, sid)
+	switch {
 	case errors.Is(err, errDisabled):
 		op.AuthRequestError(w, r, authReq, oidc.ErrAccessDenied().WithDescription("account disabled"), p.op)
 		return
@@ -111,7 +114,7 @@ func (p *Provider) finishLogin(w http.ResponseWriter, r *http.Request, authReq o
 	}
 	if setCookie {
 		http.SetCookie(w, &http.Cookie{
-			Name: sessionCookie, Value: p.SessionID(subject), Path: "/",
+			Name: sessionCookie, Value: sid, Path: "/",
 			HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		})
 	}

@@ -165,12 +165,25 @@ func (p *Provider) SetDown(down bool) {
 }
 
 // SessionID is the "sid" of the subject's current session at the provider,
-// as put in its ID tokens; "" when the subject has none. One session per
-// subject lives from the first login until end_session ends it.
+// as put in its ID tokens; "" when the subject has none. The current session
+// is the one most recently started: by a first login, by a login in a
+// browser without the provider's session cookie (login form), or by
+// NewSession. AutoLogin logins join it (starting one if there is none); a
+// browser with a live provider session cookie joins that session. A session
+// lives until end_session ends it.
 func (p *Provider) SessionID(subject string) string {
 	p.st.mu.Lock()
 	defer p.st.mu.Unlock()
-	return p.st.sessions[subject]
+	return p.st.current[subject]
+}
+
+// NewSession starts another provider session for subject, as a sign-in from
+// another browser would, makes it the current one (the next AutoLogin login
+// joins it) and returns its sid. Earlier sessions stay alive.
+func (p *Provider) NewSession(subject string) string {
+	p.st.mu.Lock()
+	defer p.st.mu.Unlock()
+	return p.st.startSession(subject)
 }
 
 // IssueRefreshTokens decides whether code exchanges from now on return a

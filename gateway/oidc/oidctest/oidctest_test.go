@@ -738,10 +738,17 @@ func TestLoginForm(t *testing.T) {
 	if resp := post(action, "forged-id", "alice", "alice-pw"); resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("login with an unknown auth request: %d, want 400", resp.StatusCode)
 	}
+	p.AutoLogin(alice.Subject)
+	r.login(t, ctx) // a provider session started elsewhere, without the cookie
+	p.AutoLogin("")
+	elsewhere := p.SessionID(alice.Subject)
 	resp := post(action, id, "alice", "alice-pw")
 	loc, _ := url.Parse(resp.Header.Get("Location"))
 	if resp.StatusCode != http.StatusFound || loc.Query().Get("code") == "" || loc.Query().Get("state") != "s-form" {
 		t.Fatalf("login: %d to %q, want the client with a code", resp.StatusCode, loc)
+	}
+	if sid := p.SessionID(alice.Subject); sid == "" || sid == elsewhere {
+		t.Fatalf("the form login's session %q, want a new one (not %q)", sid, elsewhere)
 	}
 
 	// Same browser: signed in by the provider session, no form.
@@ -812,4 +819,36 @@ func race(f func() (*oauth2.Token, error)) []*oauth2.Token {
 		}
 	}
 	return ok
+}
+
+// TestSessionsPerBrowser: NewSession gives a subject a second provider
+// session with its own sid, and end_session ends only the hinted one.
+func TestSessionsPerBrowser(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p := start(t)
+	p.AutoLogin(alice.Subject)
+	r := newRP(t, ctx, p, confidential)
+	tokA, idA := r.login(t, ctx)
+	sidA := idClaims(t, idA).SID
+
+	sidB := p.NewSession(alice.Subject)
+	tokB, idB := r.login(t, ctx)
+	if got := idClaims(t, idB).SID; got != sidB || sidB == sidA || p.SessionID(alice.Subject) != sidB {
+		t.Fatalf("after NewSession: login sid %q, NewSession %q, SessionID %q, first %q", got, sidB, p.SessionID(alice.Subject), sidA)
+	}
+
+	getNoRedirect(t, ctx, endSessionURL(t, r, url.Values{"id_token_hint": {tokA.Extra("id_token").(string)}}))
+	if got := p.Logouts(); len(got) != 1 || got[0].SessionID != sidA {
+		t.Fatalf("Logouts() = %+v, want one for %s", got, sidA)
+	}
+	if _, err := r.config.TokenSource(ctx, &oauth2.Token{RefreshToken: tokA.RefreshToken}).Token(); errorCode(err) != "invalid_grant" {
+		t.Fatalf("refresh in the ended session: %v, want invalid_grant", err)
+	}
+	if _, err := r.config.TokenSource(ctx, &oauth2.Token{RefreshToken: tokB.RefreshToken}).Token(); err != nil {
+		t.Fatalf("refresh in the other session: %v", err)
+	}
+	if p.SessionID(alice.Subject) != sidB {
+		t.Fatalf("SessionID = %q, want the surviving %q", p.SessionID(alice.Subject), sidB)
+	}
 }

@@ -24,9 +24,10 @@ type storage struct {
 
 	mu            sync.Mutex
 	clients       map[string]*client
-	users         map[string]*User // by subject
-	disabled      map[string]bool  // by subject
-	sessions      map[string]string
+	users         map[string]*User  // by subject
+	disabled      map[string]bool   // by subject
+	current       map[string]string // subject -> sid of its current provider session
+	live          map[string]string // sid -> subject, every live provider session
 	authRequests  map[string]*authRequest
 	codes         map[string]string // code -> auth request ID
 	accessTokens  map[string]*accessToken
@@ -58,7 +59,8 @@ func newStorage(issuer string, key *rsa.PrivateKey, opts Options) *storage {
 		clients:       map[string]*client{},
 		users:         map[string]*User{},
 		disabled:      map[string]bool{},
-		sessions:      map[string]string{},
+		current:       map[string]string{},
+		live:          map[string]string{},
 		authRequests:  map[string]*authRequest{},
 		codes:         map[string]string{},
 		accessTokens:  map[string]*accessToken{},
@@ -267,28 +269,54 @@ func (s *storage) DeleteAuthRequest(_ context.Context, id string) error {
 	return nil
 }
 
-// completeLogin marks the auth request as authenticated as subject, in the
-// subject's current provider session (started now if there is none).
-func (s *storage) completeLogin(id, subject string) error {
+// How completeLogin picks the provider session.
+const (
+	currentSession = "" // the subject's current session, started if none
+	newSession     = "new"
+)
+
+// completeLogin marks the auth request as authenticated as subject in the
+// provider session sid: currentSession, newSession (a browser without a
+// provider session signing in) or the sid of a live session of subject
+// (the browser's session cookie). It returns the session's sid.
+func (s *storage) completeLogin(id, subject, sid string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a, ok := s.liveAuthRequest(id)
 	if !ok {
-		return errNotFound
+		return "", errNotFound
 	}
 	if _, ok := s.users[subject]; !ok {
-		return errUnknownUser
+		return "", errUnknownUser
 	}
 	if s.disabled[subject] {
-		return errDisabled
+		return "", errDisabled
 	}
-	sid, ok := s.sessions[subject]
-	if !ok {
-		sid = randomID()
-		s.sessions[subject] = sid
+	switch sid {
+	case currentSession:
+		if cur, ok := s.current[subject]; ok {
+			sid = cur
+		} else {
+			sid = s.startSession(subject)
+		}
+	case newSession:
+		sid = s.startSession(subject)
+	default:
+		if s.live[sid] != subject {
+			return "", errNotFound
+		}
 	}
 	a.done, a.subject, a.authTime, a.sid = true, subject, time.Now(), sid
-	return nil
+	return sid, nil
+}
+
+// startSession starts a provider session for subject and makes it the
+// subject's current one. Must hold s.mu.
+func (s *storage) startSession(subject string) string {
+	sid := randomID()
+	s.live[sid] = subject
+	s.current[subject] = sid
+	return sid
 }
 
 // checkPassword finds the enabled user with this username and password.
@@ -308,12 +336,11 @@ func (s *storage) checkPassword(username, password string) (string, bool) {
 func (s *storage) sessionSubject(sid string) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for subject, cur := range s.sessions {
-		if cur == sid && !s.disabled[subject] {
-			return subject, true
-		}
+	subject, ok := s.live[sid]
+	if !ok || s.disabled[subject] {
+		return "", false
 	}
-	return "", false
+	return subject, true
 }
 
 func (s *storage) newAccessToken(subject, clientID, sid string, scopes []string) (string, time.Time) {
@@ -412,14 +439,17 @@ func (s *storage) revokeFamily(family string) {
 	}
 }
 
-// endSession ends the subject's provider session and revokes the tokens
-// issued in it. Must hold s.mu.
-func (s *storage) endSession(subject string) {
-	sid, ok := s.sessions[subject]
+// endSession ends the provider session sid and revokes the tokens issued
+// in it. Must hold s.mu.
+func (s *storage) endSession(sid string) {
+	subject, ok := s.live[sid]
 	if !ok {
 		return
 	}
-	delete(s.sessions, subject)
+	delete(s.live, sid)
+	if s.current[subject] == sid {
+		delete(s.current, subject)
+	}
 	for token, rt := range s.refreshTokens {
 		if rt.sid == sid {
 			delete(s.refreshTokens, token)
@@ -435,7 +465,7 @@ func (s *storage) endSession(subject string) {
 func (s *storage) TerminateSession(_ context.Context, userID, _ string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.endSession(userID)
+	s.endSession(s.current[userID])
 	return nil
 }
 
@@ -452,8 +482,14 @@ func (s *storage) TerminateSessionFromRequest(_ context.Context, req *op.EndSess
 		}
 	}
 	s.logouts = append(s.logouts, l)
+	// The hint's session if it is one of the user's live sessions (its own
+	// may have ended already), else the user's current one.
 	if req.UserID != "" {
-		s.endSession(req.UserID)
+		if s.live[l.SessionID] == req.UserID {
+			s.endSession(l.SessionID)
+		} else if l.SessionID == "" {
+			s.endSession(s.current[req.UserID])
+		}
 	}
 	return req.RedirectURI, nil
 }
