@@ -45,7 +45,10 @@ type Client struct {
 	PostLogoutRedirectURIs []string
 }
 
-// User is an account at the provider.
+// User is an account at the provider. Subject is "sub"; Username is
+// "preferred_username" (scope profile); Email and EmailVerified are "email"
+// and "email_verified" (scope email; email_verified is always present, false
+// included).
 type User struct {
 	Subject, Username, Email string
 	EmailVerified            bool
@@ -157,7 +160,8 @@ func (p *Provider) Disable(subject string) {
 	p.st.disabled[subject] = true
 }
 
-// SetDown makes every endpoint answer 503 (true) or serve again (false).
+// SetDown makes every endpoint answer 503 (true) or serve again (false):
+// the provider is unreachable, nothing it has issued changes.
 func (p *Provider) SetDown(down bool) {
 	p.st.mu.Lock()
 	defer p.st.mu.Unlock()
