@@ -28,8 +28,8 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 {{if .Error}}<p id="error" role="alert">{{.Error}}</p>{{end}}
 <form method="post" action="{{.Action}}">
 <input type="hidden" name="` + authRequestParam + `" value="{{.ID}}">
-<label>Username <input name="username" autocomplete="username" value="{{.Username}}"></label>
-<label>Password <input name="password" type="password" autocomplete="current-password"></label>
+<label>Username <input name="username" id="username" autocomplete="username" value="{{.Username}}"></label>
+<label>Password <input name="password" type="password" id="password" autocomplete="current-password"></label>
 <button type="submit">Sign in</button>
 </form>
 <p><a id="cancel" href="{{.Cancel}}">Cancel</a></p>

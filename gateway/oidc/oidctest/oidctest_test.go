@@ -711,7 +711,7 @@ func TestLoginForm(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("authorize without AutoLogin: %d, want the form", resp.StatusCode)
 		}
-		for _, want := range []string{`<input name="username"`, `<input name="password" type="password"`, `<button type="submit">`} {
+		for _, want := range []string{`<input name="username" id="username"`, `<input name="password" type="password" id="password"`, `<button type="submit">`} {
 			if !strings.Contains(page, want) {
 				t.Fatalf("login page lacks %s:\n%s", want, page)
 			}
