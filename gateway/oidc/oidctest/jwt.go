@@ -21,9 +21,13 @@ const BackChannelLogoutEvent = "http://schemas.openid.net/event/backchannel-logo
 // (if not nil) may change or delete any claim before signing. The header
 // has typ logout+jwt and the key's kid.
 func (p *Provider) LogoutToken(clientID, subject, sid string, mutate func(claims map[string]any)) string {
+	return p.st.logoutToken(clientID, subject, sid, mutate)
+}
+
+func (s *storage) logoutToken(clientID, subject, sid string, mutate func(claims map[string]any)) string {
 	now := time.Now()
 	claims := map[string]any{
-		"iss":    p.issuer,
+		"iss":    s.issuer,
 		"aud":    clientID,
 		"iat":    now.Unix(),
 		"exp":    now.Add(2 * time.Minute).Unix(),
@@ -39,7 +43,7 @@ func (p *Provider) LogoutToken(clientID, subject, sid string, mutate func(claims
 	if mutate != nil {
 		mutate(claims)
 	}
-	return sign(p.st.key, p.st.keyID, "logout+jwt", claims)
+	return sign(s.key, s.keyID, "logout+jwt", claims)
 }
 
 // SignJWT signs claims, as given, with the provider's key (kid of its JWKS).

@@ -8,15 +8,19 @@
 // (refresh tokens rotate; presenting a spent one is refused and revokes its
 // whole family), userinfo and RP-initiated logout (end_session with
 // id_token_hint and post_logout_redirect_uri). ID tokens carry sid, groups,
-// preferred_username, email and email_verified.
+// preferred_username, email and email_verified. Ending a provider session
+// (end_session, EndSessions) sends back-channel logouts to the clients that
+// registered a BackChannelLogoutURI, as Keycloak does.
 //
 // Only tests may import this package.
 package oidctest
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -43,6 +47,12 @@ type Client struct {
 	// RedirectURIs match exactly; SetRedirectURIs changes them later.
 	RedirectURIs           []string
 	PostLogoutRedirectURIs []string
+	// BackChannelLogoutURI, when set, receives a back-channel logout
+	// (OpenID Connect Back-Channel Logout 1.0: a POST with a logout_token
+	// carrying sub and sid) whenever a provider session the client signed in
+	// through ends: end_session or EndSessions. Deliveries are synchronous
+	// (before end_session redirects) and listed by BackChannelDeliveries.
+	BackChannelLogoutURI string
 }
 
 // User is an account at the provider. Subject is "sub"; Username is
@@ -188,6 +198,23 @@ func (p *Provider) NewSession(subject string) string {
 	p.st.mu.Lock()
 	defer p.st.mu.Unlock()
 	return p.st.startSession(subject)
+}
+
+// EndSessions ends every provider session of subject, as an administrator
+// signing the user out at the provider would: their tokens stop working
+// (refresh invalid_grant, userinfo 401) and every client signed in through
+// them that registered a BackChannelLogoutURI gets a back-channel logout
+// before EndSessions returns.
+func (p *Provider) EndSessions(subject string) {
+	p.st.mu.Lock()
+	var owed []backChannelLogout
+	for _, sid := range slices.Sorted(maps.Keys(p.st.live)) {
+		if p.st.live[sid] == subject {
+			owed = append(owed, p.st.endSession(sid)...)
+		}
+	}
+	p.st.mu.Unlock()
+	p.st.sendBackChannelLogouts(context.Background(), owed)
 }
 
 // IssueRefreshTokens decides whether code exchanges from now on return a

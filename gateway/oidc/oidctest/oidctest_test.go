@@ -7,9 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -850,5 +852,117 @@ func TestSessionsPerBrowser(t *testing.T) {
 	}
 	if p.SessionID(alice.Subject) != sidB {
 		t.Fatalf("SessionID = %q, want the surviving %q", p.SessionID(alice.Subject), sidB)
+	}
+}
+
+// TestBackChannelLogoutDelivery: ending a provider session sends each
+// client signed in through it (with a back-channel logout URI) a logout
+// token that verifies with the JWKS and names the session.
+func TestBackChannelLogoutDelivery(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	type received struct {
+		contentType, token string
+	}
+	got := make(chan received, 10)
+	var status atomic.Int32
+	status.Store(http.StatusOK)
+	rpServer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			t.Errorf("back-channel logout with %s", r.Method)
+		}
+		got <- received{r.Header.Get("Content-Type"), r.PostFormValue("logout_token")}
+		w.WriteHeader(int(status.Load()))
+	}))
+	defer rpServer.Close()
+
+	withBCL := confidential
+	withBCL.BackChannelLogoutURI = rpServer.URL + "/auth/oidc/test/backchannel-logout"
+	unreachable := oidctest.Client{ID: "unreachable", Secret: "x", RedirectURIs: []string{redirectURI},
+		BackChannelLogoutURI: "http://127.0.0.1:1/backchannel-logout"}
+	p := oidctest.Start(t, oidctest.Options{
+		Clients: []oidctest.Client{withBCL, public, unreachable},
+		Users:   []oidctest.User{alice, bob},
+	})
+	p.AutoLogin(alice.Subject)
+	r := newRP(t, ctx, p, withBCL)
+	verifier := r.provider.Verifier(&oidc.Config{ClientID: withBCL.ID})
+
+	tok, id := r.login(t, ctx)
+	sid := idClaims(t, id).SID
+	newRP(t, ctx, p, public).login(t, ctx) // same session, no back-channel URI
+
+	resp := getNoRedirect(t, ctx, endSessionURL(t, r, url.Values{"id_token_hint": {tok.Extra("id_token").(string)}}))
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("end_session: %d", resp.StatusCode)
+	}
+	// The delivery happened before end_session answered.
+	want := []oidctest.BackChannelDelivery{{ClientID: withBCL.ID, URI: withBCL.BackChannelLogoutURI, Subject: alice.Subject, SessionID: sid, Status: http.StatusOK}}
+	if d := p.BackChannelDeliveries(); !slices.Equal(d, want) {
+		t.Fatalf("deliveries %+v, want %+v", d, want)
+	}
+	rcv := <-got
+	if rcv.contentType != "application/x-www-form-urlencoded" {
+		t.Errorf("content type %q", rcv.contentType)
+	}
+	lt, err := verifier.Verify(ctx, rcv.token)
+	if err != nil {
+		t.Fatalf("delivered logout token: %v", err)
+	}
+	var c struct {
+		SID    string                    `json:"sid"`
+		Nonce  *string                   `json:"nonce"`
+		Events map[string]map[string]any `json:"events"`
+	}
+	if err := lt.Claims(&c); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Events[oidctest.BackChannelLogoutEvent]; !ok || lt.Subject != alice.Subject || c.SID != sid || c.Nonce != nil {
+		t.Fatalf("delivered logout token: sub %q, claims %+v", lt.Subject, c)
+	}
+
+	// An administrator ends both of bob's sessions: one delivery each; a
+	// refused and an unreachable client are recorded as such.
+	status.Store(http.StatusBadRequest)
+	p.AutoLogin(bob.Subject)
+	bobRP := newRP(t, ctx, p, withBCL)
+	bobTok1, _ := bobRP.login(t, ctx)
+	sid1 := p.SessionID(bob.Subject)
+	sid2 := p.NewSession(bob.Subject)
+	bobTok2, _ := bobRP.login(t, ctx)
+	newRP(t, ctx, p, unreachable).login(t, ctx)
+
+	p.EndSessions(bob.Subject)
+	d := p.BackChannelDeliveries()[1:]
+	if len(d) != 3 {
+		t.Fatalf("deliveries after EndSessions: %+v, want 3", d)
+	}
+	sids := map[string]int{}
+	for _, x := range d {
+		sids[x.SessionID]++
+		switch x.ClientID {
+		case withBCL.ID:
+			if x.Status != http.StatusBadRequest || x.Err != "" {
+				t.Errorf("refused delivery recorded as %+v", x)
+			}
+		case unreachable.ID:
+			if x.Status != 0 || x.Err == "" || x.SessionID != sid2 {
+				t.Errorf("unreachable delivery recorded as %+v", x)
+			}
+		default:
+			t.Errorf("delivery to %q", x.ClientID)
+		}
+	}
+	if sids[sid1] != 1 || sids[sid2] != 2 {
+		t.Fatalf("deliveries per session %v, want %s once and %s twice", sids, sid1, sid2)
+	}
+	for _, rt := range []string{bobTok1.RefreshToken, bobTok2.RefreshToken} {
+		if _, err := bobRP.config.TokenSource(ctx, &oauth2.Token{RefreshToken: rt}).Token(); errorCode(err) != "invalid_grant" {
+			t.Fatalf("refresh after EndSessions: %v, want invalid_grant", err)
+		}
+	}
+	if p.SessionID(bob.Subject) != "" {
+		t.Fatalf("SessionID after EndSessions = %q", p.SessionID(bob.Subject))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,10 +25,11 @@ type storage struct {
 
 	mu            sync.Mutex
 	clients       map[string]*client
-	users         map[string]*User  // by subject
-	disabled      map[string]bool   // by subject
-	current       map[string]string // subject -> sid of its current provider session
-	live          map[string]string // sid -> subject, every live provider session
+	users         map[string]*User           // by subject
+	disabled      map[string]bool            // by subject
+	current       map[string]string          // subject -> sid of its current provider session
+	live          map[string]string          // sid -> subject, every live provider session
+	sessionRPs    map[string]map[string]bool // sid -> IDs of the clients signed in through it
 	authRequests  map[string]*authRequest
 	codes         map[string]string // code -> auth request ID
 	accessTokens  map[string]*accessToken
@@ -37,6 +39,7 @@ type storage struct {
 	down          bool
 	requests      []string
 	logouts       []Logout
+	deliveries    []BackChannelDelivery
 }
 
 var (
@@ -61,6 +64,7 @@ func newStorage(issuer string, key *rsa.PrivateKey, opts Options) *storage {
 		disabled:      map[string]bool{},
 		current:       map[string]string{},
 		live:          map[string]string{},
+		sessionRPs:    map[string]map[string]bool{},
 		authRequests:  map[string]*authRequest{},
 		codes:         map[string]string{},
 		accessTokens:  map[string]*accessToken{},
@@ -73,6 +77,7 @@ func newStorage(issuer string, key *rsa.PrivateKey, opts Options) *storage {
 			secret:                 c.Secret,
 			redirectURIs:           slices.Clone(c.RedirectURIs),
 			postLogoutRedirectURIs: slices.Clone(c.PostLogoutRedirectURIs),
+			backChannelLogoutURI:   c.BackChannelLogoutURI,
 			loginURL:               issuer + loginPath + "?" + authRequestParam + "=",
 		}
 	}
@@ -307,6 +312,10 @@ func (s *storage) completeLogin(id, subject, sid string) (string, error) {
 		}
 	}
 	a.done, a.subject, a.authTime, a.sid = true, subject, time.Now(), sid
+	if s.sessionRPs[sid] == nil {
+		s.sessionRPs[sid] = map[string]bool{}
+	}
+	s.sessionRPs[sid][a.clientID] = true
 	return sid, nil
 }
 
@@ -440,16 +449,26 @@ func (s *storage) revokeFamily(family string) {
 }
 
 // endSession ends the provider session sid and revokes the tokens issued
-// in it. Must hold s.mu.
-func (s *storage) endSession(sid string) {
+// in it. It returns the back-channel logouts owed to the clients signed in
+// through the session that registered a back-channel logout URI. Must hold
+// s.mu.
+func (s *storage) endSession(sid string) []backChannelLogout {
 	subject, ok := s.live[sid]
 	if !ok {
-		return
+		return nil
 	}
 	delete(s.live, sid)
 	if s.current[subject] == sid {
 		delete(s.current, subject)
 	}
+	var owed []backChannelLogout
+	for clientID := range s.sessionRPs[sid] {
+		if c, ok := s.clients[clientID]; ok && c.backChannelLogoutURI != "" {
+			owed = append(owed, backChannelLogout{clientID: clientID, uri: c.backChannelLogoutURI, subject: subject, sid: sid})
+		}
+	}
+	delete(s.sessionRPs, sid)
+	slices.SortFunc(owed, func(a, b backChannelLogout) int { return strings.Compare(a.clientID, b.clientID) })
 	for token, rt := range s.refreshTokens {
 		if rt.sid == sid {
 			delete(s.refreshTokens, token)
@@ -460,20 +479,21 @@ func (s *storage) endSession(sid string) {
 			delete(s.accessTokens, id)
 		}
 	}
+	return owed
 }
 
-func (s *storage) TerminateSession(_ context.Context, userID, _ string) error {
+func (s *storage) TerminateSession(ctx context.Context, userID, _ string) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.endSession(s.current[userID])
+	owed := s.endSession(s.current[userID])
+	s.mu.Unlock()
+	s.sendBackChannelLogouts(ctx, owed)
 	return nil
 }
 
 // TerminateSessionFromRequest serves end_session once op has verified the
 // id_token_hint and the post_logout_redirect_uri.
-func (s *storage) TerminateSessionFromRequest(_ context.Context, req *op.EndSessionRequest) (string, error) {
+func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSessionRequest) (string, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	l := Logout{Subject: req.UserID, ClientID: req.ClientID, RedirectURI: req.RedirectURI}
 	if req.IDTokenHintClaims != nil {
 		l.SessionID = req.IDTokenHintClaims.SessionID
@@ -484,13 +504,16 @@ func (s *storage) TerminateSessionFromRequest(_ context.Context, req *op.EndSess
 	s.logouts = append(s.logouts, l)
 	// The hint's session if it is one of the user's live sessions (its own
 	// may have ended already), else the user's current one.
+	var owed []backChannelLogout
 	if req.UserID != "" {
 		if s.live[l.SessionID] == req.UserID {
-			s.endSession(l.SessionID)
+			owed = s.endSession(l.SessionID)
 		} else if l.SessionID == "" {
-			s.endSession(s.current[req.UserID])
+			owed = s.endSession(s.current[req.UserID])
 		}
 	}
+	s.mu.Unlock()
+	s.sendBackChannelLogouts(ctx, owed)
 	return req.RedirectURI, nil
 }
 
@@ -674,6 +697,7 @@ type client struct {
 	id, secret             string
 	redirectURIs           []string
 	postLogoutRedirectURIs []string
+	backChannelLogoutURI   string
 	loginURL               string
 }
 
