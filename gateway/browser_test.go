@@ -47,9 +47,13 @@ const (
 	iPhoneUA  = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"
 )
 
+// viewport is one screen the pages are checked on, with the accent color
+// configured there: a dark one (white button text) and a light one, which
+// must still leave every text and focus ring readable.
 type viewport struct {
 	name          string
 	width, height int64
+	accent        string
 }
 
 // TestPagesInBrowser: login, a failed login, a successful one, the sessions
@@ -60,8 +64,8 @@ func TestPagesInBrowser(t *testing.T) {
 	axe := string(browsertest.RequireFile(t, axePath, "npm ci --no-audit --no-fund in gateway/testdata/axe"))
 	browser := browsertest.Start(t, browsertest.Options{})
 	dir := browsertest.ArtifactsDir(t)
-	t.Run("bad page", func(t *testing.T) { badPage(t, newPage(t, browser, viewport{"desktop", 1280, 800}, axe, dir)) })
-	for _, vp := range []viewport{{"desktop", 1280, 800}, {"phone", 390, 844}} {
+	t.Run("bad page", func(t *testing.T) { badPage(t, newPage(t, browser, viewport{"desktop", 1280, 800, ""}, axe, dir)) })
+	for _, vp := range []viewport{{"desktop", 1280, 800, "#0b6e4f"}, {"phone", 390, 844, "#ffd33d"}} {
 		t.Run(vp.name, func(t *testing.T) {
 			p := newPage(t, browser, vp, axe, dir)
 			pagesJourney(t, p)
@@ -72,9 +76,8 @@ func TestPagesInBrowser(t *testing.T) {
 // pagesJourney walks one viewport through every page, checking each.
 func pagesJourney(t *testing.T, p *page) {
 	e := newEnv(t, envOptions{store: memoryStore, edit: func(c *config.Config) {
-		// The branded form of every page: a title, a logo and an accent
-		// color (a dark one: white button text on it must keep its contrast).
-		c.UI = config.UI{Title: "Example Intranet", Logo: logoPNG(t), LogoType: "image/png", AccentColor: "#0b6e4f"}
+		// The branded form of every page: a title, a logo and an accent color.
+		c.UI = config.UI{Title: "Example Intranet", Logo: logoPNG(t), LogoType: "image/png", AccentColor: p.vp.accent}
 	}})
 	// localhost: Chromium treats it as a secure context, so it keeps the
 	// Secure __Host- cookies of authConfig over plain HTTP.
@@ -172,12 +175,14 @@ func pagesJourney(t *testing.T, p *page) {
 // badPageHTML breaks each rule the checks enforce once.
 const badPageHTML = `<!doctype html><html><head><style>
 button:focus { outline: none }
+a:focus { outline: 3px solid #ffee88 }
 .faint { color: #c8c8c8; background: #fff }
 .wide { width: 2000px }
 </style></head><body>
 <p class="faint">Faint text</p>
 <input id="q" type="text">
 <button type="button">Go</button>
+<a href="#x">Faint ring</a>
 <div class="wide">Wide</div>
 </body></html>`
 
@@ -196,6 +201,7 @@ func badPage(t *testing.T, p *page) {
 		"at 1280 px the page scrolls sideways by",
 		`unlabelled <input id="q" type="text"`,
 		`no visible focus on <button type="button">Go</button>`,
+		`focus outline on <a href="#x">Faint ring</a> has contrast 1.`,
 		"axe document-title", "axe html-has-lang", "axe label", "axe color-contrast",
 	} {
 		if !strings.Contains(got, want) {
@@ -351,7 +357,7 @@ func (p *page) focusProblems(t *testing.T) []string {
 	type focusStop struct {
 		Stop                  string
 		HTML, Outline, Shadow string
-		Width                 float64
+		Width, Contrast       float64
 	}
 	var out []string
 	seen := map[string]bool{}
@@ -363,14 +369,31 @@ func (p *page) focusProblems(t *testing.T) []string {
 			const el = document.activeElement;
 			if (!el || el === document.body) return null;
 			const cs = getComputedStyle(el);
-			return {Stop: el.dataset.focusStop ?? "", HTML: el.outerHTML.replace(/ data-focus-stop="\d+"/, "").slice(0, 160), Outline: cs.outlineStyle, Width: parseFloat(cs.outlineWidth) || 0, Shadow: cs.boxShadow};
+			// The outline's contrast with the background it is drawn on (the
+			// nearest opaque one; white if none), as WCAG computes it.
+			const rgb = c => (c.match(/[\d.]+/g) || []).map(Number);
+			const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255; return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4 })
+				.reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+			let bg = [255, 255, 255];
+			for (let a = el.parentElement; a; a = a.parentElement) {
+				const c = rgb(getComputedStyle(a).backgroundColor);
+				if (c.length === 3 || (c.length === 4 && c[3] === 1)) { bg = c; break }
+			}
+			const [l1, l2] = [lum(rgb(cs.outlineColor)), lum(bg)].sort((x, y) => y - x);
+			return {Stop: el.dataset.focusStop ?? "", HTML: el.outerHTML.replace(/ data-focus-stop="\d+"/, "").slice(0, 160),
+				Outline: cs.outlineStyle, Width: parseFloat(cs.outlineWidth) || 0, Shadow: cs.boxShadow, Contrast: (l1 + 0.05) / (l2 + 0.05)};
 		})()`))
 		if s == nil || seen[s.Stop] {
 			continue
 		}
 		seen[s.Stop] = true
-		if (s.Outline == "none" || s.Width == 0) && (s.Shadow == "" || s.Shadow == "none") {
+		switch outlined := s.Outline != "none" && s.Width > 0; {
+		case !outlined && (s.Shadow == "" || s.Shadow == "none"):
 			out = append(out, fmt.Sprintf("no visible focus on %s (outline %s %gpx, box-shadow %s)", s.HTML, s.Outline, s.Width, s.Shadow))
+		case outlined && s.Outline != "auto" && s.Contrast < 3:
+			// WCAG 1.4.11: a focus indicator stands out at 3:1. ("auto" is
+			// the browser's own two-tone ring.)
+			out = append(out, fmt.Sprintf("focus outline on %s has contrast %.2f with its background, want 3:1", s.HTML, s.Contrast))
 		}
 	}
 	if len(seen) < stops {
