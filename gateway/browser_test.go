@@ -57,9 +57,11 @@ type viewport struct {
 }
 
 // TestPagesInBrowser: login, a failed login, a successful one, the sessions
-// page with two devices and its "Sign out everywhere" confirmation, the error
-// pages (403 for a missing role, 404, 405) and the signed-out login page, at
-// 1280×800 and 390×844; the sessions page also from 320 to 1920 px.
+// page with three devices and its "Sign out everywhere" confirmation, the
+// error pages (403 for a missing role, 404, 405) and the signed-out login
+// page, at 1280×800 with a dark accent color and at 390×844 with a light one;
+// the sessions page also at 320 and 1920 px. Its first subtest proves the
+// checks on a page that breaks every rule.
 func TestPagesInBrowser(t *testing.T) {
 	axe := string(browsertest.RequireFile(t, axePath, "npm ci --no-audit --no-fund in gateway/testdata/axe"))
 	browser := browsertest.Start(t, browsertest.Options{})
