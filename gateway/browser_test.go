@@ -40,13 +40,6 @@ var axePath = filepath.Join("testdata", "axe", "node_modules", "axe-core", "axe.
 // axeTags are the rule sets the pages are held to: WCAG 2.0 and 2.1, A and AA.
 var axeTags = []string{"wcag2a", "wcag2aa", "wcag21a", "wcag21aa"}
 
-// The user agents of the two devices: the browser under test claims a
-// desktop Chrome, the other device (signed in over the JSON API) an iPhone.
-const (
-	desktopUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
-	iPhoneUA  = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"
-)
-
 // viewport is one screen the pages are checked on, with the accent color
 // configured there: a dark one (white button text) and a light one, which
 // must still leave every text and focus ring readable.
@@ -91,7 +84,7 @@ func pagesJourney(t *testing.T, p *page) {
 	// page).
 	e.loginJSON("bob", testUsers["bob"].password, "User-Agent", "Bot/"+strings.Repeat("x", 400))
 	e.clock.Advance(time.Minute)
-	e.loginJSON("bob", testUsers["bob"].password, "User-Agent", iPhoneUA)
+	e.loginJSON("bob", testUsers["bob"].password, "User-Agent", uaSafariPhone)
 	e.clock.Advance(3 * time.Minute)
 
 	p.run(t, "open the app", chromedp.Navigate(base+target), chromedp.WaitVisible(chromedp.CSS("#username")))
@@ -225,7 +218,8 @@ func newPage(t *testing.T, browser context.Context, vp viewport, axe, dir string
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
 	p := &page{ctx: ctx, vp: vp, axe: axe, dir: dir}
-	if _, err := chromedp.Call(ctx, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: desktopUA}); err != nil {
+	// The browser under test claims a desktop Chrome on Linux.
+	if _, err := chromedp.Call(ctx, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: uaChromeLinux}); err != nil {
 		t.Fatalf("user agent: %v", err)
 	}
 	// The page keeps keyboard focus although other tabs exist: :focus-visible
