@@ -40,6 +40,10 @@ var axePath = filepath.Join("testdata", "axe", "node_modules", "axe-core", "axe.
 // axeTags are the rule sets the pages are held to: WCAG 2.0 and 2.1, A and AA.
 var axeTags = []string{"wcag2a", "wcag2aa", "wcag21a", "wcag21aa"}
 
+// passwordSubmit is the password form's button (the login page may offer
+// other ways to sign in, each its own form).
+const passwordSubmit = "form:has(#password) button[type=submit]"
+
 // viewport is one screen the pages are checked on, with the accent color
 // configured there: a dark one (white button text) and a light one, which
 // must still leave every text and focus ring readable.
@@ -99,7 +103,7 @@ func pagesJourney(t *testing.T, p *page) {
 	p.run(t, "a wrong password",
 		chromedp.SendKeys(chromedp.CSS("#username"), "bob"),
 		chromedp.SendKeys(chromedp.CSS("#password"), "not-the-password"),
-		chromedp.Click(chromedp.CSS("button[type=submit]")),
+		chromedp.Click(chromedp.CSS(passwordSubmit)),
 		chromedp.WaitVisible(chromedp.CSS("#login-error")))
 	if msg := p.text(t, "#login-error"); msg != "Wrong username or password." {
 		t.Errorf("failed login says %q", msg)
@@ -109,7 +113,7 @@ func pagesJourney(t *testing.T, p *page) {
 	// The username is kept; the password is typed again.
 	p.run(t, "sign in",
 		chromedp.SendKeys(chromedp.CSS("#password"), testUsers["bob"].password),
-		chromedp.Click(chromedp.CSS("button[type=submit]")),
+		chromedp.Click(chromedp.CSS(passwordSubmit)),
 		chromedp.WaitNotPresent(chromedp.CSS("#password")))
 	if u := p.location(t); u.RequestURI() != target {
 		t.Fatalf("after sign-in at %s, want %s", u, target)
