@@ -118,3 +118,28 @@ func TestLoggerDurationsAreStrings(t *testing.T) {
 type durationValuer time.Duration
 
 func (v durationValuer) LogValue() slog.Value { return slog.DurationValue(time.Duration(v)) }
+
+// TestLibraryLogLinesAreJSON: what net/http logs itself (here a TLS
+// handshake error: plain HTTP sent to the TLS listener) comes out through
+// the process logger, as JSON like every other line, not as the standard
+// log package's plain text.
+func TestLibraryLogLinesAreJSON(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeCert(t, dir, 1)
+	proxyAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	body := testConfig(t, proxyAddr, metricsAddr, publicRoute)
+	body = strings.Replace(body, "log:\n  level: debug\n", "log:\n  level: info\n  format: json\n", 1)
+	body = body[:len("server:\n")] + "  tls:\n    cert_file: " + dir + "/tls.crt\n    key_file: " + dir + "/tls.key\n" + body[len("server:\n"):]
+	g := startGateway(t, writeFile(t, dir, "gateway.yaml", body), proxyAddr, metricsAddr)
+	g.get("http://" + proxyAddr + "/public/x")
+	g.waitFor(15*time.Second, "net/http's TLS handshake error", func() bool {
+		return strings.Contains(g.log.String(), "TLS handshake error")
+	})
+	for _, l := range strings.Split(strings.TrimSpace(g.log.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Errorf("log line %q is not JSON: %v", l, err)
+		}
+	}
+}
