@@ -55,7 +55,7 @@ type viewport struct {
 
 // TestPagesInBrowser: login, a failed login, a successful one, the sessions
 // page with three devices and its "Sign out everywhere" confirmation, the
-// error pages (403 for a missing role, 404, 405) and the signed-out login
+// error pages (403 for a missing role, 404, 405, 503) and the signed-out login
 // page, at 1280×800 with a dark accent color and at 390×844 with a light one;
 // every page is also measured for sideways scrolling at 320 and 1920 px. Its
 // first subtest proves the checks on a page that breaks every rule.
@@ -66,8 +66,8 @@ func TestPagesInBrowser(t *testing.T) {
 	t.Run("bad page", func(t *testing.T) { badPage(t, newPage(t, browser, viewport{"desktop", 1280, 800, ""}, axe, dir)) })
 	for _, vp := range []viewport{{"desktop", 1280, 800, "#0b6e4f"}, {"phone", 390, 844, "#ffd33d"}} {
 		t.Run(vp.name, func(t *testing.T) {
-			p := newPage(t, browser, vp, axe, dir)
-			pagesJourney(t, p)
+			pagesJourney(t, newPage(t, browser, vp, axe, dir))
+			storeDownJourney(t, newPage(t, browser, vp, axe, dir))
 		})
 	}
 }
@@ -168,6 +168,27 @@ func pagesJourney(t *testing.T, p *page) {
 	}
 	p.check(t, "signed-out")
 	p.run(t, "signed out for real", chromedp.Navigate(base+target), chromedp.WaitVisible(chromedp.CSS("#username")))
+}
+
+// storeDownJourney: the 503 page, in front of a real redis-server frozen
+// with SIGSTOP: a signed-in browser opens the sessions page, which needs the
+// store.
+func storeDownJourney(t *testing.T, p *page) {
+	e := newEnv(t, envOptions{store: redisStore})
+	base := "http://localhost:" + e.srv.URL[strings.LastIndexByte(e.srv.URL, ':')+1:]
+	p.run(t, "sign in",
+		chromedp.Navigate(base+"/auth/login"), chromedp.WaitVisible(chromedp.CSS("#username")),
+		chromedp.SendKeys(chromedp.CSS("#username"), "bob"),
+		chromedp.SendKeys(chromedp.CSS("#password"), testUsers["bob"].password),
+		chromedp.Click(chromedp.CSS(passwordSubmit)),
+		chromedp.WaitNotPresent(chromedp.CSS("#password")))
+	e.redis.Pause()
+	defer e.redis.Resume()
+	p.run(t, "sessions page, store frozen", chromedp.Navigate(base+"/auth/sessions"), chromedp.WaitVisible(chromedp.CSS("h1")))
+	if h, body := p.text(t, "h1"), p.text(t, "main"); h != "Service Unavailable" || !strings.Contains(body, "Please try again in") {
+		t.Errorf("with the store frozen the sessions page shows %q: %q", h, body)
+	}
+	p.check(t, "error-503")
 }
 
 // badPageHTML breaks each rule the checks enforce once.
