@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -23,7 +24,7 @@ func TestBranding(t *testing.T) {
 		"<h1>Sign in to Acme &lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;Co&#34;</h1>",
 		"<title>Sign in to Acme &lt;script&gt;",
 		`<img class="logo" src="/auth/logo" alt="">`,
-		":root{--accent:#12a4Bf}",
+		":root{--accent:#12a4Bf;--accent-text:#000}",
 	} {
 		if !strings.Contains(res.body, want) {
 			t.Errorf("login page lacks %q", want)
@@ -32,7 +33,7 @@ func TestBranding(t *testing.T) {
 	if strings.Contains(res.body, "<script>") {
 		t.Errorf("title not escaped")
 	}
-	style := string(pageStyle) + ":root{--accent:#12a4Bf}\n"
+	style := string(pageStyle) + ":root{--accent:#12a4Bf;--accent-text:#000}\n"
 	csp := res.Header.Get("Content-Security-Policy")
 	if !strings.Contains(csp, "img-src 'self'") || !strings.Contains(csp, styleHash(style)) || strings.Contains(csp, styleHash(string(pageStyle))) {
 		t.Errorf("CSP = %q, want img-src 'self' and the accented style's hash", csp)
@@ -69,6 +70,48 @@ func TestBranding(t *testing.T) {
 	res = e.do("GET", "/auth/login", "", "Accept", "text/html")
 	if !strings.Contains(res.body, "<h1>Sign in to Other</h1>") || strings.Contains(res.body, ":root{--accent") {
 		t.Errorf("reload did not change the login page: %s", res.body)
+	}
+}
+
+// TestAccentCSS: whatever accent the operator picks, the button text on it
+// reads at WCAG AA (4.5:1) and the focus ring on the white card at 3:1, the
+// ring falling back to the built-in blue when the accent is too light.
+func TestAccentCSS(t *testing.T) {
+	for _, tc := range []struct{ accent, want string }{
+		{"#0b6e4f", ":root{--accent:#0b6e4f;--focus:#0b6e4f}\n"},                    // dark: white text, accent ring
+		{"#ffd33d", ":root{--accent:#ffd33d;--accent-text:#000}\n"},                 // light: black text, blue ring
+		{"#767676", ":root{--accent:#767676;--focus:#767676}\n"},                    // white on it: 4.54
+		{"#777777", ":root{--accent:#777777;--accent-text:#000;--focus:#777777}\n"}, // white on it: 4.48
+		{"#FFFFFF", ":root{--accent:#FFFFFF;--accent-text:#000}\n"},
+		{"#000000", ":root{--accent:#000000;--focus:#000000}\n"},
+	} {
+		if got := accentCSS(tc.accent); got != tc.want {
+			t.Errorf("accentCSS(%s) = %q, want %q", tc.accent, got, tc.want)
+		}
+	}
+	// Every 17th step of each channel: the text and the ring chosen always
+	// meet their ratios.
+	const blueRing = "#2b6cd4"
+	for r := 0; r < 256; r += 17 {
+		for g := 0; g < 256; g += 17 {
+			for b := 0; b < 256; b += 17 {
+				accent := fmt.Sprintf("#%02x%02x%02x", r, g, b)
+				css := accentCSS(accent)
+				text, ring := 1.0, luminance(blueRing)
+				if strings.Contains(css, "--accent-text:#000") {
+					text = 0
+				}
+				if strings.Contains(css, "--focus:") {
+					ring = luminance(accent)
+				}
+				if c := contrast(text, luminance(accent)); c < 4.5 {
+					t.Errorf("%s: button text contrast %.2f", accent, c)
+				}
+				if c := contrast(1, ring); c < 3 {
+					t.Errorf("%s: focus ring contrast %.2f on white", accent, c)
+				}
+			}
+		}
 	}
 }
 

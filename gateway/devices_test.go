@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +92,10 @@ func TestSessionsPageDevices(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}
+	}
+	// The exact times on hover read as dates, in UTC.
+	if exact := regexp.MustCompile(`<time datetime="[^"]+" title="\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} UTC">`).FindAllString(body, -1); len(exact) != 6 {
+		t.Errorf("%d <time> elements with an exact time for people, want 6 (3 devices × 2): %q", len(exact), exact)
 	}
 	if strings.Count(body, "Sign out of this device") != 1 || strings.Contains(body, `action="/auth/logout-all"`) {
 		t.Errorf("one current button, and logout-all only after confirmation")

@@ -19,8 +19,11 @@ type sessionView struct {
 	sessionJSON
 	IsCurrent bool
 	// Name is the device in words; LastActive and SignedIn are relative
-	// times ("3 minutes ago"), the exact ones being LastUsedAt and CreatedAt.
-	Name, LastActive, SignedIn string
+	// times ("3 minutes ago"), the exact ones being LastUsedAt and CreatedAt
+	// (machine-readable, in <time datetime>) and LastUsedExact and
+	// CreatedExact (for people, on hover).
+	Name, LastActive, SignedIn  string
+	LastUsedExact, CreatedExact string
 }
 
 type sessionsView struct {
@@ -46,7 +49,8 @@ func (g *Gateway) renderSessionsPage(w http.ResponseWriter, snap *snapshot, user
 	now := g.now()
 	for _, s := range list.Sessions {
 		v.Sessions = append(v.Sessions, sessionView{sessionJSON: s, IsCurrent: s.Current != nil && *s.Current,
-			Name: s.Device.name, LastActive: agoRFC3339(now, s.LastUsedAt), SignedIn: agoRFC3339(now, s.CreatedAt)})
+			Name: s.Device.name, LastActive: agoRFC3339(now, s.LastUsedAt), SignedIn: agoRFC3339(now, s.CreatedAt),
+			LastUsedExact: exactRFC3339(s.LastUsedAt), CreatedExact: exactRFC3339(s.CreatedAt)})
 	}
 	// Stable: the others keep their most-recently-used order.
 	slices.SortStableFunc(v.Sessions, func(a, b sessionView) int {
@@ -71,4 +75,14 @@ func agoRFC3339(now time.Time, s string) string {
 		return s
 	}
 	return ago(now, t)
+}
+
+// exactRFC3339 is a time as the API writes it, for people: "2 Dec 2026,
+// 06:43 UTC" (the pages run no script, so they cannot know the reader's zone).
+func exactRFC3339(s string) string {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return s
+	}
+	return t.UTC().Format("2 Jan 2006, 15:04 MST")
 }

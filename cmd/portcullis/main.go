@@ -158,11 +158,23 @@ func parseFlags(fs *flag.FlagSet, args []string) int {
 // so that SIGHUP can change it without rebuilding handlers.
 func newLogger(w io.Writer, cfg config.Log, level *slog.LevelVar) *slog.Logger {
 	level.Set(parseLevel(cfg.Level))
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: durationString}
 	if cfg.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// durationString writes every time.Duration as a Go duration string
+// ("3.5ms"), in both formats: slog's JSON handler would write integer
+// nanoseconds (its text handler already writes the string). slog calls it
+// for every attribute, those inside groups included, after resolving
+// LogValuers.
+func durationString(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 // parseLevel maps log.level to a slog level; config validation has already

@@ -58,6 +58,10 @@ func runServe(args []string, stderr io.Writer) int {
 	level := new(slog.LevelVar)
 	logger := newLogger(stderr, cfg.Log, level)
 	redis.SetLogger(redisLogger{logger})
+	// What libraries log through the standard log package (net/http's TLS
+	// handshake and accept errors) goes through the process logger too, in
+	// its format, at info.
+	slog.SetDefault(logger)
 
 	p, err := newProcess(*path, cfg, logger, level)
 	var fe *config.FieldError

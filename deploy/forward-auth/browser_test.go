@@ -7,61 +7,25 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/portcullis-gw/portcullis/internal/browsertest"
 )
 
 // artifactsDir is where screenshots go: $PORTCULLIS_ARTIFACTS, else a
 // directory of the test.
-func artifactsDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("PORTCULLIS_ARTIFACTS")
-	if dir == "" {
-		return t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
+func artifactsDir(t *testing.T) string { return browsertest.ArtifactsDir(t) }
 
-// newBrowser starts the Debian chromium headless with a fresh profile and
-// returns the allocator context. insecureTLS accepts the test's self-signed
+// newBrowser starts the Debian chromium headless with a fresh profile
+// (internal/browsertest, shared with the gateway's page test) and returns
+// the browser context. insecureTLS accepts the test's self-signed
 // certificate (nginx over TLS) and nothing else changes.
 func newBrowser(t *testing.T, insecureTLS bool) context.Context {
 	t.Helper()
-	bin := requireProgram(t, "chromium")
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(bin),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1000, 800),
-	}
-	if insecureTLS {
-		opts = append(opts, chromedp.Flag("ignore-certificate-errors", true))
-	}
-	// Generous: it bounds a hang on a loaded machine, it is not a speed check.
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	t.Cleanup(cancel)
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(acancel)
-	// The first context starts the browser; devices are its own contexts.
-	bctx, bcancel := chromedp.NewContext(actx)
-	t.Cleanup(bcancel)
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return bctx
+	return browsertest.Start(t, browsertest.Options{InsecureTLS: insecureTLS, Width: 1000, Height: 800})
 }
 
 // device is one browser context (its own cookie jar) = one device.

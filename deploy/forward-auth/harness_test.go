@@ -30,22 +30,14 @@ import (
 	"time"
 
 	"github.com/portcullis-gw/portcullis/gateway/users"
+	"github.com/portcullis-gw/portcullis/internal/browsertest"
 )
 
-// requireProgram returns the path of an external program a test needs. It
-// skips the test when the program is missing, except in CI (CI=true), where
-// .ci/run installs it and a missing one is a failure.
+// requireProgram returns the path of an external program a test needs: a
+// skip when it is missing, a failure under CI=true (internal/browsertest).
 func requireProgram(t *testing.T, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required under CI=true (.ci/run installs it): %v", name, err)
-	}
-	t.Skipf("%s not installed (a failure under CI=true): %v", name, err)
-	return ""
+	return browsertest.RequireProgram(t, name)
 }
 
 var (
