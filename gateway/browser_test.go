@@ -23,7 +23,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/portcullis-gw/portcullis/config"
-	"github.com/portcullis-gw/portcullis/internal/browsertest"
+	"github.com/portcullis-gw/portcullis/gateway/browsertest"
 )
 
 // The pages in the real browser: Debian's headless Chromium drives the

@@ -12,7 +12,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"github.com/portcullis-gw/portcullis/internal/browsertest"
+	"github.com/portcullis-gw/portcullis/gateway/browsertest"
 )
 
 // artifactsDir is where screenshots go: $PORTCULLIS_ARTIFACTS, else a
@@ -20,7 +20,7 @@ import (
 func artifactsDir(t *testing.T) string { return browsertest.ArtifactsDir(t) }
 
 // newBrowser starts the Debian chromium headless with a fresh profile
-// (internal/browsertest, shared with the gateway's page test) and returns
+// (gateway/browsertest, shared with the gateway's page test) and returns
 // the browser context. insecureTLS accepts the test's self-signed
 // certificate (nginx over TLS) and nothing else changes.
 func newBrowser(t *testing.T, insecureTLS bool) context.Context {

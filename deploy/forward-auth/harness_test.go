@@ -29,12 +29,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis-gw/portcullis/gateway/browsertest"
 	"github.com/portcullis-gw/portcullis/gateway/users"
-	"github.com/portcullis-gw/portcullis/internal/browsertest"
 )
 
 // requireProgram returns the path of an external program a test needs: a
-// skip when it is missing, a failure under CI=true (internal/browsertest).
+// skip when it is missing, a failure under CI=true (gateway/browsertest).
 func requireProgram(t *testing.T, name string) string {
 	t.Helper()
 	return browsertest.RequireProgram(t, name)

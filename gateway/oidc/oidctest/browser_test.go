@@ -1,42 +1,24 @@
 package oidctest_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
 
+	"github.com/portcullis-gw/portcullis/gateway/browsertest"
 	"github.com/portcullis-gw/portcullis/gateway/oidc/oidctest"
 )
-
-// requireProgram finds a program on PATH: skip without it, fail under
-// CI=true (like deploy/forward-auth's tests).
-func requireProgram(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required under CI=true: %v", name, err)
-	}
-	t.Skipf("%s not installed (a failure under CI=true): %v", name, err)
-	return ""
-}
 
 // TestLoginFormInChromium signs in through the provider's HTML form in
 // headless Chromium, as the gateway's browser tests will: the form fills
 // and submits, the browser lands on the client's redirect URI with a code
 // and the state, and a second sign-in in the same browser skips the form.
 func TestLoginFormInChromium(t *testing.T) {
-	bin := requireProgram(t, "chromium")
+	bctx := browsertest.Start(t, browsertest.Options{})
 
 	landed := make(chan url.Values, 2)
 	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -62,24 +44,6 @@ func TestLoginFormInChromium(t *testing.T) {
 	authURL := func(state string) string {
 		return cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
 	}
-
-	// Generous: it bounds a hang on a loaded machine, it is not a speed check.
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	t.Cleanup(cancel)
-	actx, acancel := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(bin),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	t.Cleanup(acancel)
-	bctx, bcancel := chromedp.NewContext(actx)
-	t.Cleanup(bcancel)
 
 	if err := chromedp.Do(bctx,
 		chromedp.Navigate(authURL("tab-1")),
