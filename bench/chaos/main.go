@@ -96,7 +96,7 @@ func parseFlags() *options {
 	flag.IntVar(&o.floodRate, "flood-rate", 50, "wrong-password logins per second in the flood (0: no flood)")
 	flag.DurationVar(&o.floodDur, "flood", 5*time.Second, "flood duration (and the quiet measurement before it)")
 	flag.Float64Var(&o.floodRatio, "flood-ratio", 0.7, "authenticated req/s during the flood must stay at least this × quiet (0: report only)")
-	flag.Float64Var(&o.floodLogins, "flood-logins", 0.5, "share of correct logins answered 200 within 2 s during the flood (0: report only)")
+	flag.Float64Var(&o.floodLogins, "flood-logins", 0.5, "share of returning users' correct logins (device cookie) in within 2 s during the flood (0: report only; new devices are reported, never enforced)")
 	flag.IntVar(&o.goroutineSlack, "goroutine-slack", 10, "goroutines allowed above the idle baseline at the end")
 	flag.IntVar(&o.rssSlackMiB, "rss-slack", 64, "MiB of RSS allowed at the end above the idle baseline (or the level right after the flood)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, logs)")

@@ -150,8 +150,10 @@ func setup(o *options, sc scenario, dir string) (*env, error) {
 	}
 	e := &env{o: o, topo: topo, up: up, l: newLedger(), sec: newSecrets(),
 		hc: &http.Client{Timeout: 6 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	e.form = &http.Client{Timeout: e.hc.Timeout, Transport: e.hc.Transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	usersFile := filepath.Join(dir, "users.yaml")
-	if err := writeUsers(usersFile, append(append(o.users(), targetUsers...), "bench", "probe")); err != nil {
+	if err := writeUsers(usersFile, append(append(o.users(), targetUsers...), append([]string{"bench", "probe"}, returningUsers...)...)); err != nil {
 		return e, err
 	}
 	for i := range 2 {
