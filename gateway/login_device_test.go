@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/portcullis-gw/portcullis/config"
+	"github.com/portcullis-gw/portcullis/gateway/tokens"
 )
 
 // deviceCookieOf logs user in through the form and returns the device
@@ -80,6 +81,11 @@ func TestDeviceCookieLane(t *testing.T) {
 		now := e.clock.Now()
 		exp, rest, _ := strings.Cut(bob, ".")
 		nonce, mac, _ := strings.Cut(rest, ".")
+		otherKey, err := tokens.New(config.Tokens{Issuer: "portcullis", Audience: "portcullis", AccessTTL: time.Minute,
+			Keys: []config.Key{{ID: "k2", Alg: "HS256", Secret: config.Secret(strings.Repeat("o", 32))}}})
+		if err != nil {
+			t.Fatal(err)
+		}
 		flip := func(s string) string { // change the last character, keep the alphabet
 			last := s[len(s)-1]
 			return s[:len(s)-1] + map[bool]string{true: "B", false: "A"}[last == 'A']
@@ -97,6 +103,7 @@ func TestDeviceCookieLane(t *testing.T) {
 			{"forged expiry", name + "=" + strconv.FormatInt(now.Add(365*24*time.Hour).Unix(), 10) + "." + nonce + "." + mac, false},
 			{"forged nonce", name + "=" + exp + "." + flip(nonce) + "." + mac, false},
 			{"expired", name + "=" + newDeviceCookie(snap, "bob", bobUser.Fingerprint, now.Add(-deviceCookieTTL-time.Second)), false},
+			{"another signing key", name + "=" + newDeviceCookie(&snapshot{keys: otherKey}, "bob", bobUser.Fingerprint, now), false},
 			{"older password", name + "=" + newDeviceCookie(snap, "bob", "0123456789abcdef0123456789abcdef", now), false},
 			{"duplicate", name + "=" + bob + "; " + name + "=" + bob, false},
 			{"oversized", name + "=" + bob + strings.Repeat("A", maxDeviceCookie), false},
