@@ -204,8 +204,10 @@ func bodyError(err error) error {
 // device cookie for name, login_device.go) waits in admission's priority
 // lane and is counted against the username only: the address's budget
 // bounds one address trying many names, and the cookie is good for one.
+// Without a per-user limit the address's stays: a stolen cookie must not
+// lift the only one there is.
 func (g *Gateway) checkPassword(ctx context.Context, snap *snapshot, name, password, ip string, trusted bool) (users.User, error) {
-	if trusted {
+	if trusted && snap.throttle.perUser > 0 {
 		ip = "" // no address counter (sessions.LoginAttempt)
 	}
 	held, err := snap.throttle.reserve(ctx, name, ip)

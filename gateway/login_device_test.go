@@ -159,7 +159,8 @@ func cookieRequest(name, value string) *http.Request {
 // counter (a returning user behind an address that is being flooded still
 // gets in), but its failures count against the username like any other: a
 // stolen cookie gives no more guesses than per_user, and once that budget is
-// used even the cookie's holder gets 429.
+// used even the cookie's holder gets 429. Without a per-user limit the
+// cookie skips nothing.
 func TestDeviceCookieThrottle(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sk storeKind) {
 		e := newEnv(t, envOptions{store: sk, edit: func(c *config.Config) {
@@ -190,6 +191,16 @@ func TestDeviceCookieThrottle(t *testing.T) {
 		}
 		wantStatus(t, "right password with the cookie after per_user failures", e.do("POST", "/auth/login", loginBody("bob", "bob-password"), dev...), 429)
 	})
+	// Without a per-user limit, the address's is the only bound: a device
+	// cookie does not lift it.
+	e := newEnv(t, envOptions{store: memoryStore, edit: func(c *config.Config) {
+		c.Login.RateLimit = config.RateLimit{PerUser: 0, PerIP: 3, Window: 5 * time.Minute}
+	}})
+	dev := []string{"Content-Type", "application/json", "Cookie", snapshotOf(e.g).cookies.deviceName + "=" + deviceCookieOf(t, e, "bob", "bob-password").Value}
+	for i := range 3 {
+		wantStatus(t, "guess "+strconv.Itoa(i)+" with the cookie, per_user 0", e.do("POST", "/auth/login", loginBody("bob", "wrong"), dev...), 401)
+	}
+	wantStatus(t, "fourth guess with the cookie, per_user 0", e.do("POST", "/auth/login", loginBody("bob", "wrong"), dev...), 429)
 }
 
 // floodWith sends n simultaneous logins with body and the headers hdr.
