@@ -27,7 +27,7 @@ func TestPasswordAdmission(t *testing.T) {
 	a := newPasswordAdmission(1)
 	a.wait = time.Hour
 	ran := 0
-	if err := a.run(context.Background(), 1, func() { ran++ }); err != nil || ran != 1 {
+	if err := a.run(context.Background(), 1, false, func() { ran++ }); err != nil || ran != 1 {
 		t.Fatalf("run with a free slot = %v, ran %d", err, ran)
 	}
 	if _, err := a.acquire(context.Background(), 1); err != nil { // the only slot
@@ -37,13 +37,13 @@ func TestPasswordAdmission(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, waitersPerSlot)
 	for range waitersPerSlot {
-		wg.Go(func() { errs <- a.run(ctx, 1, func() { t.Error("a waiter ran while the slot was held") }) })
+		wg.Go(func() { errs <- a.run(ctx, 1, false, func() { t.Error("a waiter ran while the slot was held") }) })
 	}
 	for a.waiting() != waitersPerSlot {
 		time.Sleep(time.Millisecond)
 	}
 	// The queue is full: the next is shed without waiting (a.wait is an hour).
-	err := a.run(context.Background(), 1, func() { t.Error("a shed attempt ran") })
+	err := a.run(context.Background(), 1, false, func() { t.Error("a shed attempt ran") })
 	if ae := publicError(err); !errors.Is(err, errPasswordBusy) || ae.status != http.StatusServiceUnavailable || ae.retryAfter < 1 {
 		t.Fatalf("run beyond the queue = %v, want 503 with Retry-After", err)
 	}
@@ -64,7 +64,7 @@ func TestPasswordAdmission(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error)
-	go func() { done <- a.run(context.Background(), 1, func() { ran++ }) }()
+	go func() { done <- a.run(context.Background(), 1, false, func() { ran++ }) }()
 	for a.waiting() != 1 {
 		time.Sleep(time.Millisecond)
 	}
@@ -85,7 +85,7 @@ func TestPasswordAdmissionLanes(t *testing.T) {
 	}
 	wide := make(chan error)
 	go func() {
-		wide <- a.run(context.Background(), 8, func() { // p=8 takes all 3 slots
+		wide <- a.run(context.Background(), 8, false, func() { // p=8 takes all 3 slots
 			if a.inUse() != 3 {
 				t.Errorf("a p=8 check runs with %d slots taken, want 3", a.inUse())
 			}
@@ -95,7 +95,7 @@ func TestPasswordAdmissionLanes(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	narrow := make(chan error)
-	go func() { narrow <- a.run(context.Background(), 1, func() {}) }()
+	go func() { narrow <- a.run(context.Background(), 1, false, func() {}) }()
 	for a.waiting() != 2 {
 		time.Sleep(time.Millisecond) // one slot is free, but the wide check is first in line
 	}
@@ -267,5 +267,84 @@ func TestLoginCheckLanes(t *testing.T) {
 	wantStatus(t, "p=2 user", e.do("POST", "/auth/login", loginBody("bob", "wrong"), "Content-Type", "application/json"), 401)
 	if p := adm.peak.Load(); p != 2 {
 		t.Fatalf("a p=2 check took %d slots, want 2", p)
+	}
+}
+
+// TestPasswordAdmissionPriorityLane: the priority lane (valid device
+// cookies) is served before the ordinary one, at most trustedRun in a row
+// while ordinary waiters wait; it holds trustedPerSlot per slot, and a trusted
+// attempt beyond that waits in the ordinary lane (and is shed with it).
+func TestPasswordAdmissionPriorityLane(t *testing.T) {
+	a := newPasswordAdmission(1)
+	a.wait = time.Hour
+	if _, err := a.acquire(context.Background(), 1); err != nil { // the only slot
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var order []string
+	var wg sync.WaitGroup
+	// enqueue starts a waiter named name and returns once it waits; its
+	// check records the name and runs then (the slot is held meanwhile).
+	enqueue := func(name string, trusted bool, then func()) {
+		before := a.waiting()
+		wg.Go(func() {
+			err := a.run(context.Background(), 1, trusted, func() {
+				mu.Lock()
+				order = append(order, name)
+				mu.Unlock()
+				if then != nil {
+					then()
+				}
+			})
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		})
+		for a.waiting() != before+1 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	enqueue("o1", false, nil)
+	enqueue("o2", false, nil)
+	// t1 and t2 fill the priority lane; while each runs, another trusted
+	// attempt arrives, so the lane never runs dry: after trustedRun in a
+	// row, o1 goes first.
+	enqueue("t1", true, func() { enqueue("t3", true, nil) })
+	enqueue("t2", true, func() { enqueue("t4", true, nil) })
+	if got := a.waitingTrusted(); got != trustedPerSlot {
+		t.Fatalf("%d in the priority lane, want %d", got, trustedPerSlot)
+	}
+	// The lane is full: the next trusted attempt waits in the ordinary lane.
+	enqueue("t-overflow", true, nil)
+	if a.waitingTrusted() != trustedPerSlot || a.waiting() != 5 {
+		t.Fatalf("priority %d, all %d; want %d and 5", a.waitingTrusted(), a.waiting(), trustedPerSlot)
+	}
+	a.release(1)
+	wg.Wait()
+	want := []string{"t1", "t2", "t3", "o1", "t4", "o2", "t-overflow"}
+	if strings.Join(order, " ") != strings.Join(want, " ") {
+		t.Fatalf("served %v, want %v", order, want)
+	}
+
+	// Both lanes full: a trusted attempt is shed at once, like an ordinary one.
+	if _, err := a.acquire(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	for i := range waitersPerSlot + trustedPerSlot {
+		trusted := i < trustedPerSlot
+		wg.Go(func() { a.run(ctx, 1, trusted, func() { t.Error("a waiter ran while the slot was held") }) })
+	}
+	for a.waiting() != waitersPerSlot+trustedPerSlot {
+		time.Sleep(time.Millisecond)
+	}
+	if err := a.run(context.Background(), 1, true, func() { t.Error("a shed attempt ran") }); !errors.Is(err, errPasswordBusy) {
+		t.Fatalf("trusted attempt with both lanes full = %v, want errPasswordBusy at once", err)
+	}
+	cancel()
+	wg.Wait()
+	a.release(1)
+	if a.waiting() != 0 || a.inUse() != 0 {
+		t.Fatalf("after: %d waiting, %d slots taken", a.waiting(), a.inUse())
 	}
 }

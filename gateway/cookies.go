@@ -8,15 +8,26 @@ import (
 	"github.com/portcullis-gw/portcullis/config"
 )
 
-// cookieJar writes and reads the gateway's two cookies (SPEC §6). It is built
-// once per config snapshot; cookies.* cannot change on reload.
+// Device cookie names (login_device.go). Not configurable: SPEC §3 names
+// only the session cookies. With cookies.secure the __Secure- prefix, never
+// __Host-: its Path is the login endpoint, not /.
+const (
+	deviceCookieSecure = "__Secure-portcullis_dev"
+	deviceCookiePlain  = "portcullis_dev"
+)
+
+// cookieJar writes and reads the gateway's cookies: the two session cookies
+// of SPEC §6 and the device cookie (login_device.go). It is built once per
+// config snapshot; cookies.* cannot change on reload.
 type cookieJar struct {
 	accessName  string
 	refreshName string
+	deviceName  string
 	domain      string
 	secure      bool
 	sameSite    http.SameSite
 	refreshPath string // <auth_prefix>/
+	devicePath  string // <auth_prefix>/login
 }
 
 func newCookieJar(c config.Cookies, authPrefix string) cookieJar {
@@ -24,6 +35,11 @@ func newCookieJar(c config.Cookies, authPrefix string) cookieJar {
 		domain:      c.Domain,
 		secure:      c.Secure,
 		refreshPath: strings.TrimSuffix(authPrefix, "/") + "/",
+		devicePath:  strings.TrimSuffix(authPrefix, "/") + pathLogin,
+		deviceName:  deviceCookiePlain,
+	}
+	if c.Secure {
+		j.deviceName = deviceCookieSecure
 	}
 	// Load has filled the names already; Names also covers hand-built configs.
 	j.accessName, j.refreshName = c.Names()
@@ -38,8 +54,9 @@ func newCookieJar(c config.Cookies, authPrefix string) cookieJar {
 	return j
 }
 
-// names returns both cookie names, for stripping them from proxied requests.
-func (j cookieJar) names() []string { return []string{j.accessName, j.refreshName} }
+// names returns every cookie name of the gateway, for stripping them from
+// proxied requests.
+func (j cookieJar) names() []string { return []string{j.accessName, j.refreshName, j.deviceName} }
 
 // set writes both cookies. Both live as long as the session may: the access
 // cookie outlives its JWT so an expired token can still name the session at
@@ -75,6 +92,17 @@ func (j cookieJar) refresh(value string, maxAge int) *http.Cookie {
 		Name: j.refreshName, Value: value, Path: j.refreshPath, MaxAge: maxAge,
 		Secure: j.secure, HttpOnly: true, SameSite: j.sameSite,
 	}
+}
+
+// setDevice writes the device cookie: host-only, sent only to the login
+// endpoint, HttpOnly, SameSite=Strict (a login from another site is refused
+// anyway), and kept by logout: it says "this client signed in as that user
+// before", not "signed in now".
+func (j cookieJar) setDevice(w http.ResponseWriter, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{
+		Name: j.deviceName, Value: value, Path: j.devicePath, MaxAge: maxAge,
+		Secure: j.secure, HttpOnly: true, SameSite: http.SameSiteStrictMode,
+	})
 }
 
 // cookieValue returns the single cookie named name. Two or more cookies with

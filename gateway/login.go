@@ -69,7 +69,7 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request, snap *snapshot) 
 		return &loginFailed{username: in.username, rd: in.rd, err: err}
 	}
 	ip := clientIPOf(r)
-	u, err := g.checkPassword(r.Context(), snap, in.username, in.password, ip)
+	u, err := g.checkPassword(r.Context(), snap, in.username, in.password, ip, g.trustedDevice(r, snap, in.username))
 	if err == nil && in.form {
 		// A new session for the browser; the one its cookies named (maybe
 		// planted by someone else) ends here: no fixation, no orphans.
@@ -86,6 +86,7 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request, snap *snapshot) 
 	now := g.now()
 	if in.form {
 		snap.cookies.set(w, iss.access, iss.refresh, iss.session.ExpiresAt, now)
+		snap.cookies.setDevice(w, newDeviceCookie(snap, u.Name, u.Fingerprint, now), int(deviceCookieTTL/time.Second))
 		http.Redirect(w, r, snap.redirect.target(in.rd), http.StatusSeeOther)
 		return nil
 	}
@@ -199,8 +200,16 @@ func bodyError(err error) error {
 // concurrent attempts cannot verify more passwords than the budget; a success
 // or an attempt shed by admission gives it back. Unknown, wrong-password and
 // disabled users take the same path and the same time
-// (users.Set.Authenticate pays a dummy hash).
-func (g *Gateway) checkPassword(ctx context.Context, snap *snapshot, name, password, ip string) (users.User, error) {
+// (users.Set.Authenticate pays a dummy hash). A trusted attempt (a valid
+// device cookie for name, login_device.go) waits in admission's priority
+// lane and is counted against the username only: the address's budget
+// bounds one address trying many names, and the cookie is good for one.
+// Without a per-user limit the address's stays: a stolen cookie must not
+// lift the only one there is.
+func (g *Gateway) checkPassword(ctx context.Context, snap *snapshot, name, password, ip string, trusted bool) (users.User, error) {
+	if trusted && snap.throttle.perUser > 0 {
+		ip = "" // no address counter (sessions.LoginAttempt)
+	}
 	held, err := snap.throttle.reserve(ctx, name, ip)
 	if err != nil {
 		return users.User{}, err
@@ -216,7 +225,7 @@ func (g *Gateway) checkPassword(ctx context.Context, snap *snapshot, name, passw
 			u, ok = set.Authenticate(name, password)
 		}
 	}
-	if err := g.admission.run(ctx, lanes, check); err != nil {
+	if err := g.admission.run(ctx, lanes, trusted, check); err != nil {
 		// Shed before its check: the attempt must not use up the budget.
 		g.releaseAttempt(ctx, snap, held)
 		return users.User{}, err

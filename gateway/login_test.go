@@ -30,8 +30,8 @@ func TestFormLogin(t *testing.T) {
 			t.Errorf("form login body carries a token")
 		}
 		raw := res.Header.Values("Set-Cookie")
-		if len(raw) != 2 {
-			t.Fatalf("Set-Cookie = %q, want 2", raw)
+		if len(raw) != 3 || res.cookie(snapshotOf(e.g).cookies.deviceName) == nil {
+			t.Fatalf("Set-Cookie = %q, want the two session cookies and the device cookie (TestDeviceCookieIssued)", raw)
 		}
 		at, rt := res.cookie(jar.accessName), res.cookie(jar.refreshName)
 		if at == nil || rt == nil {

@@ -20,6 +20,9 @@ type env struct {
 	up   *upstream
 	l    *ledger
 	hc   *http.Client
+	// form is hc without following redirects: a form login's 303 and
+	// its cookies are the answer.
+	form *http.Client
 	sec  secrets
 	// traffic is cancelled when the scenario's traffic phase ends; hard is
 	// the last moment a worker may still finish a retry loop.
@@ -35,19 +38,26 @@ type answer struct {
 	status     int
 	body       []byte
 	retryAfter time.Duration
+	cookies    []*http.Cookie
 }
 
 // do sends one request, tags it with a request id the upstream records,
 // checks the per-response invariants and logs it in the ledger.
 func (e *env) do(kind, user, sid string, req *http.Request) answer {
+	return e.doWith(e.hc, kind, user, sid, req)
+}
+
+// doWith is do through the client c.
+func (e *env) doWith(c *http.Client, kind, user, sid string, req *http.Request) answer {
 	id := e.l.nextID.Add(1)
 	req.Header.Set(reqIDHeader, strconv.FormatUint(id, 10))
 	r := rec{id: id, kind: kind, user: user, sid: sid, sent: time.Now()}
-	resp, err := e.hc.Do(req)
+	resp, err := c.Do(req)
 	var a answer
 	if err == nil {
 		a.status = resp.StatusCode
 		a.body, _ = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		a.cookies = resp.Cookies()
 		resp.Body.Close()
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
 			a.retryAfter = time.Duration(s) * time.Second

@@ -17,6 +17,7 @@ type scenario struct {
 	schedule func(e *env) error
 	flood    bool // run the login-flood measurement
 	storm    bool // open idle connections and abandon requests mid-way
+	asked    bool // runs only when -only names it
 }
 
 func scenarios() []scenario {
@@ -32,6 +33,11 @@ func scenarios() []scenario {
 					e.longOnly(func() error { return e.stall(n, e.o.stall) }),
 					func() error { return e.crash(n, 300*time.Millisecond, false) })
 			}},
+		// The flood measurement alone (standalone store, no other fault):
+		// -only flood, to measure admission without a 3-minute run.
+		{name: "flood", flood: true, asked: true,
+			start:    func(o *options, root string) (*topology, error) { return startStandalone(root, false) },
+			schedule: func(e *env) error { return nil }},
 		{name: "standalone-aof",
 			start: func(o *options, root string) (*topology, error) { return startStandalone(root, true) },
 			schedule: func(e *env) error {
@@ -144,8 +150,10 @@ func setup(o *options, sc scenario, dir string) (*env, error) {
 	}
 	e := &env{o: o, topo: topo, up: up, l: newLedger(), sec: newSecrets(),
 		hc: &http.Client{Timeout: 6 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	e.form = &http.Client{Timeout: e.hc.Timeout, Transport: e.hc.Transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	usersFile := filepath.Join(dir, "users.yaml")
-	if err := writeUsers(usersFile, append(append(o.users(), targetUsers...), "bench", "probe")); err != nil {
+	if err := writeUsers(usersFile, append(append(o.users(), targetUsers...), append([]string{"bench", "probe"}, returningUsers...)...)); err != nil {
 		return e, err
 	}
 	for i := range 2 {
