@@ -17,7 +17,8 @@ import (
 func (g *Gateway) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := recordFrom(r.Context())
-		sw := &statusWriter{ResponseWriter: w, rec: rec, g: g}
+		rec.sw = statusWriter{ResponseWriter: w, rec: rec, g: g}
+		sw := &rec.sw
 		defer func() {
 			p := recover()
 			if p != nil && p != http.ErrAbortHandler && !rec.wroteHeader { //nolint:errorlint // sentinel panic value

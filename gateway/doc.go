@@ -78,8 +78,11 @@
 // route label and matched route, status, bytes, the upstream deadline and
 // the caller (noteIdentity) for the access log. It is owned by the request's
 // goroutine. Steps after routing get the snapshot and route as arguments
-// (serveAuthEndpoint, routed, authenticate); the Identity travels as an
-// immutable context value read with IdentityFrom.
+// (serveAuthEndpoint, routed, authenticate); the verified Identity is kept
+// in the record and read with IdentityFrom, which copies it. The record is
+// the request's context value itself (one allocation) and also holds the
+// response writer wrapper, the upstream deadline and the values of the
+// headers the gateway sets, so the hot path allocates little per request.
 //
 // Upgraded (WebSocket) connections are tracked with the identity and route
 // that opened them (g.upgrades), so they can be closed at shutdown

@@ -54,12 +54,23 @@ func (g *Gateway) newReverseProxy() *httputil.ReverseProxy {
 
 // copyBuffers recycles the 32 KiB buffers ReverseProxy copies bodies with
 // (without a pool it allocates one per response).
-var copyBuffers = &bufferPool{pool: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+var copyBuffers = &bufferPool{pool: sync.Pool{New: func() any { return new([copyBufferSize]byte) }}}
 
+const copyBufferSize = 32 << 10
+
+// bufferPool pools array pointers: Put converts the slice back to the
+// pointer it came from, so returning a buffer allocates nothing (pooling
+// &b of a []byte would allocate a slice header per Put).
 type bufferPool struct{ pool sync.Pool }
 
-func (p *bufferPool) Get() []byte  { return *p.pool.Get().(*[]byte) }
-func (p *bufferPool) Put(b []byte) { p.pool.Put(&b) }
+func (p *bufferPool) Get() []byte { return p.pool.Get().(*[copyBufferSize]byte)[:] }
+
+func (p *bufferPool) Put(b []byte) {
+	if cap(b) < copyBufferSize {
+		return // not one of ours
+	}
+	p.pool.Put((*[copyBufferSize]byte)(b[:copyBufferSize]))
+}
 
 // routeTransport sends each request through its route's transport.
 type routeTransport struct{}
@@ -79,9 +90,9 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
 	rec := recordFrom(r.Context())
 	// The gateway never adds Set-Cookie to an upstream response.
 	delete(w.Header(), "Set-Cookie")
-	ctx, d, cancel := startHeaderDeadline(r.Context(), rec.route.timeout)
-	defer cancel()
-	rec.deadline = d
+	rec.deadline = &rec.hd
+	ctx := rec.hd.start(r.Context(), rec.route.timeout)
+	defer rec.hd.stop()
 	g.proxy.ServeHTTP(w, r.WithContext(ctx))
 }
 
@@ -91,27 +102,41 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
 // http.Transport.ResponseHeaderTimeout, the upload in between is not timed
 // (a large, slow upload is not a dead upstream), and once headers arrive
 // nothing is: a streaming body or an upgraded connection is never cut.
+//
+// It lives in the request's record (one allocation less), the trace with it.
 type headerDeadline struct {
-	timer *time.Timer
+	timeout time.Duration
+	timer   *time.Timer
+	cancel  context.CancelCauseFunc
+	trace   httptrace.ClientTrace
 	// settled is set once, by whichever comes first: the deadline (which then
 	// cancels the request) or the response headers (headersArrived).
 	settled atomic.Bool
 }
 
-// startHeaderDeadline returns ctx carrying the deadline; cancel releases it.
-func startHeaderDeadline(parent context.Context, timeout time.Duration) (context.Context, *headerDeadline, func()) {
+// start returns parent carrying the deadline; stop releases it.
+func (d *headerDeadline) start(parent context.Context, timeout time.Duration) context.Context {
 	ctx, cancel := context.WithCancelCause(parent)
-	d := &headerDeadline{}
-	d.timer = time.AfterFunc(timeout, func() {
-		if d.settled.CompareAndSwap(false, true) {
-			cancel(errUpstreamTimeout)
-		}
-	})
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		GotConn:      func(httptrace.GotConnInfo) { d.timer.Stop() },              // connected
-		WroteRequest: func(httptrace.WroteRequestInfo) { d.timer.Reset(timeout) }, // now wait for headers
-	})
-	return ctx, d, func() { d.timer.Stop(); cancel(nil) }
+	d.timeout, d.cancel = timeout, cancel
+	d.timer = time.AfterFunc(timeout, d.fire)
+	d.trace.GotConn = d.gotConn           // connected: the dial is over
+	d.trace.WroteRequest = d.wroteRequest // now wait for headers
+	return httptrace.WithClientTrace(ctx, &d.trace)
+}
+
+func (d *headerDeadline) fire() {
+	if d.settled.CompareAndSwap(false, true) {
+		d.cancel(errUpstreamTimeout)
+	}
+}
+
+func (d *headerDeadline) gotConn(httptrace.GotConnInfo)           { d.timer.Stop() }
+func (d *headerDeadline) wroteRequest(httptrace.WroteRequestInfo) { d.timer.Reset(d.timeout) }
+
+// stop releases the timer and the context.
+func (d *headerDeadline) stop() {
+	d.timer.Stop()
+	d.cancel(nil)
 }
 
 // headersArrived stops the deadline; false means it had already fired.
@@ -119,6 +144,21 @@ func (d *headerDeadline) headersArrived() bool {
 	d.timer.Stop()
 	return d.settled.CompareAndSwap(false, true)
 }
+
+// Slots of record.fwValues: the values of the headers Rewrite sets, kept in
+// the record so that setting them allocates no value slices.
+const (
+	fwXFF = iota
+	fwProto
+	fwHost
+	fwRealIP
+	fwRequestID
+	fwUser
+	fwRoles
+	fwSession
+	fwAssertion
+	fwSlots
+)
 
 // rewrite builds the outbound request (SPEC §6 steps 6–8). ReverseProxy has
 // already removed hop-by-hop headers (including those a client named in
@@ -129,13 +169,14 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	out := pr.Out
 
 	path := forwardPath(rec.path, rt)
-	out.URL = &url.URL{
+	rec.outURL = url.URL{
 		Scheme:   rt.upstream.Scheme,
 		Host:     rt.upstream.Host,
 		Path:     path,
 		RawPath:  escapePath(path),   // the matched path, re-escaped once
 		RawQuery: pr.In.URL.RawQuery, // forwarded unchanged
 	}
+	out.URL = &rec.outURL
 	if rt.preserveHost {
 		out.Host = pr.In.Host
 	} else {
@@ -144,13 +185,14 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 
 	h := out.Header
 	setForwarded(h, pr.In, rec)
-	id, _ := IdentityFrom(pr.In.Context())
-	setIdentity(h, rec.snap.identity, id)
+	// authenticateStep's identity; every request that reaches the proxy
+	// went through it. setIdentity only reads it (no copy needed).
+	setIdentityInto(h, rec.snap.identity, rec.identity, rec.fwValues[fwUser:fwSlots])
 	stripGatewayCookies(h, rec.snap.cookieNames)
 	if !rt.passAuth {
 		removeBearer(h)
 	}
-	h.Set(headerRequestID, rec.id)
+	setHeader(h, requestIDKey, rec.id, rec.fwValues[:], fwRequestID)
 }
 
 // modifyResponse runs once response headers have arrived: it stops the
@@ -160,7 +202,7 @@ func (g *Gateway) modifyResponse(res *http.Response) error {
 	if rec != nil && rec.deadline != nil && !rec.deadline.headersArrived() {
 		return errUpstreamTimeout // the deadline fired as the headers arrived
 	}
-	res.Header.Del(headerRequestID) // already set on the response by requestID
+	delete(res.Header, requestIDKey) // already set on the response by requestID
 	return nil
 }
 

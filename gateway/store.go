@@ -48,15 +48,15 @@ func instrumentStore(s SessionStore, m *metrics) SessionStore {
 }
 
 func (s instrumentedStore) observe(op string, start time.Time, err error) {
-	s.m.storeDuration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	s.m.storeCall(op).Observe(time.Since(start).Seconds())
 	switch {
 	case err == nil, errors.Is(err, sessions.ErrNotFound), errors.Is(err, sessions.ErrInvalidGrant), errors.Is(err, sessions.ErrReused):
 		s.m.storeUp.Set(1)
 	case errors.Is(err, sessions.ErrUnavailable):
 		s.m.storeUp.Set(0)
-		s.m.storeErrors.WithLabelValues(op).Inc()
+		s.m.storeError(op).Inc()
 	default:
-		s.m.storeErrors.WithLabelValues(op).Inc()
+		s.m.storeError(op).Inc()
 	}
 }
 
