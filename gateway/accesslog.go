@@ -116,7 +116,7 @@ func (g *Gateway) finish(r *http.Request, rec *record) {
 		path = rec.rawPath
 	}
 	upstream := ""
-	if rec.route != nil && rec.deadline != nil { // only when the request was forwarded
+	if rec.route != nil && rec.proxied { // only when the request was forwarded
 		upstream = rec.route.upstreamLabel
 	}
 	// Never the query, Authorization, Cookie or Set-Cookie: they carry secrets.

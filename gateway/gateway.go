@@ -70,6 +70,7 @@ type Gateway struct {
 	snap atomic.Pointer[snapshot] // the current config snapshot; swapped by Reload
 
 	transport *http.Transport // shared upstream pool, lives across reloads
+	timed     timedTransports // the route transports with their timeouts (proxy.go)
 	proxy     *httputil.ReverseProxy
 	metrics   *metrics
 	ready     readiness
@@ -154,6 +155,7 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 	}
 	old := g.snap.Swap(snap)
 	closeTransports(old.transports) // idle connections only; in-flight requests finish
+	g.timed.forget(old.transports)
 	return nil
 }
 
@@ -215,14 +217,13 @@ type record struct {
 	bytes       int64 // response body bytes written
 	wroteHeader bool
 
-	deadline *headerDeadline // the route timeout of a proxied request (proxy.go)
+	proxied bool // the request was handed to the proxy (serveProxy)
 
 	// Storage the hot path uses instead of allocating per request (the
 	// record is allocated anyway): the response writer wrapper (observe),
-	// the header deadline (serveProxy), the outbound URL (rewrite) and the
-	// values of the headers the gateway sets (requestID, rewrite).
+	// the outbound URL (rewrite) and the values of the headers the gateway
+	// sets (requestID, rewrite).
 	sw       statusWriter
-	hd       headerDeadline
 	outURL   url.URL
 	idValue  [1]string
 	fwValues [fwSlots]string
