@@ -17,7 +17,8 @@ import (
 func (g *Gateway) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := recordFrom(r.Context())
-		sw := &statusWriter{ResponseWriter: w, rec: rec, g: g}
+		rec.sw = statusWriter{ResponseWriter: w, rec: rec, g: g}
+		sw := &rec.sw
 		defer func() {
 			p := recover()
 			if p != nil && p != http.ErrAbortHandler && !rec.wroteHeader { //nolint:errorlint // sentinel panic value
@@ -115,7 +116,7 @@ func (g *Gateway) finish(r *http.Request, rec *record) {
 		path = rec.rawPath
 	}
 	upstream := ""
-	if rec.route != nil && rec.deadline != nil { // only when the request was forwarded
+	if rec.route != nil && rec.proxied { // only when the request was forwarded
 		upstream = rec.route.upstreamLabel
 	}
 	// Never the query, Authorization, Cookie or Set-Cookie: they carry secrets.

@@ -9,9 +9,12 @@ import (
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,6 +44,18 @@ func BenchmarkHotPath(b *testing.B) {
 	b.Cleanup(upstream.Close)
 	redisAddr := sessionstest.StartRedis(b).Addr
 	usersFile := hotPathUsers(b)
+	b.Run("bare", func(b *testing.B) { // the reference: a plain ReverseProxy, as bench/bareproxy
+		target, _ := url.Parse(upstream.URL)
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 1024, 256
+		b.Cleanup(tr.CloseIdleConnections)
+		rp := &httputil.ReverseProxy{
+			Rewrite:    func(r *httputil.ProxyRequest) { r.SetURL(target); r.SetXForwarded() },
+			Transport:  tr,
+			BufferPool: hotPathBuffers{},
+		}
+		hotPathRun(b, rp, "/public/x", "")
+	})
 	b.Run("public", func(b *testing.B) { // the floor: the same chain without auth
 		h, _ := hotPathGateway(b, "HS256", "memory", redisAddr, upstream.URL, usersFile)
 		hotPathRun(b, h, "/public/x", "")
@@ -59,6 +74,7 @@ func BenchmarkHotPath(b *testing.B) {
 // h from parallel goroutines.
 func hotPathRun(b *testing.B, h http.Handler, path, token string) {
 	b.ReportAllocs()
+	b.ResetTimer() // the gateway's set-up and login (argon2id) are not the hot path
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			req := httptest.NewRequest("GET", "http://gw.test"+path, nil)
@@ -171,3 +187,12 @@ func hotPathLogin(b *testing.B, h http.Handler) string {
 	}
 	return tok.Access
 }
+
+// hotPathBuffers pools the bare proxy's copy buffers, as bench/bareproxy
+// and the gateway do.
+type hotPathBuffers struct{}
+
+var hotPathPool = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+func (hotPathBuffers) Get() []byte  { return hotPathPool.Get().(*[32 << 10]byte)[:] }
+func (hotPathBuffers) Put(b []byte) { hotPathPool.Put((*[32 << 10]byte)(b)) }

@@ -75,11 +75,14 @@
 // The first step allocates a *record (gateway.go) and puts it in the
 // context (recordFrom). It holds what flows back out to the observe step
 // and the proxy: request id, peer and client addresses, normalised path,
-// route label and matched route, status, bytes, the upstream deadline and
+// route label and matched route, status, bytes, whether it was proxied and
 // the caller (noteIdentity) for the access log. It is owned by the request's
 // goroutine. Steps after routing get the snapshot and route as arguments
-// (serveAuthEndpoint, routed, authenticate); the Identity travels as an
-// immutable context value read with IdentityFrom.
+// (serveAuthEndpoint, routed, authenticate); the verified Identity is kept
+// in the record and read with IdentityFrom, which copies it. The record is
+// the request's context value itself (one allocation) and also holds the
+// response writer wrapper, the outbound URL and the values of the
+// headers the gateway sets, so the hot path allocates little per request.
 //
 // Upgraded (WebSocket) connections are tracked with the identity and route
 // that opened them (g.upgrades), so they can be closed at shutdown

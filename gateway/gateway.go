@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
+	"net/url"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -69,6 +70,7 @@ type Gateway struct {
 	snap atomic.Pointer[snapshot] // the current config snapshot; swapped by Reload
 
 	transport *http.Transport // shared upstream pool, lives across reloads
+	timed     timedTransports // the route transports with their timeouts (proxy.go)
 	proxy     *httputil.ReverseProxy
 	metrics   *metrics
 	ready     readiness
@@ -153,6 +155,7 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 	}
 	old := g.snap.Swap(snap)
 	closeTransports(old.transports) // idle connections only; in-flight requests finish
+	g.timed.forget(old.transports)
 	return nil
 }
 
@@ -180,8 +183,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // record is the per-request state the middleware steps share, created by the
 // first step and owned by the request's goroutine. It exists for what must
 // flow back out to the observe step (route label, status, user and session
-// for the access log) and for the proxy's Rewrite; the verified Identity
-// itself travels as an immutable context value (IdentityFrom).
+// for the access log) and for the proxy's Rewrite, and the verified
+// Identity (read with IdentityFrom, which copies it).
 type record struct {
 	snap  *snapshot // config snapshot for this request
 	start time.Time
@@ -205,14 +208,43 @@ type record struct {
 	// method, host and path, never the query), for the access log.
 	forwarded *forwardedLog
 
+	// verified is set by authenticateStep: identity is then the verified
+	// caller IdentityFrom returns (a gateway endpoint's noteIdentity is
+	// for the access log only).
+	verified bool
+
 	status      int   // response status (0 until written)
 	bytes       int64 // response body bytes written
 	wroteHeader bool
 
-	deadline *headerDeadline // the route timeout of a proxied request (proxy.go)
+	proxied bool // the request was handed to the proxy (serveProxy)
+
+	// Storage the hot path uses instead of allocating per request (the
+	// record is allocated anyway): the response writer wrapper (observe),
+	// the outbound URL (rewrite) and the values of the headers the gateway
+	// sets (requestID, rewrite).
+	sw       statusWriter
+	outURL   url.URL
+	idValue  [1]string
+	fwValues [fwSlots]string
 }
 
 type recordKey struct{}
+
+// recordCtx is the request's context together with its record: one
+// allocation for both, where context.WithValue would be a second.
+type recordCtx struct {
+	context.Context
+	rec record
+}
+
+// Value implements context.Context.
+func (c *recordCtx) Value(key any) any {
+	if _, ok := key.(recordKey); ok {
+		return &c.rec
+	}
+	return c.Context.Value(key)
+}
 
 // recordFrom returns the request's record, or nil outside the chain.
 func recordFrom(ctx context.Context) *record {
@@ -222,8 +254,9 @@ func recordFrom(ctx context.Context) *record {
 
 // begin allocates the record with the current config snapshot.
 func (g *Gateway) begin(r *http.Request) (*http.Request, *record) {
-	rec := &record{snap: g.snap.Load(), start: g.now(), routeLabel: routeNone}
-	return r.WithContext(context.WithValue(r.Context(), recordKey{}, rec)), rec
+	c := &recordCtx{Context: r.Context()}
+	c.rec.snap, c.rec.start, c.rec.routeLabel = g.snap.Load(), g.now(), routeNone
+	return r.WithContext(c), &c.rec
 }
 
 // recover turns a panic into a 500 (or, when the response has started, an
@@ -323,7 +356,9 @@ func (g *Gateway) route(next http.Handler) http.Handler {
 			g.serveAuthEndpoint(w, withPath(r, ep, escapePath(ep)), rec.snap)
 			return
 		}
-		r = withPath(r, p, esc)
+		if p != r.URL.Path || esc != r.URL.EscapedPath() { // usually the path is already normal
+			r = withPath(r, p, esc)
+		}
 		rt := rec.snap.routes.match(r.Host, p, r.Method)
 		if rt == nil {
 			g.writeError(w, r, errNoRoute)
@@ -383,8 +418,11 @@ func (g *Gateway) authenticateStep(next http.Handler) http.Handler {
 			g.writeError(w, r, err)
 			return
 		}
-		rec.identity = id // access log and upgrade owner; Roles are not read there, so no second clone
-		next.ServeHTTP(w, r.WithContext(withIdentity(r.Context(), id)))
+		// The verified caller for IdentityFrom (which copies Roles), the
+		// access log and the upgrade owner; kept in the record rather than a
+		// context value of its own (a second context and request copy).
+		rec.identity, rec.verified = id, true
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -212,35 +212,66 @@ func removeBearer(h http.Header) {
 // carries none of them: absent, not empty, so that an upstream testing for
 // presence never mistakes it for a sign-in (SPEC §6 step 4).
 func setIdentity(h http.Header, ih identityHeaders, id Identity) {
+	setIdentityInto(h, ih, id, nil)
+}
+
+// setIdentityInto is setIdentity with the header values stored in store
+// (4 slots: user, roles, session, assertion) when it is not nil, so the
+// proxy's hot path allocates no value slices.
+func setIdentityInto(h http.Header, ih identityHeaders, id Identity, store []string) {
 	if id.User == "" {
-		for _, n := range []string{ih.user, ih.roles, ih.session, ih.assertion} {
+		for _, n := range [...]string{ih.user, ih.roles, ih.session, ih.assertion} {
 			if n != "" {
-				h.Del(n)
+				delete(h, n) // canonical names (newIdentityHeaders)
 			}
 		}
 		return
 	}
-	h.Set(ih.user, id.User)
-	h.Set(ih.roles, strings.Join(id.Roles, ","))
-	h.Set(ih.session, id.SessionID)
+	setHeader(h, ih.user, id.User, store, 0)
+	setHeader(h, ih.roles, strings.Join(id.Roles, ","), store, 1)
+	setHeader(h, ih.session, id.SessionID, store, 2)
 	if ih.assertion != "" {
-		h.Set(ih.assertion, id.Assertion)
+		setHeader(h, ih.assertion, id.Assertion, store, 3)
 	}
 }
+
+// setHeader is h.Set(key, v) for a key already in canonical form, without
+// canonicalising it again; the value slice is store[i:i+1] when store is not
+// nil (no allocation: the caller owns store for the life of h), else a new
+// one. The slice's capacity is 1, so an Add appends to a copy.
+func setHeader(h http.Header, key, v string, store []string, i int) {
+	if store == nil {
+		h[key] = []string{v}
+		return
+	}
+	store[i] = v
+	h[key] = store[i : i+1 : i+1]
+}
+
+// realIPKey is headerXRealIP in canonical form ("X-Real-Ip").
+var realIPKey = http.CanonicalHeaderKey(headerXRealIP)
 
 // setForwarded writes the forwarding headers (SPEC §6 step 8) for a request
 // from the given record: X-Forwarded-For = the believed chain plus the peer;
 // X-Forwarded-Proto and -Host from a trusted peer's values, else from the
 // connection; X-Real-IP = the client; Forwarded only as a trusted peer sent it.
+// The values are kept in the record (rec.fwValues).
 func setForwarded(out http.Header, in *http.Request, rec *record) {
-	xff := rec.chain
+	store := rec.fwValues[:]
+	peer := ""
 	if rec.peer.IsValid() {
-		xff = append(slices.Clip(xff), rec.peer.String()) // Clip: a new array, rec.chain untouched
+		peer = rec.peer.String()
 	}
-	if len(xff) > 0 {
-		out.Set(headerXForwardedFor, strings.Join(xff, ", "))
-	} else {
-		out.Del(headerXForwardedFor)
+	switch {
+	case len(rec.chain) > 0 && peer != "":
+		xff := append(slices.Clip(rec.chain), peer) // Clip: a new array, rec.chain untouched
+		setHeader(out, headerXForwardedFor, strings.Join(xff, ", "), store, fwXFF)
+	case len(rec.chain) > 0:
+		setHeader(out, headerXForwardedFor, strings.Join(rec.chain, ", "), store, fwXFF)
+	case peer != "":
+		setHeader(out, headerXForwardedFor, peer, store, fwXFF)
+	default:
+		delete(out, headerXForwardedFor)
 	}
 
 	proto := "http"
@@ -261,11 +292,14 @@ func setForwarded(out http.Header, in *http.Request, rec *record) {
 			out[headerForwarded] = slices.Clone(v)
 		}
 	}
-	out.Set(headerXForwardedProt, proto)
-	out.Set(headerXForwardedHost, host)
-	if rec.client.IsValid() {
-		out.Set(headerXRealIP, rec.client.String())
-	} else {
-		out.Del(headerXRealIP)
+	setHeader(out, headerXForwardedProt, proto, store, fwProto)
+	setHeader(out, headerXForwardedHost, host, store, fwHost)
+	switch {
+	case rec.client.IsValid() && rec.client == rec.peer:
+		setHeader(out, realIPKey, peer, store, fwRealIP) // the usual case: one String for both
+	case rec.client.IsValid():
+		setHeader(out, realIPKey, rec.client.String(), store, fwRealIP)
+	default:
+		delete(out, realIPKey)
 	}
 }

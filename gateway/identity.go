@@ -20,7 +20,9 @@ type Identity struct {
 // identityKey is the unexported context key of the verified Identity.
 type identityKey struct{}
 
-// withIdentity returns ctx carrying a copy of id.
+// withIdentity returns ctx carrying a copy of id: an identity outside the
+// request chain (within it, authenticateStep keeps the verified identity in
+// the request's record, which IdentityFrom reads first).
 func withIdentity(ctx context.Context, id Identity) context.Context {
 	id.Roles = slices.Clone(id.Roles)
 	return context.WithValue(ctx, identityKey{}, id)
@@ -31,7 +33,13 @@ func withIdentity(ctx context.Context, id Identity) context.Context {
 // the authenticate step). An anonymous request on an optional or public route
 // has ok == true and a zero Identity.
 func IdentityFrom(ctx context.Context) (Identity, bool) {
-	id, ok := ctx.Value(identityKey{}).(Identity)
+	var id Identity
+	var ok bool
+	if rec := recordFrom(ctx); rec != nil && rec.verified {
+		id, ok = rec.identity, true // authenticateStep keeps it in the record
+	} else {
+		id, ok = ctx.Value(identityKey{}).(Identity)
+	}
 	if ok {
 		id.Roles = slices.Clone(id.Roles)
 	}

@@ -2,9 +2,12 @@ package gateway
 
 import (
 	"errors"
+	"maps"
 	"net/http"
 	goruntime "runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -114,6 +117,18 @@ type metrics struct {
 	storeDuration *prometheus.HistogramVec
 	storeErrors   *prometheus.CounterVec
 	storeUp       prometheus.Gauge
+
+	// resolved caches the children of requests and duration per label set
+	// (requestSeries), replaced whole under resolvedMu.
+	resolved   atomic.Pointer[map[requestKey]requestSeries]
+	resolvedMu sync.Mutex
+
+	// The children of the closed label sets, resolved once by initSeries
+	// (read-only afterwards): the hot path skips WithLabelValues' hashing
+	// and locking.
+	decisionOf      map[[2]string]prometheus.Counter
+	storeDurationOf map[string]prometheus.Observer
+	storeErrorsOf   map[string]prometheus.Counter
 }
 
 // newMetrics registers the gateway's metrics, portcullis_build_info and the
@@ -204,9 +219,10 @@ func newCollectors() *metrics {
 func (m *metrics) initSeries() {
 	m.reloads.WithLabelValues("success")
 	m.reloads.WithLabelValues("failure")
+	m.decisionOf = map[[2]string]prometheus.Counter{}
 	for _, r := range authReasons {
 		for _, d := range []string{decisionAllow, decisionDeny} {
-			m.decisions.WithLabelValues(d, r)
+			m.decisionOf[[2]string{d, r}] = m.decisions.WithLabelValues(d, r)
 		}
 	}
 	for _, r := range loginResults {
@@ -218,10 +234,36 @@ func (m *metrics) initSeries() {
 	for _, r := range revokeReasons {
 		m.revoked.WithLabelValues(r)
 	}
+	m.storeDurationOf = map[string]prometheus.Observer{}
+	m.storeErrorsOf = map[string]prometheus.Counter{}
 	for _, op := range storeOps {
-		m.storeDuration.WithLabelValues(op)
-		m.storeErrors.WithLabelValues(op)
+		m.storeDurationOf[op] = m.storeDuration.WithLabelValues(op)
+		m.storeErrorsOf[op] = m.storeErrors.WithLabelValues(op)
 	}
+}
+
+// decision is the auth decisions counter of (decision, reason).
+func (m *metrics) decision(decision, reason string) prometheus.Counter {
+	if c, ok := m.decisionOf[[2]string{decision, reason}]; ok {
+		return c
+	}
+	return m.decisions.WithLabelValues(decision, reason)
+}
+
+// storeCall is the store latency histogram of op.
+func (m *metrics) storeCall(op string) prometheus.Observer {
+	if o, ok := m.storeDurationOf[op]; ok {
+		return o
+	}
+	return m.storeDuration.WithLabelValues(op)
+}
+
+// storeError is the store error counter of op.
+func (m *metrics) storeError(op string) prometheus.Counter {
+	if c, ok := m.storeErrorsOf[op]; ok {
+		return c
+	}
+	return m.storeErrors.WithLabelValues(op)
 }
 
 // initRoute creates a route's upstream-error series at zero, so a dashboard
@@ -234,7 +276,7 @@ func (m *metrics) initRoute(name string) {
 
 // decide records one authentication decision and its duration.
 func (m *metrics) decide(decision, reason string, start, end time.Time) {
-	m.decisions.WithLabelValues(decision, reason).Inc()
+	m.decision(decision, reason).Inc()
 	m.authDuration.Observe(end.Sub(start).Seconds())
 }
 
@@ -247,8 +289,64 @@ func (m *metrics) revoke(reason string, n int) {
 
 // observeRequest counts one request. Labels come from closed sets only.
 func (m *metrics) observeRequest(route, method string, status int, d time.Duration) {
-	m.requests.WithLabelValues(route, methodLabel(method), strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(route).Observe(d.Seconds())
+	s := m.requestSeries(route, methodLabel(method), status)
+	s.count.Inc()
+	s.duration.Observe(d.Seconds())
+}
+
+// requestKey names the series of one request: route, method label, status.
+type requestKey struct {
+	route, method string
+	status        int
+}
+
+// requestSeries are the resolved children of requests and duration for one
+// requestKey.
+type requestSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
+}
+
+// maxResolvedSeries bounds the resolved-series cache; past it (routes
+// renamed by many reloads, unusual status codes) requests resolve their
+// series through the vectors each time, as before.
+const maxResolvedSeries = 4096
+
+// requestSeries returns the series of a request, resolved once per label
+// set: WithLabelValues hashes the labels, takes the vector's lock and
+// formats the status on every call; the hot path reads a copy-on-write map
+// without a lock instead.
+func (m *metrics) requestSeries(route, method string, status int) requestSeries {
+	k := requestKey{route, method, status}
+	if cur := m.resolved.Load(); cur != nil {
+		if s, ok := (*cur)[k]; ok {
+			return s
+		}
+	}
+	s := requestSeries{
+		count:    m.requests.WithLabelValues(route, method, strconv.Itoa(status)),
+		duration: m.duration.WithLabelValues(route),
+	}
+	m.resolvedMu.Lock()
+	defer m.resolvedMu.Unlock()
+	cur := m.resolved.Load()
+	if cur != nil && len(*cur) >= maxResolvedSeries {
+		return s
+	}
+	next := make(map[requestKey]requestSeries, 1+lenOf(cur))
+	if cur != nil {
+		maps.Copy(next, *cur)
+	}
+	next[k] = s
+	m.resolved.Store(&next)
+	return s
+}
+
+func lenOf(m *map[requestKey]requestSeries) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
 }
 
 // methodLabel maps a request method to the closed set of SPEC §7.

@@ -62,6 +62,14 @@ func normalizePath(raw string, fold bool) (path, escaped string, err error) {
 	if raw == "" || raw[0] != '/' {
 		return "", "", errBadPath
 	}
+	if !fold && alreadyNormal(raw) {
+		return raw, escapePath(raw), nil // what normalizeSegments returns for it, without allocating
+	}
+	return normalizeSegments(raw, fold)
+}
+
+// normalizeSegments is normalizePath without the already-normal shortcut.
+func normalizeSegments(raw string, fold bool) (path, escaped string, err error) {
 	dec, ok := decodePath(raw)
 	if !ok {
 		return "", "", errBadPath
@@ -97,6 +105,15 @@ func normalizePath(raw string, fold bool) (path, escaped string, err error) {
 		}
 	}
 	return path, escapePath(path), nil
+}
+
+// alreadyNormal reports whether normalizePath (without fold) would return
+// raw unchanged: nothing to decode or refuse (plainASCII), no empty segment
+// but a trailing one (no "//") and no segment starting with "." (so no "."
+// or ".." segment, with or without parameters). Every segment is then a
+// plain name, kept as it is.
+func alreadyNormal(raw string) bool {
+	return plainASCII(raw) && !strings.Contains(raw, "//") && !strings.Contains(raw, "/.")
 }
 
 // escapePath escapes a decoded path once, minimally: unreserved characters,

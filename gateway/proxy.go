@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -25,7 +26,7 @@ import (
 func newSharedTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = nil
-	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.DialContext = (&net.Dialer{Timeout: upstreamDialTimeout, KeepAlive: 30 * time.Second}).DialContext
 	t.MaxIdleConns = 1024
 	t.MaxIdleConnsPerHost = 256
 	t.IdleConnTimeout = 90 * time.Second
@@ -40,7 +41,7 @@ func newSharedTransport() *http.Transport {
 func (g *Gateway) newReverseProxy() *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite:   g.rewrite,
-		Transport: routeTransport{},
+		Transport: routeTransport{timed: &g.timed},
 		// 0: ReverseProxy flushes every write of a text/event-stream or an
 		// unknown-length (streamed) body at once, and lets fixed-length
 		// bodies go out without a flush per write (-1 cost ~1/4 of the CPU).
@@ -54,71 +55,151 @@ func (g *Gateway) newReverseProxy() *httputil.ReverseProxy {
 
 // copyBuffers recycles the 32 KiB buffers ReverseProxy copies bodies with
 // (without a pool it allocates one per response).
-var copyBuffers = &bufferPool{pool: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+var copyBuffers = &bufferPool{pool: sync.Pool{New: func() any { return new([copyBufferSize]byte) }}}
 
+const copyBufferSize = 32 << 10
+
+// bufferPool pools array pointers: Put converts the slice back to the
+// pointer it came from, so returning a buffer allocates nothing (pooling
+// &b of a []byte would allocate a slice header per Put).
 type bufferPool struct{ pool sync.Pool }
 
-func (p *bufferPool) Get() []byte  { return *p.pool.Get().(*[]byte) }
-func (p *bufferPool) Put(b []byte) { p.pool.Put(&b) }
+func (p *bufferPool) Get() []byte { return p.pool.Get().(*[copyBufferSize]byte)[:] }
 
-// routeTransport sends each request through its route's transport.
-type routeTransport struct{}
+func (p *bufferPool) Put(b []byte) {
+	if cap(b) < copyBufferSize {
+		return // not one of ours
+	}
+	p.pool.Put((*[copyBufferSize]byte)(b[:copyBufferSize]))
+}
+
+// routeTransport sends each request through its route's transport, with the
+// route's timeout (SPEC §6 step 8: it bounds the dial and the wait for
+// response headers, never an upload, a body or an upgraded connection).
+//
+// The timeout is the transport's own: each (route transport, timeout) pair
+// gets a clone (timedTransports) whose ResponseHeaderTimeout — counted, as
+// the SPEC asks, once the request and its body are written — and dial and
+// TLS handshake timeouts are the route's. Routes with the same transport
+// and timeout (usually all of them) share one connection pool. A
+// per-request timer, cancelable context and httptrace hooks did the same
+// at about ten allocations and five timer operations per request.
+type routeTransport struct{ timed *timedTransports }
 
 // RoundTrip implements http.RoundTripper.
-func (routeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t routeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	rec := recordFrom(req.Context())
 	if rec == nil || rec.route == nil {
 		return nil, errors.New("gateway: request without a route")
 	}
-	return rec.route.transport.RoundTrip(req)
+	rt := rec.route
+	base, ok := rt.transport.(*http.Transport)
+	if !ok {
+		return rt.transport.RoundTrip(req) // echo: nothing to wait for
+	}
+	return t.timed.get(base, rt.timeout).RoundTrip(req)
 }
 
-// serveProxy forwards a routed, authenticated request under the route's
-// timeout (headerDeadline).
+// timedKey names one timed clone: the route's transport and its timeout.
+type timedKey struct {
+	base    *http.Transport
+	timeout time.Duration
+}
+
+// timedTransports holds the timed clones, read without a lock (the map is
+// replaced whole under mu when a clone is added or forgotten).
+type timedTransports struct {
+	mu sync.Mutex
+	m  atomic.Pointer[map[timedKey]*http.Transport]
+}
+
+// get returns base's clone for timeout, creating it on first use.
+func (t *timedTransports) get(base *http.Transport, timeout time.Duration) *http.Transport {
+	k := timedKey{base, timeout}
+	if m := t.m.Load(); m != nil {
+		if tr, ok := (*m)[k]; ok {
+			return tr
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	cur := t.m.Load()
+	if cur != nil {
+		if tr, ok := (*cur)[k]; ok {
+			return tr
+		}
+	}
+	tr := timedClone(base, timeout)
+	next := map[timedKey]*http.Transport{k: tr}
+	if cur != nil {
+		maps.Copy(next, *cur)
+	}
+	t.m.Store(&next)
+	return tr
+}
+
+// forget closes the idle connections of the clones of bases and drops them
+// (a reload replaced those transports).
+func (t *timedTransports) forget(bases []*http.Transport) {
+	if len(bases) == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	cur := t.m.Load()
+	if cur == nil {
+		return
+	}
+	next := maps.Clone(*cur)
+	for k, tr := range next {
+		if slices.Contains(bases, k.base) {
+			tr.CloseIdleConnections()
+			delete(next, k)
+		}
+	}
+	t.m.Store(&next)
+}
+
+// timedClone is base with the route timeout applied to the dial, the TLS
+// handshake and the wait for response headers (the dial and the handshake
+// at most as long as base allows them).
+func timedClone(base *http.Transport, timeout time.Duration) *http.Transport {
+	tr := base.Clone()
+	tr.ResponseHeaderTimeout = timeout
+	tr.DialContext = (&net.Dialer{Timeout: min(timeout, upstreamDialTimeout), KeepAlive: 30 * time.Second}).DialContext
+	if tr.TLSHandshakeTimeout <= 0 || timeout < tr.TLSHandshakeTimeout {
+		tr.TLSHandshakeTimeout = timeout
+	}
+	return tr
+}
+
+// upstreamDialTimeout bounds a dial whatever the route's timeout.
+const upstreamDialTimeout = 10 * time.Second
+
+// serveProxy forwards a routed, authenticated request (routeTransport
+// applies the route's timeout).
 func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
 	rec := recordFrom(r.Context())
 	// The gateway never adds Set-Cookie to an upstream response.
 	delete(w.Header(), "Set-Cookie")
-	ctx, d, cancel := startHeaderDeadline(r.Context(), rec.route.timeout)
-	defer cancel()
-	rec.deadline = d
-	g.proxy.ServeHTTP(w, r.WithContext(ctx))
+	rec.proxied = true
+	g.proxy.ServeHTTP(w, r)
 }
 
-// headerDeadline applies a route's timeout (SPEC §6 step 8) to the two waits
-// it bounds: getting a connection (dial, TLS handshake), and — once the
-// request and its body are written — the response headers. Like
-// http.Transport.ResponseHeaderTimeout, the upload in between is not timed
-// (a large, slow upload is not a dead upstream), and once headers arrive
-// nothing is: a streaming body or an upgraded connection is never cut.
-type headerDeadline struct {
-	timer *time.Timer
-	// settled is set once, by whichever comes first: the deadline (which then
-	// cancels the request) or the response headers (headersArrived).
-	settled atomic.Bool
-}
-
-// startHeaderDeadline returns ctx carrying the deadline; cancel releases it.
-func startHeaderDeadline(parent context.Context, timeout time.Duration) (context.Context, *headerDeadline, func()) {
-	ctx, cancel := context.WithCancelCause(parent)
-	d := &headerDeadline{}
-	d.timer = time.AfterFunc(timeout, func() {
-		if d.settled.CompareAndSwap(false, true) {
-			cancel(errUpstreamTimeout)
-		}
-	})
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		GotConn:      func(httptrace.GotConnInfo) { d.timer.Stop() },              // connected
-		WroteRequest: func(httptrace.WroteRequestInfo) { d.timer.Reset(timeout) }, // now wait for headers
-	})
-	return ctx, d, func() { d.timer.Stop(); cancel(nil) }
-}
-
-// headersArrived stops the deadline; false means it had already fired.
-func (d *headerDeadline) headersArrived() bool {
-	d.timer.Stop()
-	return d.settled.CompareAndSwap(false, true)
-}
+// Slots of record.fwValues: the values of the headers Rewrite sets, kept in
+// the record so that setting them allocates no value slices.
+const (
+	fwXFF = iota
+	fwProto
+	fwHost
+	fwRealIP
+	fwRequestID
+	fwUser
+	fwRoles
+	fwSession
+	fwAssertion
+	fwSlots
+)
 
 // rewrite builds the outbound request (SPEC §6 steps 6–8). ReverseProxy has
 // already removed hop-by-hop headers (including those a client named in
@@ -129,13 +210,14 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	out := pr.Out
 
 	path := forwardPath(rec.path, rt)
-	out.URL = &url.URL{
+	rec.outURL = url.URL{
 		Scheme:   rt.upstream.Scheme,
 		Host:     rt.upstream.Host,
 		Path:     path,
 		RawPath:  escapePath(path),   // the matched path, re-escaped once
 		RawQuery: pr.In.URL.RawQuery, // forwarded unchanged
 	}
+	out.URL = &rec.outURL
 	if rt.preserveHost {
 		out.Host = pr.In.Host
 	} else {
@@ -144,23 +226,20 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 
 	h := out.Header
 	setForwarded(h, pr.In, rec)
-	id, _ := IdentityFrom(pr.In.Context())
-	setIdentity(h, rec.snap.identity, id)
+	// authenticateStep's identity; every request that reaches the proxy
+	// went through it. setIdentity only reads it (no copy needed).
+	setIdentityInto(h, rec.snap.identity, rec.identity, rec.fwValues[fwUser:fwSlots])
 	stripGatewayCookies(h, rec.snap.cookieNames)
 	if !rt.passAuth {
 		removeBearer(h)
 	}
-	h.Set(headerRequestID, rec.id)
+	setHeader(h, requestIDKey, rec.id, rec.fwValues[:], fwRequestID)
 }
 
-// modifyResponse runs once response headers have arrived: it stops the
-// deadline and makes the gateway's X-Request-ID the one the client sees.
+// modifyResponse runs once response headers have arrived: it makes the
+// gateway's X-Request-ID the one the client sees.
 func (g *Gateway) modifyResponse(res *http.Response) error {
-	rec := recordFrom(res.Request.Context())
-	if rec != nil && rec.deadline != nil && !rec.deadline.headersArrived() {
-		return errUpstreamTimeout // the deadline fired as the headers arrived
-	}
-	res.Header.Del(headerRequestID) // already set on the response by requestID
+	delete(res.Header, requestIDKey) // already set on the response by requestID
 	return nil
 }
 

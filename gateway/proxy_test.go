@@ -473,3 +473,70 @@ func TestSharedTransport(t *testing.T) {
 		t.Errorf("TLSHandshakeTimeout = %v, IdleConnTimeout = %v; want explicit timeouts", tr.TLSHandshakeTimeout, tr.IdleConnTimeout)
 	}
 }
+
+// TestRouteTimeoutTransports: the route timeout is applied by a clone of the
+// route's transport per timeout (response headers, dial and TLS handshake),
+// shared by the routes with the same transport and timeout, and a reload
+// drops the clones of the transports it replaced.
+func TestRouteTimeoutTransports(t *testing.T) {
+	t.Parallel()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(up.Close)
+	fast1 := testRoute("fast1", "/fast1", up.URL, config.AuthPublic)
+	fast1.Timeout = 150 * time.Millisecond
+	fast2 := testRoute("fast2", "/fast2", up.URL, config.AuthPublic)
+	fast2.Timeout = 150 * time.Millisecond
+	slow := testRoute("slow", "/slow", up.URL, config.AuthPublic)
+	slow.Timeout = 20 * time.Second
+	own := testRoute("own", "/own", up.URL, config.AuthPublic)
+	own.Timeout = 2 * time.Second
+	own.TLS = config.UpstreamTLS{InsecureSkipVerify: true} // its own transport (plain http upstream: TLS unused)
+	cfg := testConfig(fast1, fast2, slow, own)
+	env := newEnv(t, envOptions{cfg: cfg})
+	for _, p := range []string{"/fast1", "/fast2", "/slow", "/own"} {
+		if res := do(t, "GET", env.srv.URL+p, ""); res.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s = %d %q", p, res.StatusCode, res.body)
+		}
+	}
+	clones := *env.g.timed.m.Load()
+	shared := env.g.transport
+	ownTr := snapshotOf(env.g).transports[0]
+	want := map[timedKey]time.Duration{
+		{shared, 150 * time.Millisecond}: 150 * time.Millisecond, // fast1 and fast2: one pool
+		{shared, 20 * time.Second}:       20 * time.Second,
+		{ownTr, 2 * time.Second}:         2 * time.Second,
+	}
+	if len(clones) != len(want) {
+		t.Errorf("timed clones = %d, want %d", len(clones), len(want))
+	}
+	for k, d := range want {
+		tr, ok := clones[k]
+		if !ok {
+			t.Errorf("no clone for timeout %v", k.timeout)
+			continue
+		}
+		if tr.ResponseHeaderTimeout != d || tr.TLSHandshakeTimeout != min(d, shared.TLSHandshakeTimeout) {
+			t.Errorf("clone for %v: ResponseHeaderTimeout %v, TLSHandshakeTimeout %v", d, tr.ResponseHeaderTimeout, tr.TLSHandshakeTimeout)
+		}
+		if tr.MaxIdleConnsPerHost != shared.MaxIdleConnsPerHost || (k.base == ownTr) != (tr.TLSClientConfig != nil && tr.TLSClientConfig.InsecureSkipVerify) {
+			t.Errorf("clone for %v does not keep its base's tuning and TLS settings", d)
+		}
+	}
+	if shared.ResponseHeaderTimeout != 0 {
+		t.Error("the shared transport itself got a timeout")
+	}
+
+	if err := env.g.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	for k := range *env.g.timed.m.Load() {
+		if k.base == ownTr {
+			t.Error("a reload kept the clone of the transport it replaced")
+		}
+	}
+	if res := do(t, "GET", env.srv.URL+"/own", ""); res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /own after reload = %d %q", res.StatusCode, res.body)
+	}
+}

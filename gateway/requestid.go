@@ -5,6 +5,10 @@ import (
 	"net/http"
 )
 
+// requestIDKey is headerRequestID as an http.Header map key (canonical
+// form), so the hot path indexes the map without canonicalising each time.
+var requestIDKey = http.CanonicalHeaderKey(headerRequestID)
+
 // maxRequestIDLen bounds a believed inbound X-Request-ID.
 const maxRequestIDLen = 128
 
@@ -19,14 +23,17 @@ func (g *Gateway) requestID(next http.Handler) http.Handler {
 		rec.trusted = trustedAddr(rec.snap.trusted, rec.peer)
 		rec.id = ""
 		if rec.trusted {
-			if v := r.Header.Values(headerRequestID); len(v) == 1 && saneRequestID(v[0]) {
+			if v := r.Header[requestIDKey]; len(v) == 1 && saneRequestID(v[0]) {
 				rec.id = v[0]
 			}
 		}
 		if rec.id == "" {
 			rec.id = newRequestID()
 		}
-		w.Header().Set(headerRequestID, rec.id)
+		// Set, without its key canonicalisation and value slice: the value
+		// lives in the record (Rewrite forwards the same slice).
+		rec.idValue[0] = rec.id
+		w.Header()[requestIDKey] = rec.idValue[:]
 		next.ServeHTTP(w, r)
 	})
 }

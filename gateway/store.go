@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/portcullis-gw/portcullis/sessions"
@@ -48,26 +50,92 @@ func instrumentStore(s SessionStore, m *metrics) SessionStore {
 }
 
 func (s instrumentedStore) observe(op string, start time.Time, err error) {
-	s.m.storeDuration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	s.m.storeCall(op).Observe(time.Since(start).Seconds())
 	switch {
 	case err == nil, errors.Is(err, sessions.ErrNotFound), errors.Is(err, sessions.ErrInvalidGrant), errors.Is(err, sessions.ErrReused):
 		s.m.storeUp.Set(1)
 	case errors.Is(err, sessions.ErrUnavailable):
 		s.m.storeUp.Set(0)
-		s.m.storeErrors.WithLabelValues(op).Inc()
+		s.m.storeError(op).Inc()
 	default:
-		s.m.storeErrors.WithLabelValues(op).Inc()
+		s.m.storeError(op).Inc()
 	}
 }
 
 // timed runs one store call under storeCallTimeout and observes it as op.
 func timed[T any](ctx context.Context, s instrumentedStore, op string, call func(context.Context) (T, error)) (T, error) {
-	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
-	defer cancel()
 	start := time.Now()
-	v, err := call(ctx)
+	cc := &callContext{Context: ctx, deadline: start.Add(storeCallTimeout)}
+	defer cc.release()
+	v, err := call(cc)
 	s.observe(op, start, err)
 	return v, err
+}
+
+// callContext is context.WithTimeout(parent, storeCallTimeout) that arms
+// its timer only when the store waits on it (Done or Err): a call answered
+// in memory (memory store, a cache hit) skips the timer and the cancelable
+// context, which cost about as much as the cache hit itself. Deadline
+// answers without arming, so a client that sets socket deadlines from it
+// (go-redis) is bounded all the same.
+type callContext struct {
+	context.Context // the parent
+	deadline        time.Time
+
+	once     sync.Once
+	armed    context.Context // the WithDeadline context, or releasedContext
+	cancel   context.CancelFunc
+	hasArmed atomic.Bool // armed holds the WithDeadline context
+}
+
+// releasedContext is what a callContext released before it was armed
+// waits on: done, canceled.
+var releasedContext = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+func (c *callContext) arm() context.Context {
+	c.once.Do(func() {
+		c.armed, c.cancel = context.WithDeadline(c.Context, c.deadline)
+		c.hasArmed.Store(true)
+	})
+	return c.armed
+}
+
+// Value implements context.Context. Once armed, the armed context answers
+// (it has the parent's values too): context.WithCancel(c) then finds the
+// armed cancelCtx behind Done and registers with it, rather than starting a
+// goroutine to watch a context it does not know.
+func (c *callContext) Value(key any) any {
+	if c.hasArmed.Load() {
+		return c.armed.Value(key)
+	}
+	return c.Context.Value(key)
+}
+
+// Deadline implements context.Context.
+func (c *callContext) Deadline() (time.Time, bool) {
+	if d, ok := c.Context.Deadline(); ok && d.Before(c.deadline) {
+		return d, true
+	}
+	return c.deadline, true
+}
+
+// Done implements context.Context.
+func (c *callContext) Done() <-chan struct{} { return c.arm().Done() }
+
+// Err implements context.Context.
+func (c *callContext) Err() error { return c.arm().Err() }
+
+// release ends the call's context (cancel of context.WithTimeout): anything
+// still holding it (a batch sent after its caller returned) sees it done.
+func (c *callContext) release() {
+	c.once.Do(func() { c.armed = releasedContext })
+	if c.cancel != nil {
+		c.cancel()
+	}
 }
 
 // none adapts an error-only call to timed.

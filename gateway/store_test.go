@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -304,4 +306,55 @@ func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
+}
+
+// TestCallContext: the store call's context has its deadline at once, arms
+// a timer only when waited on, passes the parent's values and
+// cancellation, and is done once released, armed or not.
+func TestCallContext(t *testing.T) {
+	t.Parallel()
+	type key struct{}
+	newCC := func(parent context.Context) *callContext {
+		return &callContext{Context: parent, deadline: time.Now().Add(storeCallTimeout)}
+	}
+	waitDone := func(t *testing.T, ctx context.Context, what string) {
+		t.Helper()
+		select {
+		case <-ctx.Done():
+		case <-time.After(5 * time.Second): // a bound on a hang, not a measurement
+			t.Fatalf("%s: context not done", what)
+		}
+	}
+
+	parent, cancelParent := context.WithCancel(context.WithValue(t.Context(), key{}, "v"))
+	cc := newCC(parent)
+	if d, ok := cc.Deadline(); !ok || d != cc.deadline {
+		t.Errorf("Deadline = %v, %v; want %v, true", d, ok, cc.deadline)
+	}
+	if cc.Value(key{}) != "v" || cc.hasArmed.Load() {
+		t.Errorf("Value = %v, armed = %v; want the parent's value without arming", cc.Value(key{}), cc.hasArmed.Load())
+	}
+	child, cancelChild := context.WithCancel(cc) // arms: registers with the armed context
+	defer cancelChild()
+	if !cc.hasArmed.Load() || cc.Err() != nil || cc.Value(key{}) != "v" {
+		t.Fatalf("after WithCancel: armed = %v, Err = %v, Value = %v", cc.hasArmed.Load(), cc.Err(), cc.Value(key{}))
+	}
+	cancelParent()
+	waitDone(t, cc, "parent canceled")
+	waitDone(t, child, "child of a canceled call")
+	cc.release()
+
+	released := newCC(t.Context())
+	released.release() // never armed: a batch that holds it still sees it done
+	waitDone(t, released, "released before arming")
+	if !errors.Is(released.Err(), context.Canceled) {
+		t.Errorf("released Err = %v, want Canceled", released.Err())
+	}
+
+	early, cancelEarly := context.WithTimeout(t.Context(), time.Second)
+	defer cancelEarly()
+	ed, _ := early.Deadline()
+	if d, _ := newCC(early).Deadline(); !d.Equal(ed) {
+		t.Errorf("Deadline under an earlier parent deadline = %v, want %v", d, ed)
+	}
 }

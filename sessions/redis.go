@@ -68,6 +68,10 @@ type RedisStore struct {
 	// validates sends concurrent Validate calls in shared pipelines
 	// (batch.go); nil sends each call on its own.
 	validates *validateBatcher
+	// validateFixed are validate.lua's arguments that never change (idle
+	// timeout, absolute lifetime, touch interval in ms), boxed once rather
+	// than on every request.
+	validateFixed [3]any
 }
 
 // NewRedisStore wraps client; keys start with keyPrefix (config default
@@ -82,8 +86,11 @@ func NewRedisStore(client redis.UniversalClient, keyPrefix string, opts Options)
 	if len(opts.DeriveKey) < minDeriveKeyLen {
 		panic("sessions: Options.DeriveKey must be at least 32 bytes for the Redis store")
 	}
-	return &RedisStore{client: client, keys: keyspace{prefix: keyPrefix}, opts: opts.withDefaults(),
+	s := &RedisStore{client: client, keys: keyspace{prefix: keyPrefix}, opts: opts.withDefaults(),
 		attempt: attemptTimeout(client), validates: &validateBatcher{client: client}}
+	idle, abs := s.lifetimes()
+	s.validateFixed = [3]any{idle, abs, s.opts.TouchInterval.Milliseconds()}
+	return s
 }
 
 // WithInvalidations returns a store on the same client whose scripts also
@@ -133,9 +140,9 @@ func (s *RedisStore) Validate(ctx context.Context, user, id string) (Session, er
 	if !ownedBy(id, user) {
 		return Session{}, errNotFound("validate")
 	}
-	idle, abs := s.lifetimes()
 	keys := []string{s.keys.session(id), s.keys.index(id[:tagLen], user)}
-	args := []any{user, s.opts.nowMS(), idle, abs, s.opts.TouchInterval.Milliseconds(), id}
+	fixed := &s.validateFixed
+	args := []any{user, s.opts.nowMS(), fixed[0], fixed[1], fixed[2], id}
 	var res []any
 	var err error
 	if s.validates != nil {
