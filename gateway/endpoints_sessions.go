@@ -58,7 +58,7 @@ func (g *Gateway) listSessions(w http.ResponseWriter, r *http.Request, snap *sna
 	if err != nil {
 		return err
 	}
-	ss, err := g.store.List(r.Context(), v.user.Name)
+	ss, err := g.store.List(r.Context(), v.session.User)
 	if err != nil {
 		return fmt.Errorf("list sessions: %w", err)
 	}
@@ -141,7 +141,7 @@ func (g *Gateway) revokeSessionForm(id string) authHandler {
 // revokeOwnSession revokes one of the caller's sessions: 404 when id is not
 // theirs. The current session is a logout: cookies cleared.
 func (g *Gateway) revokeOwnSession(w http.ResponseWriter, r *http.Request, snap *snapshot, v verified, id string) error {
-	err := g.store.Revoke(r.Context(), v.user.Name, id)
+	err := g.store.Revoke(r.Context(), v.session.User, id)
 	switch {
 	case errors.Is(err, sessions.ErrNotFound):
 		return fmt.Errorf("%w: %w", errSessionNotFound, err)
