@@ -38,7 +38,7 @@ func (g *Gateway) checkProviderUser(ctx context.Context, s sessions.Session) (us
 		return users.User{}, g.endProviderSession(ctx, s, errors.New("provider no longer configured"))
 	}
 	every := slot.cfg.RefreshInterval
-	if every <= 0 || g.now().Sub(s.Provider.RefreshedAt) < every {
+	if every <= 0 || s.Provider.Unchecked || g.now().Sub(s.Provider.RefreshedAt) < every {
 		return u, nil
 	}
 	won, err := g.store.LockProviderRefresh(ctx, s.ID, providerRefreshLock)
@@ -49,6 +49,12 @@ func (g *Gateway) checkProviderUser(ctx context.Context, s sessions.Session) (us
 	defer cancel()
 	roles, err := g.refreshProvider(ctx, snap, slot, s)
 	switch {
+	case errors.Is(err, oidc.ErrUncheckable):
+		next := s.Provider
+		next.Unchecked = true
+		g.log.Debug("identity provider cannot check this session any more (no refresh token, access token expired); login-time roles kept",
+			"provider", s.Provider.Name, "session", s.ID)
+		return u, g.store.UpdateProvider(ctx, s.User, s.ID, next, nil)
 	case err == nil:
 		g.metrics.oidc.refreshes.WithLabelValues(s.Provider.Name, oidcSuccess).Inc()
 		u.Roles = roles

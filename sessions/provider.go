@@ -27,6 +27,9 @@ type Provider struct {
 	// RefreshedAt is when the provider last confirmed the account (login or
 	// provider refresh).
 	RefreshedAt time.Time `json:"-"`
+	// Unchecked: the provider cannot be asked about this session any more
+	// (no refresh token, access token expired); its roles stay as they are.
+	Unchecked bool `json:"x,omitempty"`
 }
 
 // providerRecord is Provider as stored (field o of the session hash).

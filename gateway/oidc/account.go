@@ -150,6 +150,11 @@ func (p *Provider) Refresh(ctx context.Context, subject string, t Tokens) (Refre
 	defer cancel()
 	next := t
 	var claims map[string]any
+	if t.Refresh == "" && !t.Expiry.IsZero() && !p.now().Before(t.Expiry) {
+		// Userinfo would answer 401 for the expired token: that is no
+		// statement about the account (lead decision, docs/oidc.md).
+		return Refreshed{}, ErrUncheckable
+	}
 	if t.Refresh != "" {
 		tok, err := p.oauth("").TokenSource(ctx, &oauth2.Token{RefreshToken: t.Refresh, Expiry: time.Unix(1, 0)}).Token()
 		if err != nil {
@@ -219,8 +224,8 @@ const logoutLeeway = time.Minute
 // object, no nonce, and sub and/or sid. Replay (the jti) is the caller's
 // to check, in the shared store.
 func (p *Provider) VerifyLogout(ctx context.Context, raw string) (Logout, error) {
-	if raw == "" || len(raw) > maxTokenBytes {
-		return Logout{}, fmt.Errorf("%w: logout_token missing or larger than %d bytes", ErrRefused, maxTokenBytes)
+	if raw == "" || len(raw) > maxLogoutTokenBytes {
+		return Logout{}, fmt.Errorf("%w: logout_token missing or larger than %d bytes", ErrRefused, maxLogoutTokenBytes)
 	}
 	ctx, cancel := context.WithTimeout(p.ctx(ctx), requestTimeout)
 	defer cancel()

@@ -3,6 +3,7 @@ package oidc
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -23,6 +24,11 @@ var (
 	ErrRefused     = errors.New("oidc: refused by the provider")
 	ErrDenied      = errors.New("oidc: account not allowed")
 	ErrUnreachable = errors.New("oidc: provider unreachable")
+	// ErrUncheckable: the session holds no refresh token and its access
+	// token has expired, so the provider cannot be asked about it any more
+	// (Google without access_type=offline). Not a refusal: the session keeps
+	// its login-time roles (docs/oidc.md).
+	ErrUncheckable = errors.New("oidc: the provider cannot be asked about this session")
 )
 
 // Endpoint labels of portcullis_oidc_request_duration_seconds (SPEC §7).
@@ -40,8 +46,12 @@ var Endpoints = []string{EndpointDiscovery, EndpointJWKS, EndpointToken, Endpoin
 // requestTimeout bounds each call to the provider.
 const requestTimeout = 10 * time.Second
 
-// maxTokenBytes bounds a token the gateway will look at (ID, logout).
-const maxTokenBytes = 16 << 10
+// maxTokenBytes bounds a token the gateway will look at (ID, logout; an
+// ID token with many groups can be large, a logout token cannot).
+const (
+	maxTokenBytes       = 64 << 10
+	maxLogoutTokenBytes = 8 << 10
+)
 
 // Observer receives the duration of each request to the provider.
 type Observer func(provider, endpoint string, d time.Duration)
@@ -211,12 +221,9 @@ func (p *Provider) Exchange(ctx context.Context, f Flow, code string) (Login, er
 	if raw == "" {
 		return Login{}, fmt.Errorf("%w: no id_token in the token response", ErrRefused)
 	}
-	idt, claims, err := p.verifyID(ctx, raw)
+	idt, claims, err := p.verifyLogin(ctx, raw, f.Nonce)
 	if err != nil {
 		return Login{}, err
-	}
-	if idt.Nonce == "" || idt.Nonce != f.Nonce {
-		return Login{}, fmt.Errorf("%w: nonce does not match the flow", ErrRefused)
 	}
 	if err := p.fillClaims(ctx, claims, tok.AccessToken, idt.Subject); err != nil {
 		return Login{}, err
@@ -229,6 +236,19 @@ func (p *Provider) Exchange(ctx context.Context, f Flow, code string) (Login, er
 	l.SID, _ = claims["sid"].(string)
 	l.Tokens = Tokens{Access: tok.AccessToken, Refresh: tok.RefreshToken, ID: raw, Expiry: tok.Expiry}
 	return l, nil
+}
+
+// verifyLogin verifies the ID token of a login: verifyID, and the nonce of
+// the flow (a token minted for another flow, or replayed, carries another).
+func (p *Provider) verifyLogin(ctx context.Context, raw, nonce string) (*gooidc.IDToken, map[string]any, error) {
+	idt, claims, err := p.verifyID(ctx, raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	if nonce == "" || subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
+		return nil, nil, fmt.Errorf("%w: nonce does not match the flow", ErrRefused)
+	}
+	return idt, claims, nil
 }
 
 // verifyID verifies an ID token and returns it with its claims.
