@@ -22,6 +22,9 @@ type sessionJSON struct {
 	// Device is UserAgent parsed (additive to SPEC §5's fields).
 	Device  deviceJSON `json:"device"`
 	Current *bool      `json:"current,omitempty"`
+	// Provider is the identity provider the session signed in with
+	// (SPEC §9), absent for a local sign-in.
+	Provider string `json:"provider,omitempty"`
 }
 
 type sessionsJSON struct {
@@ -42,7 +45,7 @@ func sessionList(ss []sessions.Session, current string) sessionsJSON {
 	sortByLastUsed(ss)
 	out := sessionsJSON{Sessions: make([]sessionJSON, 0, len(ss))}
 	for _, s := range ss {
-		j := sessionJSON{ID: s.ID, CreatedAt: rfc3339(s.CreatedAt), LastUsedAt: rfc3339(s.LastUsedAt), IP: s.IP, UserAgent: s.UserAgent, Device: parseDevice(s.UserAgent)}
+		j := sessionJSON{ID: s.ID, CreatedAt: rfc3339(s.CreatedAt), LastUsedAt: rfc3339(s.LastUsedAt), IP: s.IP, UserAgent: s.UserAgent, Device: parseDevice(s.UserAgent), Provider: s.Provider.Name}
 		if current != "" {
 			c := s.ID == current
 			j.Current = &c
