@@ -28,6 +28,7 @@ var opUsers = []oidctest.User{
 	{Subject: "sub-dana", Username: "dana", Email: "dana@example.com", EmailVerified: true, Groups: []string{"staff-group"}, Password: "dana-pw"},
 	{Subject: "sub-erin", Username: "erin", Email: "erin@example.com", EmailVerified: true, Groups: []string{"admin-group"}, Password: "erin-pw"},
 	{Subject: "sub-alice-at-op", Username: "alice", Email: "alice@example.com", EmailVerified: true, Password: "x"},
+	{Subject: "sub-dana-2", Username: "dana", Email: "dana2@example.com", EmailVerified: true, Password: "x"},
 }
 
 type oidcEnv struct {
@@ -169,5 +170,170 @@ func TestOIDCCodeFlow(t *testing.T) {
 		if n := seriesSum(t, e.reg, "portcullis_logins_total", map[string]string{"result": "success"}); n != 1 {
 			t.Errorf("logins success = %v, want 1", n)
 		}
+	})
+}
+
+// startFlow begins a flow in c and returns the provider's authorization
+// URL, without visiting it.
+func (e *oidcEnv) startFlow(c *http.Client, rd string) *url.URL {
+	e.t.Helper()
+	res := get(e.t, noFollow(c), e.srv.URL+"/auth/oidc/corp/start?rd="+url.QueryEscape(rd))
+	wantStatus(e.t, "start", res, http.StatusFound)
+	u, err := url.Parse(res.Header.Get("Location"))
+	if err != nil || !strings.HasPrefix(u.String(), e.op.Issuer()) {
+		e.t.Fatalf("start redirected to %q, want the provider", res.Header.Get("Location"))
+	}
+	q := u.Query()
+	if q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" || q.Get("nonce") == "" || q.Get("state") == "" ||
+		q.Get("redirect_uri") != e.srv.URL+"/auth/oidc/corp/callback" {
+		e.t.Fatalf("authorization request %v lacks PKCE S256, nonce, state or the redirect_uri", q)
+	}
+	return u
+}
+
+// callbackURL is the provider's answer to the authorization request u,
+// obtained by following the provider's redirect (AutoLogin) without
+// visiting the gateway.
+func (e *oidcEnv) callbackURL(u *url.URL) string {
+	e.t.Helper()
+	res := get(e.t, noFollow(browserClient(e.t)), u.String())
+	loc := res.Header.Get("Location")
+	for i := 0; i < 5 && loc != "" && !strings.HasPrefix(loc, e.srv.URL); i++ {
+		if !strings.HasPrefix(loc, "http") {
+			loc = e.op.Issuer() + loc
+		}
+		res = get(e.t, noFollow(browserClient(e.t)), loc)
+		loc = res.Header.Get("Location")
+	}
+	if !strings.HasPrefix(loc, e.srv.URL+"/auth/oidc/corp/callback?") {
+		e.t.Fatalf("provider answered %d Location %q, want the callback", res.StatusCode, loc)
+	}
+	return loc
+}
+
+// TestOIDCCallbackRefusals: a callback that does not continue a flow of
+// this browser, or that the provider answered with an error, is a 4xx page
+// with a way to start again, never a 5xx, and signs nobody in.
+func TestOIDCCallbackRefusals(t *testing.T) {
+	t.Parallel()
+	e := newOIDCEnv(t, oidcOptions{store: memoryStore})
+	e.op.AutoLogin("sub-dana")
+	wantPage := func(t *testing.T, what string, res response, status int, text string) {
+		t.Helper()
+		wantStatus(t, what, res, status)
+		if !strings.Contains(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(res.body, text) ||
+			!strings.Contains(res.body, "Start again") {
+			t.Errorf("%s: page lacks %q or a Start again link:\n%s", what, text, res.body)
+		}
+		if res.cookie("portcullis_at") != nil && res.cookie("portcullis_at").MaxAge > 0 {
+			t.Errorf("%s: a session cookie was set", what)
+		}
+	}
+
+	t.Run("state from another browser", func(t *testing.T) {
+		victim := browserClient(t)
+		cb := e.callbackURL(e.startFlow(victim, "/api/x"))
+		res := get(t, noFollow(browserClient(t)), cb) // the attacker's browser holds no flow cookie
+		wantPage(t, "callback in another browser", res, http.StatusBadRequest, "not started in this browser")
+	})
+	t.Run("replayed callback", func(t *testing.T) {
+		c := browserClient(t)
+		cb := e.callbackURL(e.startFlow(c, "/api/x"))
+		wantStatus(t, "first callback", get(t, noFollow(c), cb), http.StatusSeeOther)
+		res := get(t, noFollow(c), cb)
+		wantPage(t, "the same callback again", res, http.StatusBadRequest, "already used")
+	})
+	t.Run("state altered", func(t *testing.T) {
+		c := browserClient(t)
+		cb := e.callbackURL(e.startFlow(c, "/api/x"))
+		u, _ := url.Parse(cb)
+		q := u.Query()
+		q.Set("state", q.Get("state")+"x")
+		u.RawQuery = q.Encode()
+		wantPage(t, "altered state", get(t, noFollow(c), u.String()), http.StatusBadRequest, "not started in this browser")
+	})
+	t.Run("expired flow", func(t *testing.T) {
+		c := browserClient(t)
+		cb := e.callbackURL(e.startFlow(c, "/api/x"))
+		e.clock.Advance(11 * time.Minute)
+		defer e.clock.Advance(-11 * time.Minute)
+		wantPage(t, "late callback", get(t, noFollow(c), cb), http.StatusBadRequest, "expired")
+	})
+	t.Run("access_denied", func(t *testing.T) {
+		c := browserClient(t)
+		u := e.startFlow(c, "/api/x")
+		cb := e.srv.URL + "/auth/oidc/corp/callback?error=access_denied&state=" + url.QueryEscape(u.Query().Get("state"))
+		res := get(t, noFollow(c), cb)
+		wantPage(t, "error=access_denied", res, http.StatusForbidden, "cancelled or denied")
+		if !strings.Contains(res.body, `/auth/oidc/corp/start?rd=%2Fapi%2Fx`) {
+			t.Errorf("Start again does not restart the flow with its rd:\n%s", res.body)
+		}
+	})
+	t.Run("code not issued by the provider", func(t *testing.T) {
+		c := browserClient(t)
+		u := e.startFlow(c, "/api/x")
+		cb := e.srv.URL + "/auth/oidc/corp/callback?code=forged&state=" + url.QueryEscape(u.Query().Get("state"))
+		wantPage(t, "forged code", get(t, noFollow(c), cb), http.StatusBadRequest, "could not be accepted")
+	})
+	hostile := map[string]string{
+		"no state":          "/auth/oidc/corp/callback?code=x",
+		"oversized state":   "/auth/oidc/corp/callback?code=x&state=0" + strings.Repeat("A", 8000),
+		"slot out of range": "/auth/oidc/corp/callback?code=x&state=9abc",
+		"binary state":      "/auth/oidc/corp/callback?code=x&state=%00%01",
+	}
+	for name, path := range hostile {
+		t.Run(name, func(t *testing.T) {
+			wantPage(t, name, get(t, noFollow(browserClient(t)), e.srv.URL+path), http.StatusBadRequest, "Please start again")
+		})
+	}
+	t.Run("unknown provider", func(t *testing.T) {
+		wantStatus(t, "unknown provider", get(t, browserClient(t), e.srv.URL+"/auth/oidc/nope/start"), http.StatusNotFound)
+	})
+	if n := seriesSum(t, e.reg, "portcullis_oidc_logins_total", map[string]string{"provider": "corp", "result": "refused"}); n < 8 {
+		t.Errorf("oidc logins refused = %v, want every refusal counted", n)
+	}
+	if n := seriesSum(t, e.reg, "portcullis_http_requests_total", map[string]string{"code": "500"}); n != 0 {
+		t.Errorf("%v answers were 500", n)
+	}
+}
+
+// TestOIDCUnreachableProvider: a provider that does not answer makes the
+// start of a sign-in a 503 page (never a dead end at the provider's door).
+func TestOIDCUnreachableProvider(t *testing.T) {
+	t.Parallel()
+	e := newOIDCEnv(t, oidcOptions{store: memoryStore})
+	e.op.SetDown(true)
+	res := get(t, noFollow(browserClient(t)), e.srv.URL+"/auth/oidc/corp/start?rd=/api/x")
+	wantStatus(t, "start with the provider down", res, http.StatusServiceUnavailable)
+	if !strings.Contains(res.body, "cannot be reached") || res.Header.Get("Retry-After") == "" {
+		t.Errorf("503 page = %q (Retry-After %q)", res.body, res.Header.Get("Retry-After"))
+	}
+	if n := seriesSum(t, e.reg, "portcullis_oidc_logins_total", map[string]string{"provider": "corp", "result": "error"}); n != 1 {
+		t.Errorf("oidc logins error = %v, want 1", n)
+	}
+	e.op.SetDown(false)
+	_, res = e.signIn("sub-dana", "/api/x")
+	wantStatus(t, "sign-in once the provider is back", res, http.StatusOK)
+}
+
+// TestOIDCUsernameTaken: a provider account whose username is a local
+// user's, or another provider account's, is refused with the 403 page, so
+// no provider account can take over a local one.
+func TestOIDCUsernameTaken(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, sk storeKind) {
+		e := newOIDCEnv(t, oidcOptions{store: sk})
+		_, res := e.signIn("sub-alice-at-op", "/api/x")
+		wantStatus(t, "provider account named like local alice", res, http.StatusForbidden)
+		if !strings.Contains(res.body, "already belongs to another account") {
+			t.Errorf("403 page = %s", res.body)
+		}
+		// Another (provider, sub) under a name a provider account holds.
+		_, res = e.signIn("sub-dana", "/api/x")
+		wantStatus(t, "dana", res, http.StatusOK)
+		_, res = e.signIn("sub-dana-2", "/api/x")
+		wantStatus(t, "a second provider account named dana", res, http.StatusForbidden)
+		_, res = e.signIn("sub-dana", "/api/x")
+		wantStatus(t, "dana again", res, http.StatusOK)
 	})
 }
