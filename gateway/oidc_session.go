@@ -20,7 +20,7 @@ import (
 // used, the request that wins the session's lock asks the provider, within
 // providerRefreshTimeout; the others go on with the stored roles.
 const (
-	providerRefreshTimeout = 3 * time.Second
+	providerRefreshTimeout = 5 * time.Second
 	// providerRefreshLock is how long a won lock keeps other replicas off:
 	// it also spaces out retries against an unreachable provider.
 	providerRefreshLock = 10 * time.Second
@@ -45,8 +45,6 @@ func (g *Gateway) checkProviderUser(ctx context.Context, s sessions.Session) (us
 	if err != nil || !won {
 		return u, err // lost: another request refreshes; the stored roles hold meanwhile
 	}
-	ctx, cancel := context.WithTimeout(ctx, providerRefreshTimeout)
-	defer cancel()
 	roles, err := g.refreshProvider(ctx, snap, slot, s)
 	switch {
 	case errors.Is(err, oidc.ErrUncheckable):
@@ -87,18 +85,26 @@ func (g *Gateway) endProviderSession(ctx context.Context, s sessions.Session, ca
 // refreshProvider asks the provider about session s and stores what it
 // learned (roles, tokens, time) in one step; it returns the new roles.
 func (g *Gateway) refreshProvider(ctx context.Context, snap *snapshot, slot *providerSlot, s sessions.Session) ([]string, error) {
-	p, err := slot.get(ctx)
-	if err != nil {
-		return nil, err
-	}
 	tok, err := g.openTokens(ctx, snap, s.User, s.ID)
 	if err != nil {
 		return nil, err
 	}
-	res, err := p.Refresh(ctx, s.Provider.Subject, tok)
+	// Only the provider's part is bounded by providerRefreshTimeout.
+	rctx, cancel := context.WithTimeout(ctx, providerRefreshTimeout)
+	defer cancel()
+	p, err := slot.get(rctx)
 	if err != nil {
 		return nil, err
 	}
+	res, err := p.Refresh(rctx, s.Provider.Subject, tok)
+	if err != nil {
+		return nil, err
+	}
+	// The provider may have rotated its refresh token: store the new one even
+	// if the client gave up meanwhile, or the next refresh would spend the
+	// old one (invalid_grant) and end the session.
+	ctx, cancelStore := context.WithTimeout(context.WithoutCancel(ctx), storeCallTimeout)
+	defer cancelStore()
 	next := s.Provider
 	next.Roles, next.RefreshedAt = res.Roles, g.now()
 	b, _ := json.Marshal(res.Tokens)
