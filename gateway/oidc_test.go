@@ -494,3 +494,92 @@ func TestOIDCLogoutAtProvider(t *testing.T) {
 		wantStatus(t, "after "+path, get(t, noFollow(c), e.srv.URL+"/api/x"), http.StatusFound)
 	}
 }
+
+// TestOIDCSameSiteStrict: with cookies.same_site: strict the callback
+// answers 200 with a page that navigates to rd (a redirect would be part of
+// the provider's cross-site navigation and leave the Strict cookies behind).
+func TestOIDCSameSiteStrict(t *testing.T) {
+	t.Parallel()
+	e := newOIDCEnv(t, oidcOptions{store: memoryStore, cfg: func(c *config.Config) { c.Cookies.SameSite = "strict" }})
+	c, res := e.signIn("sub-dana", "/api/x?y=1")
+	wantStatus(t, "callback under strict", res, http.StatusOK)
+	if res.Request.URL.Path != "/auth/oidc/corp/callback" || !strings.Contains(res.body, `content="0;url=/api/x?y=1"`) ||
+		!strings.Contains(res.body, `href="/api/x?y=1"`) {
+		t.Errorf("callback page at %s = %s, want one that navigates to rd", res.Request.URL.Path, res.body)
+	}
+	wantStatus(t, "rd with the new cookies", get(t, c, e.srv.URL+"/api/x?y=1"), http.StatusOK)
+}
+
+// TestOIDCRedirectURI: the redirect_uri comes from the request, with
+// X-Forwarded-Proto/-Host believed only from trusted proxies, unless the
+// provider sets redirect_url; a forwarded host outside the host grammar is
+// refused.
+func TestOIDCRedirectURI(t *testing.T) {
+	t.Parallel()
+	redirectURI := func(t *testing.T, e *oidcEnv, hdr ...string) (int, string) {
+		t.Helper()
+		res := e.do("GET", "/auth/oidc/corp/start?rd=/", "", append([]string{"Accept", "text/html"}, hdr...)...)
+		u, _ := url.Parse(res.Header.Get("Location"))
+		return res.StatusCode, u.Query().Get("redirect_uri")
+	}
+	fwd := []string{"X-Forwarded-Proto", "https", "X-Forwarded-Host", "gw.example.com"}
+	t.Run("untrusted peer", func(t *testing.T) {
+		e := newOIDCEnv(t, oidcOptions{store: memoryStore})
+		if code, got := redirectURI(t, e, fwd...); code != http.StatusFound || got != e.srv.URL+"/auth/oidc/corp/callback" {
+			t.Errorf("redirect_uri = %d %q, want the connection's own", code, got)
+		}
+	})
+	t.Run("trusted proxy", func(t *testing.T) {
+		e := newOIDCEnv(t, oidcOptions{store: memoryStore, cfg: trustLoopback})
+		if code, got := redirectURI(t, e, fwd...); code != http.StatusFound || got != "https://gw.example.com/auth/oidc/corp/callback" {
+			t.Errorf("redirect_uri = %d %q, want the forwarded one", code, got)
+		}
+		if code, _ := redirectURI(t, e, "X-Forwarded-Host", "evil.example.com/x?"); code != http.StatusBadRequest {
+			t.Errorf("hostile X-Forwarded-Host: %d, want 400", code)
+		}
+	})
+	t.Run("redirect_url", func(t *testing.T) {
+		e := newOIDCEnv(t, oidcOptions{store: memoryStore, cfg: trustLoopback, edit: func(ip *config.IdentityProvider) {
+			ip.RedirectURL = "https://sso.example.com/auth/oidc/corp/callback"
+		}})
+		if _, got := redirectURI(t, e, fwd...); got != "https://sso.example.com/auth/oidc/corp/callback" {
+			t.Errorf("redirect_uri = %q, want redirect_url", got)
+		}
+	})
+}
+
+// TestOIDCReload: a reload discovers the providers again; one that cannot
+// be discovered refuses the reload (the old config keeps serving); a
+// provider removed by a reload ends its sessions at their next request.
+func TestOIDCReload(t *testing.T) {
+	t.Parallel()
+	e := newOIDCEnv(t, oidcOptions{store: memoryStore})
+	c, _ := e.signIn("sub-dana", "/api/x")
+	next := *e.cfg
+	bad := next.IdentityProviders[0]
+	bad.Issuer = "http://127.0.0.1:1"
+	next.IdentityProviders = []config.IdentityProvider{bad}
+	if err := e.g.Reload(&next); err == nil {
+		t.Fatal("Reload with an undiscoverable provider succeeded")
+	}
+	wantStatus(t, "after the refused reload", get(t, c, e.srv.URL+"/api/x"), http.StatusOK)
+	next.IdentityProviders = nil
+	if err := e.g.Reload(&next); err != nil {
+		t.Fatalf("Reload without providers: %v", err)
+	}
+	res := get(t, noFollow(c), e.srv.URL+"/api/x")
+	wantStatus(t, "a removed provider's session", res, http.StatusFound)
+	wantStatus(t, "a removed provider's start", get(t, browserClient(t), e.srv.URL+"/auth/oidc/corp/start"), http.StatusNotFound)
+}
+
+// TestOIDCProvidersOnlyLoginPage: without a users file the login page shows
+// only the provider links, no password form.
+func TestOIDCProvidersOnlyLoginPage(t *testing.T) {
+	t.Parallel()
+	e := newOIDCEnv(t, oidcOptions{store: memoryStore})
+	e.g.users = nil // as serve builds it without users.file
+	page := get(t, browserClient(t), e.srv.URL+"/auth/login")
+	if strings.Contains(page.body, `name="password"`) || !strings.Contains(page.body, "Sign in with Corp SSO") {
+		t.Errorf("login page without a users file:\n%s", page.body)
+	}
+}
