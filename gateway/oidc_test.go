@@ -583,3 +583,20 @@ func TestOIDCProvidersOnlyLoginPage(t *testing.T) {
 		t.Errorf("login page without a users file:\n%s", page.body)
 	}
 }
+
+// TestOIDCFlowPerTab: flows started in several tabs of one browser each
+// complete, in any order, each returning to its own rd.
+func TestOIDCFlowPerTab(t *testing.T) {
+	t.Parallel()
+	e := newOIDCEnv(t, oidcOptions{store: memoryStore})
+	e.op.AutoLogin("sub-dana")
+	c := browserClient(t)
+	first := e.callbackURL(e.startFlow(c, "/api/one"))
+	second := e.callbackURL(e.startFlow(c, "/api/two"))
+	for _, tc := range []struct{ cb, rd string }{{second, "/api/two"}, {first, "/api/one"}} {
+		res := get(t, noFollow(c), tc.cb)
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != tc.rd {
+			t.Errorf("callback = %d to %q, want 303 to %s", res.StatusCode, res.Header.Get("Location"), tc.rd)
+		}
+	}
+}
