@@ -168,9 +168,10 @@ func (g *Gateway) oidcEndpoint(rest, method string) (endpoint, string, bool) {
 	if !ok || name == "" || strings.Contains(action, "/") {
 		return endpoint{}, "", false
 	}
+	// GET only: a HEAD (a link prefetcher) must not spend a flow.
 	get := func(h func(http.ResponseWriter, *http.Request, *snapshot, string) error) (endpoint, string, bool) {
-		if method != http.MethodGet && method != http.MethodHead {
-			return endpoint{}, "GET, HEAD", true
+		if method != http.MethodGet {
+			return endpoint{}, "GET", true
 		}
 		return endpoint{serve: func(w http.ResponseWriter, r *http.Request, snap *snapshot) error { return h(w, r, snap, name) }, present: presentForm}, "", true
 	}

@@ -600,3 +600,72 @@ func TestOIDCFlowPerTab(t *testing.T) {
 		}
 	}
 }
+
+// TestOIDCRefreshOnce: when a session's refresh_interval has passed,
+// concurrent requests on two replicas make exactly one provider refresh
+// (the session's lock in the store), so a rotating provider refresh token
+// is never spent twice; the others go on with the stored roles.
+func TestOIDCRefreshOnce(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, sk storeKind) {
+		e1 := newOIDCEnv(t, oidcOptions{store: sk})
+		e2 := newOIDCEnv(t, oidcOptions{shared: e1})
+		c, _ := e1.signIn("sub-dana", "/")
+		tokenCalls := func() int {
+			n := 0
+			for _, p := range e1.op.Requests() {
+				if strings.HasSuffix(p, "/token") {
+					n++
+				}
+			}
+			return n
+		}
+		before := tokenCalls()
+		e1.clock.Advance(6 * time.Minute)
+		done := make(chan int, 8)
+		for i := range 8 {
+			base := e1.srv.URL
+			if i%2 == 1 {
+				base = e2.srv.URL
+			}
+			go func() {
+				res, err := noFollow(c).Get(base + "/api/x")
+				if err != nil {
+					done <- 0
+					return
+				}
+				res.Body.Close()
+				done <- res.StatusCode
+			}()
+		}
+		for range 8 {
+			if code := <-done; code != http.StatusOK {
+				t.Errorf("concurrent request after refresh_interval: %d, want 200", code)
+			}
+		}
+		if n := tokenCalls() - before; n != 1 {
+			t.Errorf("provider token requests = %d, want exactly 1", n)
+		}
+	})
+}
+
+// TestOIDCFlowCookie: the flow cookie is HttpOnly, SameSite=Lax whatever
+// cookies.same_site says, lives for the flow only, and never reaches an
+// upstream; the provider requests it causes are timed per endpoint.
+func TestOIDCFlowCookie(t *testing.T) {
+	t.Parallel()
+	e := newOIDCEnv(t, oidcOptions{store: memoryStore, cfg: func(c *config.Config) { c.Cookies.SameSite = "strict" }})
+	c := browserClient(t)
+	res := get(t, noFollow(c), e.srv.URL+"/auth/oidc/corp/start?rd=/pub/x")
+	fc := res.cookie("portcullis_oidc_0")
+	if fc == nil || !fc.HttpOnly || fc.SameSite != http.SameSiteLaxMode || fc.Path != "/" || fc.MaxAge != 600 || fc.Domain != "" {
+		t.Fatalf("flow cookie = %+v, want HttpOnly, SameSite=Lax, Path=/, Max-Age=600, no Domain", fc)
+	}
+	wantStatus(t, "public route with a flow cookie", get(t, c, e.srv.URL+"/pub/x"), http.StatusOK)
+	if cookie := e.up.last(t).Header.Get("Cookie"); strings.Contains(cookie, "portcullis_oidc") {
+		t.Errorf("upstream got the flow cookie: %q", cookie)
+	}
+	if n := seriesSum(t, e.reg, "portcullis_oidc_request_duration_seconds", map[string]string{"provider": "corp", "endpoint": "discovery"}); n < 2 {
+		t.Errorf("discovery requests timed = %v, want at least 2 (start-up and the start's check)", n)
+	}
+}
