@@ -67,9 +67,14 @@ type Provider struct {
 	discovery  string
 	now        func() time.Time
 
-	mu     sync.Mutex
-	labels map[string]string // request URL (no query) → endpoint label
+	mu      sync.Mutex
+	labels  map[string]string // request URL (no query) → endpoint label
+	probeOK time.Time         // last successful Probe (wall clock)
 }
+
+// probeFresh is how long a successful Probe is trusted: a flood of sign-in
+// starts must not become a flood of requests to the provider.
+const probeFresh = 5 * time.Second
 
 // Config returns the provider's configuration.
 func (p *Provider) Config() config.IdentityProvider { return p.cfg }
@@ -124,6 +129,12 @@ func Discover(ctx context.Context, cfg config.IdentityProvider, now func() time.
 // start of a login: an unreachable provider is a 503 there, not a dead end
 // at the provider's door).
 func (p *Provider) Probe(ctx context.Context) error {
+	p.mu.Lock()
+	fresh := time.Since(p.probeOK) < probeFresh
+	p.mu.Unlock()
+	if fresh {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.discovery, nil)
@@ -138,6 +149,9 @@ func (p *Provider) Probe(ctx context.Context) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("%w: discovery answered %d", ErrUnreachable, resp.StatusCode)
 	}
+	p.mu.Lock()
+	p.probeOK = time.Now()
+	p.mu.Unlock()
 	return nil
 }
 
