@@ -4,8 +4,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,6 +45,9 @@ type oidcOptions struct {
 	shared *oidcEnv // a second replica over the same store and provider
 	edit   func(*config.IdentityProvider)
 	cfg    func(*config.Config)
+	// backchannel registers the gateway's back-channel logout URI at the
+	// provider (through a relay: the provider starts before the gateway).
+	backchannel bool
 }
 
 // newOIDCEnv is a gateway (plain http cookies, so a Go cookie jar sends
@@ -49,13 +55,17 @@ type oidcOptions struct {
 func newOIDCEnv(t *testing.T, o oidcOptions) *oidcEnv {
 	t.Helper()
 	op := (*oidctest.Provider)(nil)
+	var gatewayURL atomic.Pointer[url.URL]
 	if o.shared != nil {
 		op = o.shared.op
 	} else {
-		op = oidctest.Start(t, oidctest.Options{
-			Clients: []oidctest.Client{{ID: opClient, Secret: opSecret}},
-			Users:   opUsers,
-		})
+		client := oidctest.Client{ID: opClient, Secret: opSecret}
+		if o.backchannel {
+			relay := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(gatewayURL.Load()) }})
+			t.Cleanup(relay.Close)
+			client.BackChannelLogoutURI = relay.URL + "/auth/oidc/corp/backchannel-logout"
+		}
+		op = oidctest.Start(t, oidctest.Options{Clients: []oidctest.Client{client}, Users: opUsers})
 	}
 	edit := func(c *config.Config) {
 		c.Cookies.Secure, c.Cookies.AccessName, c.Cookies.RefreshName = false, "", ""
@@ -75,6 +85,8 @@ func newOIDCEnv(t *testing.T, o oidcOptions) *oidcEnv {
 		eo.shared, eo.clock = o.shared.newStore, o.shared.clock
 	}
 	e := newEnv(t, eo)
+	u, _ := url.Parse(e.srv.URL)
+	gatewayURL.Store(u)
 	cb := []string{e.srv.URL + "/auth/oidc/corp/callback"}
 	if o.shared != nil {
 		cb = append(cb, o.shared.srv.URL+"/auth/oidc/corp/callback")
@@ -668,4 +680,21 @@ func TestOIDCFlowCookie(t *testing.T) {
 	if n := seriesSum(t, e.reg, "portcullis_oidc_request_duration_seconds", map[string]string{"provider": "corp", "endpoint": "discovery"}); n < 2 {
 		t.Errorf("discovery requests timed = %v, want at least 2 (start-up and the start's check)", n)
 	}
+}
+
+// TestOIDCProviderEndsSession: when the provider ends a user's sessions
+// (an administrator's sign-out there), its own back-channel logout reaches
+// the gateway and the Portcullis sessions under them end.
+func TestOIDCProviderEndsSession(t *testing.T) {
+	t.Parallel()
+	e := newOIDCEnv(t, oidcOptions{store: memoryStore, backchannel: true})
+	c, _ := e.signIn("sub-dana", "/api/x")
+	other, _ := e.signIn("sub-erin", "/api/x")
+	e.op.EndSessions("sub-dana")
+	ds := e.op.BackChannelDeliveries()
+	if len(ds) != 1 || ds[0].Status != http.StatusOK {
+		t.Fatalf("back-channel deliveries = %+v, want one answered 200", ds)
+	}
+	wantStatus(t, "dana after the provider ended her session", get(t, noFollow(c), e.srv.URL+"/api/x"), http.StatusFound)
+	wantStatus(t, "erin", get(t, noFollow(other), e.srv.URL+"/api/x"), http.StatusOK)
 }
