@@ -698,3 +698,29 @@ func TestOIDCProviderEndsSession(t *testing.T) {
 	wantStatus(t, "dana after the provider ended her session", get(t, noFollow(c), e.srv.URL+"/api/x"), http.StatusFound)
 	wantStatus(t, "erin", get(t, noFollow(other), e.srv.URL+"/api/x"), http.StatusOK)
 }
+
+// TestOIDCUncheckableSession: a session the provider gave no refresh token,
+// once the provider's access token has expired, cannot be checked any more:
+// it is kept with its roles (userinfo's 401 for an expired token says
+// nothing about the account), and not asked about again.
+func TestOIDCUncheckableSession(t *testing.T) {
+	t.Parallel()
+	e := newOIDCEnv(t, oidcOptions{store: memoryStore})
+	e.op.IssueRefreshTokens(false)
+	c, _ := e.signIn("sub-dana", "/")
+	e.op.Disable("sub-dana")
+	e.clock.Advance(oidctest.AccessTokenLifetime + time.Minute)
+	before := len(e.op.Requests())
+	for i := range 2 {
+		res := get(t, c, e.srv.URL+"/api/x")
+		if res.StatusCode != http.StatusOK || res.Request.URL.Path != "/api/x" {
+			t.Fatalf("request %d after the access token expired: %d at %s, want 200 at /api/x", i, res.StatusCode, res.Request.URL.Path)
+		}
+	}
+	if n := len(e.op.Requests()) - before; n != 0 {
+		t.Errorf("the provider was asked %d times about an uncheckable session, want 0", n)
+	}
+	if n := seriesSum(t, e.reg, "portcullis_sessions_revoked_total", map[string]string{"reason": "provider_refused"}); n != 0 {
+		t.Errorf("sessions revoked provider_refused = %v, want 0", n)
+	}
+}
