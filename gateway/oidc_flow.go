@@ -206,6 +206,7 @@ func (g *Gateway) oidcStart(w http.ResponseWriter, r *http.Request, snap *snapsh
 	rd := snap.redirect.target(r.URL.Query().Get("rd"))
 	fail := func(err error) error {
 		g.metrics.oidc.logins.WithLabelValues(name, oidcResultOf(err)).Inc()
+		g.metrics.logins.WithLabelValues(loginResultOfProvider(err)).Inc()
 		return &providerFailed{err: providerError(err), restart: restartURL(snap, name, rd)}
 	}
 	p, err := slot.get(r.Context())
