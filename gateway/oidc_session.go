@@ -37,6 +37,11 @@ func (g *Gateway) checkProviderUser(ctx context.Context, s sessions.Session) (us
 	if slot == nil {
 		return users.User{}, g.endProviderSession(ctx, s, errors.New("provider no longer configured"))
 	}
+	if _, local := g.lookupUser(s.Provider.Username); local {
+		// The users file gained this name since the sign-in: a provider
+		// session must never speak for a local user (SPEC §9).
+		return users.User{}, g.endProviderSession(ctx, s, errors.New("the username is now a local user's"))
+	}
 	every := slot.cfg.RefreshInterval
 	if every <= 0 || s.Provider.Unchecked || g.now().Sub(s.Provider.RefreshedAt) < every {
 		return u, nil

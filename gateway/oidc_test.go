@@ -32,6 +32,7 @@ var opUsers = []oidctest.User{
 	{Subject: "sub-erin", Username: "erin", Email: "erin@example.com", EmailVerified: true, Groups: []string{"admin-group"}, Password: "erin-pw"},
 	{Subject: "sub-alice-at-op", Username: "alice", Email: "alice@example.com", EmailVerified: true, Password: "x"},
 	{Subject: "sub-dana-2", Username: "dana", Email: "dana2@example.com", EmailVerified: true, Password: "x"},
+	{Subject: "sub-dave", Username: "dave", Email: "dave@example.com", EmailVerified: true, Password: "x"},
 }
 
 type oidcEnv struct {
@@ -347,6 +348,20 @@ func TestOIDCUsernameTaken(t *testing.T) {
 		wantStatus(t, "a second provider account named dana", res, http.StatusForbidden)
 		_, res = e.signIn("sub-dana", "/api/x")
 		wantStatus(t, "dana again", res, http.StatusOK)
+
+		// A local user added later under a provider account's name ends
+		// that account's sessions at their next request.
+		writeUsersFile(t, e.usersPath, func(name string, _ *userEntry) bool { return name != "dave" })
+		if err := e.users.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		c, res := e.signIn("sub-dave", "/")
+		wantStatus(t, "provider dave while no local dave exists", res, http.StatusOK)
+		writeUsersFile(t, e.usersPath, nil)
+		if err := e.users.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, "provider dave after local dave was added", get(t, noFollow(c), e.srv.URL+"/"), http.StatusFound)
 	})
 }
 
