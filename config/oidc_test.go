@@ -94,3 +94,14 @@ func TestLoadIdentityProviderErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestReloadAllowsIdentityProviders: identity_providers reload (with
+// discovery, SPEC §8); changing them names no restart-only key.
+func TestReloadAllowsIdentityProviders(t *testing.T) {
+	t.Parallel()
+	old := mustLoad(t, usersLine, nil)
+	next := mustLoad(t, usersLine+"identity_providers:\n  - name: corp\n    issuer: https://id.example.com\n    client_id: c\n", nil)
+	if got := ReloadBlockers(old, next); len(got) != 0 {
+		t.Errorf("ReloadBlockers(providers added) = %v, want none", got)
+	}
+}
