@@ -100,8 +100,11 @@ func TestLoadIdentityProviderErrors(t *testing.T) {
 func TestReloadAllowsIdentityProviders(t *testing.T) {
 	t.Parallel()
 	old := mustLoad(t, usersLine, nil)
-	next := mustLoad(t, usersLine+"identity_providers:\n  - name: corp\n    issuer: https://id.example.com\n    client_id: c\n", nil)
-	if got := ReloadBlockers(old, next); len(got) != 0 {
+	next := *old
+	next.IdentityProviders = []IdentityProvider{DefaultIdentityProvider()}
+	next.IdentityProviders[0].Name = "corp"
+
+	if got := ReloadBlockers(old, &next); len(got) != 0 {
 		t.Errorf("ReloadBlockers(providers added) = %v, want none", got)
 	}
 }
