@@ -513,3 +513,30 @@ func TestOIDCFlowCookie(t *testing.T) {
 		t.Errorf("discovery requests timed = %v, want at least 2 (start-up and the start's check)", n)
 	}
 }
+
+// TestOIDCForwardAuth: /auth/verify answers for a provider session with the
+// provider's username and the session's roles, like any other session.
+func TestOIDCForwardAuth(t *testing.T) {
+	t.Parallel()
+	e := newOIDCEnv(t, oidcOptions{store: memoryStore, cfg: trustLoopback})
+	c, _ := e.signIn("sub-dana", "/")
+	verify := func(uri string) *http.Response {
+		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/auth/verify", nil)
+		req.Header.Set("X-Forwarded-Uri", uri)
+		req.Header.Set("X-Forwarded-Host", e.addr())
+		req.Header.Set("X-Forwarded-Method", "GET")
+		res, err := noFollow(c).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	res := verify("/api/x")
+	if res.StatusCode != http.StatusOK || res.Header.Get("X-Auth-User") != "dana" || res.Header.Get("X-Auth-Roles") != "staff" {
+		t.Errorf("verify /api/x = %d %q %q, want 200 dana staff", res.StatusCode, res.Header.Get("X-Auth-User"), res.Header.Get("X-Auth-Roles"))
+	}
+	if res := verify("/adminarea"); res.StatusCode != http.StatusForbidden {
+		t.Errorf("verify /adminarea = %d, want 403", res.StatusCode)
+	}
+}
