@@ -49,6 +49,8 @@ type oidcOptions struct {
 	// backchannel registers the gateway's back-channel logout URI at the
 	// provider (through a relay: the provider starts before the gateway).
 	backchannel bool
+	// public registers a public client (no secret: PKCE only).
+	public bool
 }
 
 // newOIDCEnv is a gateway (plain http cookies, so a Go cookie jar sends
@@ -61,6 +63,9 @@ func newOIDCEnv(t *testing.T, o oidcOptions) *oidcEnv {
 		op = o.shared.op
 	} else {
 		client := oidctest.Client{ID: opClient, Secret: opSecret}
+		if o.public {
+			client.Secret = ""
+		}
 		if o.backchannel {
 			relay := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(gatewayURL.Load()) }})
 			t.Cleanup(relay.Close)
@@ -73,6 +78,9 @@ func newOIDCEnv(t *testing.T, o oidcOptions) *oidcEnv {
 		ip := config.DefaultIdentityProvider()
 		ip.Name, ip.DisplayName, ip.Issuer, ip.ClientID, ip.ClientSecret = "corp", "Corp SSO", op.Issuer(), opClient, opSecret
 		ip.RolesClaim, ip.RoleMap = "groups", map[string]string{"staff-group": "staff", "admin-group": "admin"}
+		if o.public {
+			ip.ClientSecret = ""
+		}
 		if o.edit != nil {
 			o.edit(&ip)
 		}
@@ -539,4 +547,16 @@ func TestOIDCForwardAuth(t *testing.T) {
 	if res := verify("/adminarea"); res.StatusCode != http.StatusForbidden {
 		t.Errorf("verify /adminarea = %d, want 403", res.StatusCode)
 	}
+}
+
+// TestOIDCPublicClient: a public client (no client_secret) signs in with
+// PKCE alone, and its provider refresh works too.
+func TestOIDCPublicClient(t *testing.T) {
+	t.Parallel()
+	e := newOIDCEnv(t, oidcOptions{store: memoryStore, public: true})
+	c, res := e.signIn("sub-erin", "/adminarea")
+	wantStatus(t, "public client sign-in", res, http.StatusOK)
+	e.op.SetGroups("sub-erin", "staff-group")
+	e.clock.Advance(6 * time.Minute)
+	wantStatus(t, "after a provider refresh", get(t, c, e.srv.URL+"/adminarea"), http.StatusForbidden)
 }
