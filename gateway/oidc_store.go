@@ -15,6 +15,7 @@ type providerStore interface {
 	LockProviderRefresh(ctx context.Context, id string, ttl time.Duration) (bool, error)
 	RememberLogoutToken(ctx context.Context, provider, jti string, until time.Time) (bool, error)
 	ClaimUsername(ctx context.Context, username, owner string, ttl time.Duration) (bool, error)
+	UsernameOwner(ctx context.Context, username string) (string, error)
 	IndexProviderSID(ctx context.Context, provider, sid, user, id string, ttl time.Duration) error
 	ProviderSIDSessions(ctx context.Context, provider, sid string) ([]sessions.SessionRef, error)
 }
@@ -26,11 +27,12 @@ const (
 	opLockRefresh     = "lock_provider_refresh"
 	opRememberLogout  = "remember_logout_token"
 	opClaimUsername   = "claim_username"
+	opUsernameOwner   = "username_owner"
 	opIndexSID        = "index_provider_sid"
 	opProviderSIDList = "provider_sid_sessions"
 )
 
-var providerStoreOps = []string{opProviderTokens, opUpdateProvider, opLockRefresh, opRememberLogout, opClaimUsername, opIndexSID, opProviderSIDList}
+var providerStoreOps = []string{opProviderTokens, opUpdateProvider, opLockRefresh, opRememberLogout, opClaimUsername, opUsernameOwner, opIndexSID, opProviderSIDList}
 
 func (s instrumentedStore) ProviderTokens(ctx context.Context, user, id string) ([]byte, error) {
 	return timed(ctx, s, opProviderTokens, func(ctx context.Context) ([]byte, error) { return s.next.ProviderTokens(ctx, user, id) })
@@ -53,6 +55,10 @@ func (s instrumentedStore) RememberLogoutToken(ctx context.Context, provider, jt
 
 func (s instrumentedStore) ClaimUsername(ctx context.Context, username, owner string, ttl time.Duration) (bool, error) {
 	return timed(ctx, s, opClaimUsername, func(ctx context.Context) (bool, error) { return s.next.ClaimUsername(ctx, username, owner, ttl) })
+}
+
+func (s instrumentedStore) UsernameOwner(ctx context.Context, username string) (string, error) {
+	return timed(ctx, s, opUsernameOwner, func(ctx context.Context) (string, error) { return s.next.UsernameOwner(ctx, username) })
 }
 
 func (s instrumentedStore) IndexProviderSID(ctx context.Context, provider, sid, user, id string, ttl time.Duration) error {
@@ -80,6 +86,9 @@ func (unavailableStore) RememberLogoutToken(context.Context, string, string, tim
 }
 func (unavailableStore) ClaimUsername(context.Context, string, string, time.Duration) (bool, error) {
 	return false, errNoSessionStore
+}
+func (unavailableStore) UsernameOwner(context.Context, string) (string, error) {
+	return "", errNoSessionStore
 }
 func (unavailableStore) IndexProviderSID(context.Context, string, string, string, string, time.Duration) error {
 	return errNoSessionStore

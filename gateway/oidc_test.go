@@ -560,3 +560,22 @@ func TestOIDCPublicClient(t *testing.T) {
 	e.clock.Advance(6 * time.Minute)
 	wantStatus(t, "after a provider refresh", get(t, c, e.srv.URL+"/adminarea"), http.StatusForbidden)
 }
+
+// TestOIDCAdminByUsername: the admin API names a provider account by its
+// username (what upstreams see), through the username's claim.
+func TestOIDCAdminByUsername(t *testing.T) {
+	t.Parallel()
+	token := strings.Repeat("t", 40)
+	e := newOIDCEnv(t, oidcOptions{store: memoryStore, cfg: func(c *config.Config) { c.Admin.Token = config.Secret(token) }})
+	c, _ := e.signIn("sub-dana", "/")
+	admin := serve(t, e.g.AdminHandler())
+	res := do(t, "GET", admin+"/admin/users/dana/sessions", "", "Authorization", "Bearer "+token)
+	if res.StatusCode != http.StatusOK || !strings.Contains(res.body, `"provider":"corp"`) {
+		t.Fatalf("admin list of dana = %d %s, want her provider session", res.StatusCode, res.body)
+	}
+	wantStatus(t, "admin revoke all of dana", do(t, "DELETE", admin+"/admin/users/dana/sessions", "", "Authorization", "Bearer "+token), http.StatusNoContent)
+	wantStatus(t, "dana after the admin revoked her", get(t, noFollow(c), e.srv.URL+"/api/x"), http.StatusFound)
+	if n := seriesSum(t, e.reg, "portcullis_sessions_revoked_total", map[string]string{"reason": "admin"}); n != 1 {
+		t.Errorf("sessions revoked admin = %v, want 1", n)
+	}
+}

@@ -183,6 +183,19 @@ func (s *RedisStore) ClaimUsername(ctx context.Context, username, owner string, 
 	return true, nil
 }
 
+// UsernameOwner returns the provider user holding username's claim, or ""
+// (for the admin API, which names users by what upstreams see).
+func (s *RedisStore) UsernameOwner(ctx context.Context, username string) (string, error) {
+	v, err := s.client.Get(ctx, s.keys.usernameClaim(username)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", redisError("username owner", err)
+	}
+	return v, nil
+}
+
 // IndexProviderSID adds session (user, id) to the sessions of a provider
 // session id for ttl (extending the set's life), for back-channel logout.
 func (s *RedisStore) IndexProviderSID(ctx context.Context, provider, sid, user, id string, ttl time.Duration) error {
@@ -302,6 +315,17 @@ func (m *MemoryStore) ClaimUsername(ctx context.Context, username, owner string,
 	}
 	m.marks[key] = memMark{value: owner, until: now + ttl.Milliseconds()}
 	return true, nil
+}
+
+// UsernameOwner: see RedisStore.UsernameOwner.
+func (m *MemoryStore) UsernameOwner(ctx context.Context, username string) (string, error) {
+	if err := checkCtx(ctx, "username owner"); err != nil {
+		return "", err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mk, _ := m.mark("name:"+username, m.opts.nowMS())
+	return mk.value, nil
 }
 
 // IndexProviderSID: see RedisStore.IndexProviderSID.

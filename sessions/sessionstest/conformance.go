@@ -39,6 +39,7 @@ type ProviderStore interface {
 	LockProviderRefresh(ctx context.Context, id string, ttl time.Duration) (bool, error)
 	RememberLogoutToken(ctx context.Context, provider, jti string, until time.Time) (bool, error)
 	ClaimUsername(ctx context.Context, username, owner string, ttl time.Duration) (bool, error)
+	UsernameOwner(ctx context.Context, username string) (string, error)
 	IndexProviderSID(ctx context.Context, provider, sid, user, id string, ttl time.Duration) error
 	ProviderSIDSessions(ctx context.Context, provider, sid string) ([]sessions.SessionRef, error)
 }

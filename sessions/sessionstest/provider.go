@@ -121,6 +121,12 @@ func testProviderMarks(t *testing.T, newStore NewStoreFunc) {
 		}
 	}
 
+	for name, want := range map[string]string{"carol": a, "frank": b, "nobody": ""} {
+		if got, err := e.store.UsernameOwner(e.ctx, name); got != want || err != nil {
+			t.Errorf("UsernameOwner(%q) = %q, %v; want %q", name, got, err, want)
+		}
+	}
+
 	user := sessions.ProviderUser("corp", "a")
 	s1, s2 := e.create(user), e.create(user)
 	for _, s := range []sessions.Created{s1, s2, s2} {
