@@ -23,6 +23,10 @@ type Config struct {
 	Log      Log      `yaml:"log"`
 	UI       UI       `yaml:"ui"`
 
+	// IdentityProviders are the OpenID Connect providers users may sign in
+	// with (SPEC §9); with one or more, users.file is optional.
+	IdentityProviders []IdentityProvider `yaml:"identity_providers"`
+
 	// Path is the file the config was loaded from. Relative file paths in the
 	// config (users.file, key files, TLS files, _file secrets) are resolved
 	// against its directory by Load, so every path in a loaded Config is

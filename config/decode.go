@@ -26,6 +26,7 @@ var (
 	durationType = reflect.TypeFor[time.Duration]()
 	prefixType   = reflect.TypeFor[netip.Prefix]()
 	routeType    = reflect.TypeFor[Route]()
+	providerType = reflect.TypeFor[IdentityProvider]()
 )
 
 type decoder struct {
@@ -100,9 +101,40 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.mapping(n, v, path)
 	case reflect.Slice:
 		d.sequence(n, v, path)
+	case reflect.Map:
+		d.stringMap(n, v, path)
 	default:
 		d.scalar(n, v, path)
 	}
+}
+
+// stringMap decodes a mapping of plain string keys (role_map); values
+// decode as the map's element type.
+func (d *decoder) stringMap(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.fail(n, path, "expected a mapping, got %s", kindName(n))
+		return
+	}
+	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode || isMerge(k) {
+			d.fail(k, path, "a mapping key must be a plain string")
+			continue
+		}
+		child := path + "." + k.Value
+		if first, dup := seen[k.Value]; dup {
+			d.fail(k, child, "duplicate key (first set at line %d)", first)
+			continue
+		}
+		seen[k.Value] = k.Line
+		d.lines[child] = k.Line
+		ev := reflect.New(v.Type().Elem()).Elem()
+		d.decode(val, ev, child)
+		m.SetMapIndex(reflect.ValueOf(k.Value), ev)
+	}
+	v.Set(m)
 }
 
 func isNull(n *yaml.Node) bool {
@@ -180,8 +212,11 @@ func (d *decoder) sequence(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		ev := s.Index(i)
-		if ev.Type() == routeType {
+		switch ev.Type() {
+		case routeType:
 			ev.Set(reflect.ValueOf(DefaultRoute()))
+		case providerType:
+			ev.Set(reflect.ValueOf(DefaultIdentityProvider()))
 		}
 		d.decode(e, ev, ep)
 	}

@@ -176,6 +176,9 @@ func (c *Config) fileRefs() []fileRef {
 		{"users.file", &c.Users.File},
 		{"ui.logo_file", &c.UI.LogoFile},
 	}
+	for i := range c.IdentityProviders {
+		refs = append(refs, fileRef{fmt.Sprintf("identity_providers[%d].client_secret_file", i), &c.IdentityProviders[i].ClientSecretFile})
+	}
 	for i := range c.Tokens.Keys {
 		k := &c.Tokens.Keys[i]
 		p := fmt.Sprintf("tokens.keys[%d].", i)
@@ -253,6 +256,11 @@ func (l *loader) readSecrets(c *Config) {
 		k := &c.Tokens.Keys[i]
 		p := fmt.Sprintf("tokens.keys[%d].", i)
 		pairs = append(pairs, pair{p + "secret", p + "secret_file", &k.Secret, k.SecretFile})
+	}
+	for i := range c.IdentityProviders {
+		ip := &c.IdentityProviders[i]
+		p := fmt.Sprintf("identity_providers[%d].", i)
+		pairs = append(pairs, pair{p + "client_secret", p + "client_secret_file", &ip.ClientSecret, ip.ClientSecretFile})
 	}
 	for _, p := range pairs {
 		if p.file == "" || l.d.bad[p.filePath] {

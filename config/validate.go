@@ -27,6 +27,7 @@ func (c *Config) Validate() error {
 	c.validateRoutes(&p)
 	c.validateLog(&p)
 	c.validateUI(&p)
+	c.validateIdentityProviders(&p)
 	return p.err()
 }
 
@@ -340,8 +341,8 @@ func validateRedis(p *problems, r Redis) {
 }
 
 func (c *Config) validateUsers(p *problems) {
-	if c.Users.File == "" {
-		p.add("users.file", "required")
+	if c.Users.File == "" && len(c.IdentityProviders) == 0 {
+		p.add("users.file", "required (unless identity_providers are configured)")
 	}
 	a := c.Users.Argon2
 	if a.MaxMemoryKiB == 0 {

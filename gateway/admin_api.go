@@ -39,8 +39,28 @@ func (g *Gateway) adminHandle(h func(http.ResponseWriter, *http.Request) error) 
 	}
 }
 
+// adminUser is the store user the admin API's {user} names: a users-file
+// name as is, else the provider account (sessions.ProviderUser) that holds
+// that username, else the path value as is (a provider account's store
+// user can be given directly too).
+func (g *Gateway) adminUser(r *http.Request) (string, error) {
+	name := r.PathValue("user")
+	if _, local := g.lookupUser(name); local || sessions.IsProviderUser(name) {
+		return name, nil
+	}
+	owner, err := g.store.UsernameOwner(r.Context(), name)
+	if err != nil || owner == "" {
+		return name, err
+	}
+	return owner, nil
+}
+
 func (g *Gateway) adminList(w http.ResponseWriter, r *http.Request) error {
-	ss, err := g.store.List(r.Context(), r.PathValue("user"))
+	user, err := g.adminUser(r)
+	if err != nil {
+		return fmt.Errorf("admin list: %w", err)
+	}
+	ss, err := g.store.List(r.Context(), user)
 	if err != nil {
 		return fmt.Errorf("admin list: %w", err)
 	}
@@ -49,7 +69,11 @@ func (g *Gateway) adminList(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (g *Gateway) adminRevokeAll(w http.ResponseWriter, r *http.Request) error {
-	ids, err := g.store.RevokeUser(r.Context(), r.PathValue("user"))
+	user, err := g.adminUser(r)
+	if err != nil {
+		return fmt.Errorf("admin revoke user: %w", err)
+	}
+	ids, err := g.store.RevokeUser(r.Context(), user)
 	if err != nil {
 		return fmt.Errorf("admin revoke user: %w", err)
 	}
@@ -59,7 +83,11 @@ func (g *Gateway) adminRevokeAll(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (g *Gateway) adminRevokeOne(w http.ResponseWriter, r *http.Request) error {
-	err := g.store.Revoke(r.Context(), r.PathValue("user"), r.PathValue("id"))
+	user, err := g.adminUser(r)
+	if err != nil {
+		return fmt.Errorf("admin revoke: %w", err)
+	}
+	err = g.store.Revoke(r.Context(), user, r.PathValue("id"))
 	switch {
 	case errors.Is(err, sessions.ErrNotFound):
 		return fmt.Errorf("%w: %w", errSessionNotFound, err)

@@ -146,6 +146,11 @@ func (g *Gateway) checkSession(ctx context.Context, user, sid string) (sessions.
 // exists, is enabled and has the password it had at login. A failure revokes
 // the session (user_disabled), so the answer is final on every replica.
 func (g *Gateway) checkUser(ctx context.Context, s sessions.Session) (users.User, error) {
+	if !s.Provider.IsZero() {
+		// Created through an identity provider: its checks are the
+		// provider's, its roles the session's (SPEC §4, §9).
+		return g.checkProviderUser(ctx, s)
+	}
 	u, ok := g.lookupUser(s.User)
 	if ok && !u.Disabled && u.Fingerprint == s.PasswordFingerprint {
 		return u, nil

@@ -120,7 +120,7 @@ func pagesJourney(t *testing.T, p *page) {
 	}
 
 	p.run(t, "sessions page", chromedp.Navigate(base+"/auth/sessions?rd=%2Fapp%2Fpage"), chromedp.WaitVisible(chromedp.CSS(".devices")))
-	rows := get(t, p, "device rows", chromedp.Evaluate[[]struct{ Text, Button string }](`[...document.querySelectorAll(".devices li")].map(li => ({
+	rows := fetchValue(t, p, "device rows", chromedp.Evaluate[[]struct{ Text, Button string }](`[...document.querySelectorAll(".devices li")].map(li => ({
 		Text: li.textContent.replace(/\s+/g, " ").trim(), Button: li.querySelector("button").textContent.replace(/\s+/g, " ").trim()}))`))
 	if len(rows) != 3 {
 		t.Fatalf("sessions page lists %d devices, want 3: %+v", len(rows), rows)
@@ -134,7 +134,7 @@ func pagesJourney(t *testing.T, p *page) {
 	if r := rows[2]; !strings.Contains(r.Text, "Last active 4 minutes ago") || !strings.HasPrefix(r.Button, "Sign out ") {
 		t.Errorf("third row = %+v, want the long User-Agent's device, last active 4 minutes ago", r)
 	}
-	if back := get(t, p, "back link", chromedp.Evaluate[string](`[...document.querySelectorAll("a")].find(a => a.textContent.includes("Back to")).getAttribute("href")`)); back != "/app/page" {
+	if back := fetchValue(t, p, "back link", chromedp.Evaluate[string](`[...document.querySelectorAll("a")].find(a => a.textContent.includes("Back to")).getAttribute("href")`)); back != "/app/page" {
 		t.Errorf("the sessions page links back to %q, want /app/page", back)
 	}
 	p.check(t, "sessions")
@@ -273,8 +273,8 @@ func (p *page) run(t *testing.T, what string, steps ...chromedp.Action[chromedp.
 	}
 }
 
-// get runs one action that returns a value.
-func get[T any](t *testing.T, p *page, what string, a chromedp.Action[T]) T {
+// fetchValue runs one browser action that returns a value.
+func fetchValue[T any](t *testing.T, p *page, what string, a chromedp.Action[T]) T {
 	t.Helper()
 	v, err := chromedp.Run(p.ctx, a)
 	if err != nil {
@@ -285,12 +285,12 @@ func get[T any](t *testing.T, p *page, what string, a chromedp.Action[T]) T {
 
 func (p *page) text(t *testing.T, sel string) string {
 	t.Helper()
-	return strings.Join(strings.Fields(get(t, p, "text of "+sel, chromedp.Text(chromedp.CSS(sel)))), " ")
+	return strings.Join(strings.Fields(fetchValue(t, p, "text of "+sel, chromedp.Text(chromedp.CSS(sel)))), " ")
 }
 
 func (p *page) location(t *testing.T) *url.URL {
 	t.Helper()
-	u, err := url.Parse(get(t, p, "location", chromedp.Location()))
+	u, err := url.Parse(fetchValue(t, p, "location", chromedp.Location()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,12 +313,12 @@ func (p *page) check(t *testing.T, name string) {
 func (p *page) problems(t *testing.T) []string {
 	t.Helper()
 	var out []string
-	if title := strings.TrimSpace(get(t, p, "title", chromedp.Title())); title == "" {
+	if title := strings.TrimSpace(fetchValue(t, p, "title", chromedp.Title())); title == "" {
 		out = append(out, "the page has no <title>")
 	}
 	// The viewport's own width, then the narrowest phone and a wide screen.
 	out = append(out, p.overflow(t, p.vp.width, 320, 1920)...)
-	out = append(out, get(t, p, "labels", chromedp.Evaluate[[]string](unlabelledJS))...)
+	out = append(out, fetchValue(t, p, "labels", chromedp.Evaluate[[]string](unlabelledJS))...)
 	out = append(out, p.focusProblems(t)...)
 	return append(out, p.axeViolations(t)...)
 }
@@ -330,7 +330,7 @@ func (p *page) overflow(t *testing.T, widths ...int64) []string {
 	var out []string
 	for _, w := range widths {
 		p.resize(t, w, p.vp.height)
-		over := get(t, p, "overflow", chromedp.Evaluate[int](`document.documentElement.scrollWidth - innerWidth`))
+		over := fetchValue(t, p, "overflow", chromedp.Evaluate[int](`document.documentElement.scrollWidth - innerWidth`))
 		if over > 0 {
 			out = append(out, fmt.Sprintf("at %d px the page scrolls sideways by %d px", w, over))
 		}
@@ -362,7 +362,7 @@ const unlabelledJS = `(() => {
 // never reaches.
 func (p *page) focusProblems(t *testing.T) []string {
 	t.Helper()
-	stops := get(t, p, "focusable", chromedp.Evaluate[int](`(() => {
+	stops := fetchValue(t, p, "focusable", chromedp.Evaluate[int](`(() => {
 		document.activeElement?.blur();
 		const all = document.querySelectorAll("a[href], button, input:not([type=hidden]), select, textarea, [tabindex]:not([tabindex='-1'])");
 		all.forEach((el, i) => el.dataset.focusStop = i);
@@ -378,7 +378,7 @@ func (p *page) focusProblems(t *testing.T) []string {
 	// (to the browser) before Tab wraps around to the first element.
 	for i := 0; i < 2*stops+1 && len(seen) < stops; i++ {
 		p.run(t, "tab", chromedp.KeyEvent(kb.Tab))
-		s := get(t, p, "focus style", chromedp.Evaluate[*focusStop](`(() => {
+		s := fetchValue(t, p, "focus style", chromedp.Evaluate[*focusStop](`(() => {
 			const el = document.activeElement;
 			if (!el || el === document.body) return null;
 			const cs = getComputedStyle(el);
@@ -440,7 +440,7 @@ func (p *page) axeViolations(t *testing.T) []string {
 		Violations []axeViolation
 		Passes     int
 	}
-	r := get(t, p, "axe.run", chromedp.Evaluate[result](`axe.run(document, {runOnly: {type: "tag", values: `+string(tags)+`}}).then(r => ({
+	r := fetchValue(t, p, "axe.run", chromedp.Evaluate[result](`axe.run(document, {runOnly: {type: "tag", values: `+string(tags)+`}}).then(r => ({
 		Passes: r.passes.length,
 		Violations: r.violations.map(v => ({ID: v.id, Impact: v.impact || "", Help: v.help, HelpURL: v.helpUrl,
 			Nodes: v.nodes.map(n => ({Target: n.target, HTML: n.html, Summary: n.failureSummary || ""}))}))}))`, chromedp.EvalAwaitPromise))
@@ -461,7 +461,7 @@ func (p *page) axeViolations(t *testing.T) []string {
 
 func (p *page) screenshot(t *testing.T, name string) {
 	t.Helper()
-	img := get(t, p, "screenshot", chromedp.FullScreenshot(100))
+	img := fetchValue(t, p, "screenshot", chromedp.FullScreenshot(100))
 	file := filepath.Join(p.dir, strings.NewReplacer("/", "-").Replace(t.Name())+"-"+name+".png")
 	if err := os.WriteFile(file, img, 0o644); err != nil {
 		t.Fatal(err)

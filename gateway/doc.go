@@ -121,8 +121,24 @@
 //	error_page.go     the browser error page (writeErrorPage, hasErrorPage, deniedRole)
 //	readiness.go      /readyz (pinger); admin.go admin_api.go: the admin listener
 //	server.go         NewServer: the listener's http.Server settings
+//	oidc_flow.go      identity providers (SPEC §9): discovery per snapshot, the sealed
+//	                  flow cookie, start and callback, the sign-in, their error pages
+//	oidc_session.go   the per-request check of provider sessions, provider refresh,
+//	                  logout: provider; oidc_backchannel.go: back-channel logout
+//	oidc_store.go oidc_metrics.go
+//	                  providerStore and its instrumentation; the oidc metrics
 //
 // The session store is used through the narrow interface each user
-// declares: sessionStore (auth.go), loginCounter (ratelimit.go) and pinger
-// (readiness.go); SessionStore, what Options.Store takes, is their union.
+// declares: sessionStore (auth.go), loginCounter (ratelimit.go), pinger
+// (readiness.go) and providerStore (oidc_store.go); SessionStore, what
+// Options.Store takes, is their union.
+//
+// # Identity providers
+//
+// The relying party itself is gateway/oidc (discovery, the code flow with
+// PKCE, ID and logout token verification, refresh, the sealer); this package
+// carries a flow between start and callback in a sealed cookie, turns a
+// verified login into a session keyed by (provider, sub)
+// (sessions.ProviderUser), and in checkUser sends provider sessions to
+// checkProviderUser instead of the users file. docs/oidc.md describes it.
 package gateway

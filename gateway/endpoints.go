@@ -198,6 +198,11 @@ func (g *Gateway) authHandlerFor(path, method string) (endpoint, string) {
 		// counts is X-Forwarded-Method.
 		return endpoint{serve: g.verify, present: presentAPI}, ""
 	}
+	if rest, ok := strings.CutPrefix(path, pathOIDC); ok {
+		if ep, allow, found := g.oidcEndpoint(rest, method); found {
+			return ep, allow
+		}
+	}
 	if id, ok := strings.CutPrefix(path, pathSessions+"/"); ok && id != "" {
 		if id, ok := strings.CutSuffix(id, pathRevokeSuffix); ok && id != "" && !strings.Contains(id, "/") {
 			return byMethod("POST", presentForm, map[string]authHandler{http.MethodPost: g.revokeSessionForm(id)})

@@ -30,14 +30,16 @@ func (g *Gateway) rotate(ctx context.Context, snap *snapshot, refreshToken strin
 	case err != nil:
 		return issued{}, fmt.Errorf("refresh: %w", err)
 	}
-	u, err := g.checkUser(ctx, res.Session)
+	// The token names the session's store user: for a provider session
+	// that is its (provider, sub) key, not the username checkUser returns.
+	_, err = g.checkUser(ctx, res.Session)
 	switch {
 	case errors.Is(err, errUserDisabled):
 		return issued{}, fmt.Errorf("%w: %w", errInvalidGrant, err)
 	case err != nil:
 		return issued{}, err
 	}
-	at, claims, err := snap.keys.Issue(u.Name, res.Session.ID, g.now())
+	at, claims, err := snap.keys.Issue(res.Session.User, res.Session.ID, g.now())
 	if err != nil {
 		return issued{}, fmt.Errorf("issue access token: %w", err)
 	}
@@ -132,12 +134,20 @@ func (g *Gateway) logout(w http.ResponseWriter, r *http.Request, snap *snapshot)
 		}
 		bodyTok = tok // a malformed body only means "no refresh token"
 	}
+	end := ""
+	if form {
+		end = g.providerLogoutURL(r, snap) // logout: provider (SPEC §9); read before revoking
+	}
 	n, err := g.revokePresented(r.Context(), r, snap, bodyTok, true)
 	if err != nil {
 		return err // not revoked: the cookies stay so the client can retry
 	}
 	g.metrics.revoke(revokedLogout, n)
 	snap.cookies.clear(w)
+	if end != "" {
+		http.Redirect(w, r, end, http.StatusSeeOther)
+		return nil
+	}
 	if form {
 		http.Redirect(w, r, snap.redirect.target(rd), http.StatusSeeOther)
 		return nil
@@ -198,12 +208,20 @@ func (g *Gateway) logoutAll(w http.ResponseWriter, r *http.Request, snap *snapsh
 	if err != nil {
 		return err
 	}
-	ids, err := g.store.RevokeUser(r.Context(), v.user.Name)
+	end := ""
+	if isFormPost(r) {
+		end = g.providerLogoutURL(r, snap) // logout: provider (SPEC §9); read before revoking
+	}
+	ids, err := g.store.RevokeUser(r.Context(), v.session.User)
 	if err != nil {
 		return fmt.Errorf("revoke user: %w", err)
 	}
 	g.metrics.revoke(revokedLogoutAll, len(ids))
 	snap.cookies.clear(w)
+	if end != "" {
+		http.Redirect(w, r, end, http.StatusSeeOther)
+		return nil
+	}
 	if isFormPost(r) {
 		http.Redirect(w, r, signedOutURL(snap), http.StatusSeeOther)
 		return nil

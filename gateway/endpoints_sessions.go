@@ -22,6 +22,9 @@ type sessionJSON struct {
 	// Device is UserAgent parsed (additive to SPEC §5's fields).
 	Device  deviceJSON `json:"device"`
 	Current *bool      `json:"current,omitempty"`
+	// Provider is the identity provider the session signed in with
+	// (SPEC §9), absent for a local sign-in.
+	Provider string `json:"provider,omitempty"`
 }
 
 type sessionsJSON struct {
@@ -42,7 +45,7 @@ func sessionList(ss []sessions.Session, current string) sessionsJSON {
 	sortByLastUsed(ss)
 	out := sessionsJSON{Sessions: make([]sessionJSON, 0, len(ss))}
 	for _, s := range ss {
-		j := sessionJSON{ID: s.ID, CreatedAt: rfc3339(s.CreatedAt), LastUsedAt: rfc3339(s.LastUsedAt), IP: s.IP, UserAgent: s.UserAgent, Device: parseDevice(s.UserAgent)}
+		j := sessionJSON{ID: s.ID, CreatedAt: rfc3339(s.CreatedAt), LastUsedAt: rfc3339(s.LastUsedAt), IP: s.IP, UserAgent: s.UserAgent, Device: parseDevice(s.UserAgent), Provider: s.Provider.Name}
 		if current != "" {
 			c := s.ID == current
 			j.Current = &c
@@ -58,7 +61,7 @@ func (g *Gateway) listSessions(w http.ResponseWriter, r *http.Request, snap *sna
 	if err != nil {
 		return err
 	}
-	ss, err := g.store.List(r.Context(), v.user.Name)
+	ss, err := g.store.List(r.Context(), v.session.User)
 	if err != nil {
 		return fmt.Errorf("list sessions: %w", err)
 	}
@@ -141,7 +144,7 @@ func (g *Gateway) revokeSessionForm(id string) authHandler {
 // revokeOwnSession revokes one of the caller's sessions: 404 when id is not
 // theirs. The current session is a logout: cookies cleared.
 func (g *Gateway) revokeOwnSession(w http.ResponseWriter, r *http.Request, snap *snapshot, v verified, id string) error {
-	err := g.store.Revoke(r.Context(), v.user.Name, id)
+	err := g.store.Revoke(r.Context(), v.session.User, id)
 	switch {
 	case errors.Is(err, sessions.ErrNotFound):
 		return fmt.Errorf("%w: %w", errSessionNotFound, err)

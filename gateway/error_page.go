@@ -57,6 +57,10 @@ func (g *Gateway) writeErrorPage(w http.ResponseWriter, r *http.Request, snap *s
 	if isFormPost(r) {
 		v.Back, v.BackLabel = snap.prefix+pathSessions, "Back to your sessions"
 	}
+	var pf *providerFailed
+	if errors.As(err, &pf) && pf.restart != "" {
+		v.Back, v.BackLabel = pf.restart, "Start again"
+	}
 	var dr *deniedRole
 	if errors.As(err, &dr) && dr.user != "" {
 		v.User = dr.user
@@ -79,6 +83,9 @@ func errorMessage(ae *apiError, err error) string {
 	retry := ""
 	if ae.retryAfter > 0 {
 		retry = " Please try again in " + plural(ae.retryAfter, "second") + "."
+	}
+	if msg := providerMessage(err); msg != "" {
+		return msg + retry
 	}
 	switch {
 	case ae.code == errCrossOrigin.code:

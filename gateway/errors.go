@@ -155,6 +155,24 @@ var (
 	errUpstreamTimeout = &apiError{status: http.StatusGatewayTimeout, code: "gateway_timeout", description: "the upstream did not answer in time"}
 	// errUpstream: any other upstream failure.
 	errUpstream = &apiError{status: http.StatusBadGateway, code: "bad_gateway", description: "the upstream failed"}
+	// Identity providers (SPEC §9): a refused answer is a 4xx page, never a 5xx;
+	// only an unreachable provider is 503.
+	// errProviderFlow: a callback whose state matches no flow of this browser.
+	errProviderFlow = &apiError{status: http.StatusBadRequest, code: "invalid_request", description: "the sign-in flow is unknown to this browser"}
+	// errProviderFlowExpired: a callback after the flow's lifetime.
+	errProviderFlowExpired = &apiError{status: http.StatusBadRequest, code: "invalid_request", description: "the sign-in flow expired"}
+	// errProviderRefused: the provider's answer or token did not verify, or it reported an error.
+	errProviderRefused = &apiError{status: http.StatusBadRequest, code: "invalid_request", description: "the identity provider's answer was refused"}
+	// errProviderCancelled: the provider answered error=access_denied.
+	errProviderCancelled = &apiError{status: http.StatusForbidden, code: "access_denied", description: "sign-in was denied at the identity provider"}
+	// errProviderDenied: the account is not allowed here (allowed_domains, allowed_groups, username grammar).
+	errProviderDenied = &apiError{status: http.StatusForbidden, code: "forbidden", description: "this account may not sign in here"}
+	// errProviderNameTaken: the provider username is a local user's or another provider account's.
+	errProviderNameTaken = &apiError{status: http.StatusForbidden, code: "forbidden", description: "this username belongs to another account"}
+	// errProviderUnavailable: the identity provider could not be reached.
+	errProviderUnavailable = &apiError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", description: "the identity provider is unavailable, retry later", retryAfter: storeRetryAfter}
+	// errBadLogoutToken: a back-channel logout request whose token is refused (Back-Channel Logout 1.0, 2.8).
+	errBadLogoutToken = &apiError{status: http.StatusBadRequest, code: "invalid_request", description: "the logout token is invalid"}
 	// errInternal: anything unexpected.
 	errInternal = &apiError{status: http.StatusInternalServerError, code: "server_error", description: "internal error"}
 )

@@ -50,7 +50,14 @@ type loginView struct {
 	Username  string
 	Error     string
 	SignedOut bool // show "You have been signed out"
+	// NoLocal hides the username/password form (no users file: identity
+	// providers only); Providers are the "Sign in with …" links (SPEC §9).
+	NoLocal   bool
+	Providers []providerLink
 }
+
+// providerLink is one "Sign in with <display_name>" link of the login page.
+type providerLink struct{ Label, URL string }
 
 // loginPage is GET <auth_prefix>/login. With a refresh cookie that still
 // works it rotates, sets both cookies and sends the browser on to rd without
@@ -96,6 +103,10 @@ func loginMessage(ae *apiError) string {
 func (g *Gateway) renderLogin(w http.ResponseWriter, snap *snapshot, status int, v loginView) {
 	v.Style, v.Brand = snap.brand.style, snap.brand
 	v.Action = snap.prefix + pathLogin
+	v.NoLocal = g.users == nil && len(snap.providerList) > 0
+	for _, s := range snap.providerList {
+		v.Providers = append(v.Providers, providerLink{Label: s.cfg.Label(), URL: restartURL(snap, s.cfg.Name, v.RD)})
+	}
 	if err := writePage(w, snap, status, loginTmpl, v); err != nil {
 		g.log.Error("render login page", "error", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)

@@ -67,13 +67,15 @@ const (
 	revokedAdmin        = "admin"
 	revokedReuse        = "reuse_detected"
 	revokedUserDisabled = "user_disabled"
+	revokedProviderOut  = "provider_logout"  // back-channel logout (SPEC §9)
+	revokedProviderNo   = "provider_refused" // a provider refresh was refused
 )
 
 var (
 	authReasons    = []string{reasonOK, reasonPublic, reasonMissingToken, reasonInvalidToken, reasonExpiredToken, reasonSessionInvalid, reasonUserDisabled, reasonForbidden, reasonStoreUnavailable}
 	loginResults   = []string{loginSuccess, loginFailure, loginRateLimited, loginInvalidRequest, loginError}
 	refreshResults = []string{refreshSuccess, refreshGrace, refreshInvalid, refreshReuse, refreshError}
-	revokeReasons  = []string{revokedLogout, revokedLogoutAll, revokedUser, revokedAdmin, revokedReuse, revokedUserDisabled}
+	revokeReasons  = []string{revokedLogout, revokedLogoutAll, revokedUser, revokedAdmin, revokedReuse, revokedUserDisabled, revokedProviderOut, revokedProviderNo}
 )
 
 // Upstream error kinds (portcullis_upstream_errors_total{kind}).
@@ -97,7 +99,8 @@ const (
 	opPing          = "ping"
 )
 
-var storeOps = []string{opCreate, opValidate, opRefresh, opRevokeByToken, opRevoke, opRevokeUser, opList, opReserveLogin, opReleaseLogin, opPing}
+var storeOps = append([]string{opCreate, opValidate, opRefresh, opRevokeByToken, opRevoke, opRevokeUser, opList, opReserveLogin, opReleaseLogin, opPing},
+	providerStoreOps...) // oidc_store.go
 
 // metrics are the gateway's collectors.
 type metrics struct {
@@ -129,6 +132,8 @@ type metrics struct {
 	decisionOf      map[[2]string]prometheus.Counter
 	storeDurationOf map[string]prometheus.Observer
 	storeErrorsOf   map[string]prometheus.Counter
+
+	oidc oidcMetrics // identity providers (oidc_metrics.go)
 }
 
 // newMetrics registers the gateway's metrics, portcullis_build_info and the
@@ -146,6 +151,7 @@ func newMetrics(reg prometheus.Registerer, build BuildInfo) (*metrics, error) {
 	cs := []prometheus.Collector{m.requests, m.duration, m.upstreamErrors, m.reloads, m.lastReload, info,
 		m.decisions, m.authDuration, m.logins, m.refreshes, m.evicted, m.revoked,
 		m.storeDuration, m.storeErrors, m.storeUp}
+	cs = append(cs, m.oidc.collectors()...)
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, err // a second gateway on one registry would count into the void
@@ -209,6 +215,7 @@ func newCollectors() *metrics {
 		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: metricStoreErrors, Help: "Session store calls that failed (unreachable, timed out or unexpected), by operation.",
 		}, []string{"op"}),
+		oidc: newOIDCMetrics(),
 		storeUp: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: metricStoreUp, Help: "1 when the last session store call got an answer, 0 when the store was unreachable.",
 		}),

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/portcullis-gw/portcullis/config"
+	"github.com/portcullis-gw/portcullis/gateway/oidc"
 	"github.com/portcullis-gw/portcullis/gateway/tokens"
 )
 
@@ -30,6 +31,12 @@ type snapshot struct {
 	origins     *http.CrossOriginProtection
 	throttle    loginThrottle
 	brand       *branding // ui: the pages' title, logo and CSS
+	// providers are the identity providers by name, providerList in config
+	// order (login page buttons); sealer seals flow cookies and provider
+	// tokens under a key derived from the signing key (oidc_flow.go).
+	providers    map[string]*providerSlot
+	providerList []*providerSlot
+	sealer       *oidc.Sealer
 }
 
 // buildSnapshot compiles cfg into a snapshot; an error fails New or refuses
@@ -40,6 +47,16 @@ func (g *Gateway) buildSnapshot(cfg *config.Config) (*snapshot, error) {
 		return nil, err
 	}
 	keys, origins, err := g.authSettings(cfg)
+	if err != nil {
+		closeTransports(transports)
+		return nil, err
+	}
+	providers, providerList, err := g.buildProviders(cfg, g.snap.Load() != nil)
+	if err != nil {
+		closeTransports(transports)
+		return nil, err
+	}
+	sealer, err := oidc.NewSealer(keys.DeriveKey(sealerKeyLabel))
 	if err != nil {
 		closeTransports(transports)
 		return nil, err
@@ -61,8 +78,12 @@ func (g *Gateway) buildSnapshot(cfg *config.Config) (*snapshot, error) {
 		origins:    origins,
 		throttle:   newLoginThrottle(g.store, cfg.Login.RateLimit),
 		brand:      newBranding(cfg.UI, prefix),
+
+		providers:    providers,
+		providerList: providerList,
+		sealer:       sealer,
 	}
-	snap.cookieNames = snap.cookies.names()
+	snap.cookieNames = append(snap.cookies.names(), snap.cookies.flowNames()...)
 	for _, rs := range routes.all() {
 		g.metrics.initRoute(rs.name)
 	}

@@ -21,6 +21,7 @@ type SessionStore interface {
 	sessionStore
 	loginCounter
 	pinger
+	providerStore
 }
 
 // storeCallTimeout bounds every store call made for a request, on top of the

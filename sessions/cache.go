@@ -109,6 +109,14 @@ func (c *CachedStore) RevokeByRefreshToken(ctx context.Context, refreshToken str
 	return s, err
 }
 
+// UpdateProvider stores new provider roles and tokens and drops the session
+// from this replica's cache (other replicas drop it on the invalidation).
+func (c *CachedStore) UpdateProvider(ctx context.Context, user, id string, p Provider, tokens []byte) error {
+	err := c.RedisStore.UpdateProvider(ctx, user, id, p, tokens)
+	c.drop(id)
+	return err
+}
+
 // Revoke revokes and drops the session from this replica's cache.
 func (c *CachedStore) Revoke(ctx context.Context, user, id string) error {
 	err := c.RedisStore.Revoke(ctx, user, id)

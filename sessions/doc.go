@@ -69,10 +69,18 @@
 //	                                   password fingerprint, SHA-256 of the current and previous
 //	                                   secret, then from the first rotation on: nonce of the last
 //	                                   rotation, rotated ms; ids the login evicted, space-separated,
-//	                                   only when any)
+//	                                   only when any; for a session created through an identity
+//	                                   provider: o, its provider record (JSON: provider, sub, sid,
+//	                                   username, roles, refreshed ms) and ot, its sealed provider
+//	                                   tokens — such a hash leaves the listpack encoding)
+//	portcullis:{tag}:lk:<sid>   string the provider-refresh lock of one session (PX)
 //	portcullis:{tag}:u:<user>   zset   sid → last used ms (LRU order for eviction, listing)
 //	portcullis:f:login:user:<h> zset   unique member → time ms of one counted login attempt
 //	portcullis:f:login:ip:<ip>  zset   the same per client address (h: SHA-256 prefix of the name)
+//	portcullis:oidc:name:<u>    string the provider user (oidc:<provider>:<hash of sub>) holding
+//	                                   username u, for absolute_lifetime after its last login
+//	portcullis:oidc:jti:<p>:<h> string a used back-channel logout token (until its exp)
+//	portcullis:oidc:sid:<p>:<h> set    "<user> <sid>" of the sessions under one provider sid
 //
 // Every value of a session hash stays within Redis' default
 // hash-max-listpack-value (64), so the hash keeps the compact listpack

@@ -13,6 +13,10 @@ import (
 //	portcullis:{tag}:u:<user>   sorted set: the user's session ids, scored by last use (ms)
 //	portcullis:f:login:user:<h> sorted set: login attempts of one user name (h: SHA-256 prefix)
 //	portcullis:f:login:ip:<ip>  sorted set: login attempts from one client address
+//	portcullis:{tag}:lk:<sid>   string: the provider-refresh lock of one session (PX)
+//	portcullis:oidc:name:<user> string: the store user holding a provider username (PX)
+//	portcullis:oidc:jti:<p>:<h> string: a back-channel logout token already used (PXAT its exp)
+//	portcullis:oidc:sid:<p>:<h> set: "<user> <sid>" of the sessions of one provider session id
 //
 // The "{tag}" hash tag puts all of a user's keys in one Cluster slot, which
 // is what lets one Lua script change them together. The tag comes before any
@@ -67,3 +71,31 @@ func loginUserCounter(user string) string {
 // loginIPCounter names the login throttle's counter of a client address
 // (failures() hashes it if it holds anything unexpected, e.g. a zone).
 func loginIPCounter(ip string) string { return "login:ip:" + ip }
+
+// refreshLock is the key of session id's provider-refresh lock (same slot
+// as the session, though it is only ever used alone).
+func (k keyspace) refreshLock(id string) string { return k.userBase(id[:tagLen]) + "lk:" + id }
+
+// usernameClaim is the key recording which store user (a provider's
+// (provider, sub)) holds a provider username. The name obeys the username
+// grammar (checked before), so it is used as is.
+func (k keyspace) usernameClaim(username string) string { return k.prefix + "oidc:name:" + username }
+
+// logoutJTI is the key remembering a used back-channel logout token id. The
+// jti is provider-controlled text: hashed.
+func (k keyspace) logoutJTI(provider, jti string) string {
+	return k.prefix + "oidc:jti:" + provider + ":" + shortHash(jti)
+}
+
+// providerSID is the key of the set of sessions created under one provider
+// session id (sid claim), for back-channel logout by sid.
+func (k keyspace) providerSID(provider, sid string) string {
+	return k.prefix + "oidc:sid:" + provider + ":" + shortHash(sid)
+}
+
+// shortHash is 128 bits of SHA-256 in hex: a fixed-length, printable key part
+// for text an outside party chose.
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:16])
+}

@@ -20,6 +20,7 @@ type MemoryStore struct {
 	sessions  map[string]*memSession     // by id
 	users     map[string]map[string]bool // user → ids
 	failures  map[string]*memFailures
+	marks     map[string]memMark // provider keys (provider.go): username claims, jtis, locks, sid index
 	lastSweep int64
 }
 
@@ -37,6 +38,8 @@ type memSession struct {
 	hasPrev              bool
 	nonce                []byte // nonce of the rotation that produced cur
 	rotated              int64
+	prov                 Provider // zero for a local session
+	provTokens           []byte
 }
 
 // sweepEvery bounds how long expired sessions and stale failure counters of
@@ -62,11 +65,12 @@ func NewMemoryStore(opts Options) *MemoryStore {
 		sessions: map[string]*memSession{},
 		users:    map[string]map[string]bool{},
 		failures: map[string]*memFailures{},
+		marks:    map[string]memMark{},
 	}
 }
 
 func (m *MemoryStore) view(r *memSession) Session {
-	return m.opts.session(r.id, r.user, r.created, r.lastUsed, r.ip, r.ua, r.fp)
+	return m.opts.session(r.id, r.user, r.created, r.lastUsed, r.ip, r.ua, r.fp, r.prov.clone())
 }
 
 // live reports whether r exists at now; an expired record is removed.
@@ -111,6 +115,11 @@ func (m *MemoryStore) sweep(now int64) {
 			delete(m.failures, k)
 		}
 	}
+	for k, mk := range m.marks {
+		if now >= mk.until {
+			delete(m.marks, k)
+		}
+	}
 }
 
 // Create starts a session for s.User, evicting the user's least recently
@@ -145,6 +154,7 @@ func (m *MemoryStore) Create(ctx context.Context, s NewSession) (Created, error)
 	r := &memSession{
 		id: id, user: s.User, ip: s.IP, ua: s.UserAgent, fp: s.PasswordFingerprint,
 		created: now, lastUsed: now, cur: hashSecret(secret), rotated: now,
+		prov: s.Provider.clone(), provTokens: append([]byte(nil), s.ProviderTokens...),
 	}
 	m.sessions[id] = r
 	if m.users[s.User] == nil {

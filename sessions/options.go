@@ -85,8 +85,9 @@ func (o Options) endMS(c, l int64) int64 {
 }
 
 // session builds the public value from stored fields.
-func (o Options) session(id, user string, c, l int64, ip, ua, fp string) Session {
+func (o Options) session(id, user string, c, l int64, ip, ua, fp string, prov Provider) Session {
 	return Session{
+		Provider:            prov,
 		ID:                  id,
 		User:                user,
 		CreatedAt:           fromMS(c),

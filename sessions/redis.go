@@ -122,12 +122,13 @@ func (s *RedisStore) Create(ctx context.Context, n NewSession) (Created, error) 
 		[]string{s.keys.session(id), s.keys.index(tag, n.User)},
 		now, id, n.User, n.IP, n.UserAgent, n.PasswordFingerprint, h[:],
 		s.opts.MaxPerUser, idle, abs, s.keys.sessionPrefix(tag), s.channel, s.deadline(ctx),
+		n.Provider.encode(), n.ProviderTokens,
 	).StringSlice()
 	if err != nil {
 		return Created{}, redisError("create", err)
 	}
 	return Created{
-		Session:      s.opts.session(id, n.User, now, now, n.IP, n.UserAgent, n.PasswordFingerprint),
+		Session:      s.opts.session(id, n.User, now, now, n.IP, n.UserAgent, n.PasswordFingerprint, n.Provider.clone()),
 		RefreshToken: formatRefreshToken(id, secret),
 		Evicted:      res,
 	}, nil
@@ -153,11 +154,11 @@ func (s *RedisStore) Validate(ctx context.Context, user, id string) (Session, er
 	if err != nil {
 		return Session{}, redisError("validate", err)
 	}
-	f, err := strs(res, 5)
+	f, err := strs(res, 6)
 	if err != nil {
 		return Session{}, fmt.Errorf("sessions: validate: %w", err)
 	}
-	return s.record(id, user, f[0], f[1], f[2], f[3], f[4])
+	return s.record(id, user, f[0], f[1], f[2], f[3], f[4], f[5])
 }
 
 // Refresh rotates the refresh token in one script call:
@@ -188,17 +189,17 @@ func (s *RedisStore) Refresh(ctx context.Context, refreshToken string) (Refreshe
 		return Refreshed{}, fmt.Errorf("sessions: refresh: %w", err)
 	}
 	switch {
-	case status == statusOK && len(f) == 6:
-		sess, err := s.record(id, f[0], f[1], f[2], f[3], f[4], f[5])
+	case status == statusOK && len(f) == 7:
+		sess, err := s.record(id, f[0], f[1], f[2], f[3], f[4], f[5], f[6])
 		return Refreshed{Session: sess, RefreshToken: formatRefreshToken(id, rot.next)}, err
-	case status == statusGrace && len(f) == 8:
+	case status == statusGrace && len(f) == 9:
 		again, ok := rot.reissue(s.opts.DeriveKey, []byte(f[6]), []byte(f[7]))
 		if !ok {
 			// Only when replicas disagree on DeriveKey: the re-derived
 			// token would not be the current one, so do not hand it out.
 			return Refreshed{}, errInvalidGrant("refresh")
 		}
-		sess, err := s.record(id, f[0], f[1], f[2], f[3], f[4], f[5])
+		sess, err := s.record(id, f[0], f[1], f[2], f[3], f[4], f[5], f[8])
 		return Refreshed{Session: sess, RefreshToken: formatRefreshToken(id, again), Grace: true}, err
 	case status == statusGone:
 		return Refreshed{}, errGone("refresh")
@@ -232,8 +233,8 @@ func (s *RedisStore) RevokeByRefreshToken(ctx context.Context, refreshToken stri
 		return Session{}, fmt.Errorf("sessions: revoke: %w", err)
 	}
 	switch {
-	case status == statusOK && len(f) == 6:
-		return s.record(id, f[0], f[1], f[2], f[3], f[4], f[5])
+	case status == statusOK && len(f) == 7:
+		return s.record(id, f[0], f[1], f[2], f[3], f[4], f[5], f[6])
 	case status == statusGone:
 		return Session{}, errGone("revoke")
 	case status == statusUnknown:
@@ -284,13 +285,13 @@ func (s *RedisStore) List(ctx context.Context, user string) ([]Session, error) {
 	if err != nil {
 		return nil, redisError("list", err)
 	}
-	f, err := strs(res, len(res)-len(res)%6)
-	if err != nil || len(res)%6 != 0 {
+	f, err := strs(res, len(res)-len(res)%7)
+	if err != nil || len(res)%7 != 0 {
 		return nil, fmt.Errorf("sessions: list: malformed reply (%d entries)", len(res))
 	}
-	out := make([]Session, 0, len(f)/6)
-	for i := 0; i+6 <= len(f); i += 6 {
-		sess, err := s.record(f[i], user, f[i+1], f[i+2], f[i+3], f[i+4], f[i+5])
+	out := make([]Session, 0, len(f)/7)
+	for i := 0; i+7 <= len(f); i += 7 {
+		sess, err := s.record(f[i], user, f[i+1], f[i+2], f[i+3], f[i+4], f[i+5], f[i+6])
 		if err != nil {
 			return nil, fmt.Errorf("sessions: list: %w", err)
 		}
@@ -309,13 +310,14 @@ func (s *RedisStore) Ping(ctx context.Context) error {
 func (s *RedisStore) Close() error { return s.client.Close() }
 
 // record builds a Session from the string fields a script returned.
-func (s *RedisStore) record(id, user, created, lastUsed, ip, ua, fp string) (Session, error) {
+func (s *RedisStore) record(id, user, created, lastUsed, ip, ua, fp, o string) (Session, error) {
 	c, err1 := strconv.ParseInt(created, 10, 64)
 	l, err2 := strconv.ParseInt(lastUsed, 10, 64)
-	if err1 != nil || err2 != nil {
+	prov, err3 := decodeProvider(o)
+	if err1 != nil || err2 != nil || err3 != nil {
 		return Session{}, fmt.Errorf("sessions: malformed session record %s", id)
 	}
-	return s.opts.session(id, user, c, l, ip, ua, fp), nil
+	return s.opts.session(id, user, c, l, ip, ua, fp, prov), nil
 }
 
 // statusReply splits {status, fields...}.

@@ -365,12 +365,14 @@ func TestRedisAuthAndDB(t *testing.T) {
 		"-@all", "+hello", "+auth", "+client|setname", "+select", "+ping", "+eval", "+evalsha",
 		"+hmget", "+hset", "+del", "+pexpire", "+pttl", "+zadd", "+zrem", "+zrange", "+zpopmin", "+zcard",
 		"+zcount", "+zrangebyscore", "+zremrangebyscore", "+zremrangebyrank", "+time",
+		"+set", "+get", "+sadd", "+smembers", "+multi", "+exec",
 		"--user", "default-off-admin", "on", ">s3cret-admin", "~*", "+@all",
 		// With sessions.cache: the same plus the invalidation channel.
 		"--user", "gwc", "on", ">s3cret-pw", "~portcullis:*", "resetchannels", "&portcullis:*",
 		"-@all", "+hello", "+auth", "+client|setname", "+select", "+ping", "+eval", "+evalsha",
 		"+hmget", "+hset", "+del", "+pexpire", "+pttl", "+zadd", "+zrem", "+zrange", "+zpopmin", "+zcard",
-		"+zcount", "+zrangebyscore", "+zremrangebyscore", "+zremrangebyrank", "+time", "+publish", "+subscribe")
+		"+zcount", "+zrangebyscore", "+zremrangebyscore", "+zremrangebyrank", "+time",
+		"+set", "+get", "+sadd", "+smembers", "+multi", "+exec", "+publish", "+subscribe")
 	ctx := testCtx(t)
 	cfg := redisConfig(config.RedisStandalone, srv.Addr)
 	cfg.Username, cfg.Password, cfg.DB = "gw", "s3cret-pw", 3

@@ -34,6 +34,10 @@ type Session struct {
 	PasswordFingerprint string
 	// ExpiresAt = min(LastUsedAt + idle_timeout, CreatedAt + absolute_lifetime).
 	ExpiresAt time.Time
+	// Provider is set for a session created through an identity provider
+	// (SPEC §9); its User is then ProviderUser(provider, sub), never a
+	// users-file name. The zero value is a local session.
+	Provider Provider
 }
 
 // NewSession is what a login knows about the session it creates.
@@ -42,6 +46,11 @@ type NewSession struct {
 	IP                  string
 	UserAgent           string
 	PasswordFingerprint string
+	// Provider and ProviderTokens: a session created through an identity
+	// provider (User = ProviderUser(Provider.Name, Provider.Subject)) and
+	// its provider tokens, sealed by the caller (the store keeps them opaque).
+	Provider       Provider
+	ProviderTokens []byte
 }
 
 // Created is the result of a login.

@@ -95,8 +95,10 @@ func checkAll(path string) (*config.Config, []*config.FieldError) {
 	}
 	keys, keysErr := tokens.New(cfg.Tokens)
 	errs := []error{keysErr}
-	if _, err := users.NewStore(cfg.Users.File, cfg.Users.Argon2); err != nil {
-		errs = append(errs, err)
+	if cfg.Users.File != "" {
+		if _, err := users.NewStore(cfg.Users.File, cfg.Users.Argon2); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if cfg.Server.TLS.Enabled() {
 		if _, err := loadServerCert(cfg.Server.TLS); err != nil {

@@ -6,6 +6,10 @@ import (
 	"testing"
 )
 
+// providersOnly is an identity_providers section whose provider is down
+// (check does not need it up: discovery is retried at sign-in).
+const providersOnly = "identity_providers:\n  - name: corp\n    issuer: http://127.0.0.1:1\n    client_id: portcullis\n"
+
 func TestCheck(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -23,6 +27,9 @@ func TestCheck(t *testing.T) {
 		{"several problems", "server:\n  read_header_timeout: soon\nroutes:\n  - name: Bad Name\n    upstream: ftp://x\n",
 			[]string{"server.read_header_timeout: ", "routes[0].name: ", "routes[0].upstream: "}},
 		{"missing users file", strings.Replace(good, demoUsers(t), dir+"/nope.yaml", 1), []string{"users.file: ", "nope.yaml"}},
+		{"identity provider without users file", strings.Replace(good, "users:\n  file: \""+demoUsers(t)+"\"\n", "", 1) + providersOnly, nil},
+		{"bad identity provider", good + "identity_providers:\n  - name: Bad\n    issuer: http://id.example.com\n    client_id: c\n    scopes: [profile]\n",
+			[]string{"identity_providers[0].name: ", "identity_providers[0].issuer: ", "identity_providers[0].scopes: must include openid"}},
 		{"unreadable key file", good + "tokens:\n  keys:\n    - id: k1\n      alg: EdDSA\n      private_key_file: " + dir + "/missing.pem\n",
 			[]string{"tokens.keys[0]"}},
 	}

@@ -116,11 +116,16 @@ func newProcess(path string, cfg *config.Config, logger *slog.Logger, level *slo
 		logger.Warn("NO SIGNING KEY CONFIGURED: using an ephemeral Ed25519 key; every restart logs every user out (set tokens.keys)")
 	}
 
-	us, err := users.NewStore(cfg.Users.File, cfg.Users.Argon2)
-	if err != nil {
-		return nil, err
+	// users.file is optional with identity providers (SPEC §9): then only
+	// they sign people in, and us stays nil.
+	var us *users.Store
+	if cfg.Users.File != "" {
+		us, err = users.NewStore(cfg.Users.File, cfg.Users.Argon2)
+		if err != nil {
+			return nil, err
+		}
 	}
-	if isDemoUsersFile(cfg.Users.File) {
+	if cfg.Users.File != "" && isDemoUsersFile(cfg.Users.File) {
 		logger.Warn("DEMO USERS IN USE: the users file holds publicly documented demo credentials; do not expose this gateway", "file", cfg.Users.File)
 	}
 	p.users = us
@@ -280,9 +285,11 @@ func (p *process) run(sig *signals) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	var bg sync.WaitGroup
 	bg.Go(func() { p.gw.Run(ctx) })
-	bg.Go(func() {
-		p.users.Watch(ctx, usersWatchInterval, p.logger, nil)
-	})
+	if p.users != nil {
+		bg.Go(func() {
+			p.users.Watch(ctx, usersWatchInterval, p.logger, nil)
+		})
+	}
 
 	p.logger.LogAttrs(ctx, slog.LevelInfo, "started", p.startupAttrs(lns)...)
 	serveErr := make(chan error, len(lns))

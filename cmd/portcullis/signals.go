@@ -65,8 +65,10 @@ func (p *process) reloadLocked() error {
 	// tokens.keys are rebuilt and validated by the gateway's Reload below
 	// (which keeps a running ephemeral key when none are configured).
 	// Validate the users file before anything is swapped.
-	if _, err := users.Load(next.Users.File, next.Users.Argon2); err != nil {
-		return err
+	if next.Users.File != "" {
+		if _, err := users.Load(next.Users.File, next.Users.Argon2); err != nil {
+			return err
+		}
 	}
 	var cert *tls.Certificate
 	if next.Server.TLS.Enabled() {
@@ -82,10 +84,14 @@ func (p *process) reloadLocked() error {
 	if err := p.gw.Reload(next); err != nil {
 		return err
 	}
-	if err := p.users.Reload(); err != nil {
-		// The file changed between validation and swap; the gateway already
-		// runs the new config, and the previous users keep serving.
-		p.logger.Warn("users file changed during reload; previous users kept", "err", err)
+	// No users file (identity providers only): nothing to swap, and
+	// users.* cannot change on reload.
+	if p.users != nil {
+		if err := p.users.Reload(); err != nil {
+			// The file changed between validation and swap; the gateway already
+			// runs the new config, and the previous users keep serving.
+			p.logger.Warn("users file changed during reload; previous users kept", "err", err)
+		}
 	}
 	if cert != nil {
 		p.cert.Store(cert)

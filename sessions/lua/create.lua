@@ -9,6 +9,8 @@
 -- ARGV[11] session key prefix of the user's tag (key = prefix .. sid; same slot)
 -- ARGV[12] invalidation channel ('' = do not publish)
 -- ARGV[13] deadline (Unix ms, '0' = none; fence.lua)
+-- ARGV[14] provider record (field o; '' = a local session)
+-- ARGV[15] sealed provider tokens (field ot; '' = none)
 -- returns: array of the evicted session ids (empty when none). A retried copy of
 --          the same call (the session id is new with every call) finds its session
 --          and returns the ids the first copy evicted (field e), evicting nothing more.
@@ -53,6 +55,8 @@ local ttl = math.min(idle, abs)
 redis.call('HSET', KEYS[1], unpack(ua_put({'u', ARGV[3], 'c', ARGV[1], 'l', ARGV[1], 'ip', ARGV[4],
   'fp', ARGV[6], 'h', ARGV[7]}, ARGV[5])))
 if #evicted > 0 then redis.call('HSET', KEYS[1], 'e', table.concat(evicted, ' ')) end
+if ARGV[14] ~= '' then redis.call('HSET', KEYS[1], 'o', ARGV[14]) end
+if ARGV[15] ~= '' then redis.call('HSET', KEYS[1], 'ot', ARGV[15]) end
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('ZADD', index, ARGV[1], ARGV[2])
 if redis.call('PTTL', index) < ttl then redis.call('PEXPIRE', index, ttl) end

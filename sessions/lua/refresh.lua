@@ -8,17 +8,18 @@
 -- ARGV[11] session key prefix of the tag (key = prefix .. sid; same slot)
 -- ARGV[12] deadline (Unix ms, '0' = none; fence.lua)
 -- returns: {0}  gone: missing or expired (an expired one is deleted)
---          {1, user, created, last_used, ip, ua, fp}         rotated; the new secret is current
---          {2, user, created, last_used, ip, ua, fp, nonce, current}  previous secret within
+--          {1, user, created, last_used, ip, ua, fp, o}      rotated; the new secret is current (o:
+--               the provider record, nil for a local session)
+--          {2, user, created, last_used, ip, ua, fp, nonce, current, o}  previous secret within
 --               grace: nonce of the rotation and SHA-256 of the secret it issued; no change
 --          {3}  previous secret after grace: reuse, the session is deleted
 --          {4}  any other secret: no change
 --          A retried copy of a call that rotated (previous secret = the presented one and
 --          nonce = this call's) returns what the first copy returned. LATE error past the
 --          deadline, with no change.
-local f = hmget(KEYS[1], {'u', 'c', 'l', 'ip', 'ua', 'fp', 'h', 'p', 'n', 'r'})
+local f = hmget(KEYS[1], {'u', 'c', 'l', 'ip', 'ua', 'fp', 'h', 'p', 'n', 'r', 'o'})
 if f[1] and f[8] == ARGV[2] and f[9] == ARGV[4] then
-  return {1, f[1], f[2], f[10], f[4], f[5], f[6]}
+  return {1, f[1], f[2], f[10], f[4], f[5], f[6], f[11]}
 end
 local late = fence(ARGV[12])
 if late then return late end
@@ -38,11 +39,11 @@ if f[7] == ARGV[2] then
   redis.call('ZADD', index, ARGV[1], ARGV[9])
   if redis.call('PTTL', index) < ttl then redis.call('PEXPIRE', index, ttl) end
   if ARGV[10] ~= '' then redis.call('PUBLISH', ARGV[10], ARGV[9]) end
-  return {1, f[1], f[2], ARGV[1], f[4], f[5], f[6]}
+  return {1, f[1], f[2], ARGV[1], f[4], f[5], f[6], f[11]}
 end
 if f[8] and f[8] == ARGV[2] then
   if now - tonumber(f[10]) < tonumber(ARGV[5]) then
-    return {2, f[1], f[2], f[3], f[4], f[5], f[6], f[9], f[7]}
+    return {2, f[1], f[2], f[3], f[4], f[5], f[6], f[9], f[7], f[11]}
   end
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', index, ARGV[9])

@@ -8,12 +8,12 @@
 -- ARGV[8] session key prefix of the tag (key = prefix .. sid; same slot)
 -- ARGV[9] deadline (Unix ms, '0' = none; fence.lua)
 -- returns: {0} gone: missing or expired (an expired one is deleted)
---          {1, user, created, last_used, ip, ua, fp}  revoked
+--          {1, user, created, last_used, ip, ua, fp, o}  revoked (o: the provider record or nil)
 --          {4} any other secret: no change
 --          LATE error past the deadline, with no change
 local late = fence(ARGV[9])
 if late then return late end
-local f = hmget(KEYS[1], {'u', 'c', 'l', 'ip', 'ua', 'fp', 'h', 'p'})
+local f = hmget(KEYS[1], {'u', 'c', 'l', 'ip', 'ua', 'fp', 'h', 'p', 'o'})
 if not f[1] then return {0} end
 local index = ARGV[5] .. f[1]
 local expired = tonumber(ARGV[2]) >=
@@ -27,4 +27,4 @@ for _, sid in ipairs(redis.call('ZRANGE', index, 0, -1)) do left = math.max(left
 if left > 0 then redis.call('PEXPIRE', index, left) else redis.call('DEL', index) end
 if expired then return {0} end
 if ARGV[7] ~= '' then redis.call('PUBLISH', ARGV[7], ARGV[6]) end
-return {1, f[1], f[2], f[3], f[4], f[5], f[6]}
+return {1, f[1], f[2], f[3], f[4], f[5], f[6], f[9]}

@@ -5,8 +5,8 @@
 -- ARGV[3] idle timeout (ms)                  ARGV[4] absolute lifetime (ms)
 -- ARGV[5] touch interval (ms)                ARGV[6] session id
 -- returns: nil when missing, another user's or expired (an expired one is deleted);
---          else {created, last_used, ip, user_agent, fingerprint}
-local f = hmget(KEYS[1], {'u', 'c', 'l', 'ip', 'ua', 'fp'})
+--          else {created, last_used, ip, user_agent, fingerprint, provider record ('o', or nil)}
+local f = hmget(KEYS[1], {'u', 'c', 'l', 'ip', 'ua', 'fp', 'o'})
 if not f[1] or f[1] ~= ARGV[1] then return false end
 local now, c, l = tonumber(ARGV[2]), tonumber(f[2]), tonumber(f[3])
 local idle, abs = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -23,4 +23,4 @@ if now - l >= tonumber(ARGV[5]) then
   if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
   f[3] = ARGV[2]
 end
-return {f[2], f[3], f[4], f[5], f[6]}
+return {f[2], f[3], f[4], f[5], f[6], f[7]}

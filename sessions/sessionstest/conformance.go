@@ -28,6 +28,20 @@ type Store interface {
 	ReleaseLogin(ctx context.Context, r sessions.Reservation) error
 	Ping(ctx context.Context) error
 	Close() error
+	ProviderStore
+}
+
+// ProviderStore is the part of Store that identity-provider sessions use
+// (SPEC §9).
+type ProviderStore interface {
+	ProviderTokens(ctx context.Context, user, id string) ([]byte, error)
+	UpdateProvider(ctx context.Context, user, id string, p sessions.Provider, tokens []byte) error
+	LockProviderRefresh(ctx context.Context, id string, ttl time.Duration) (bool, error)
+	RememberLogoutToken(ctx context.Context, provider, jti string, until time.Time) (bool, error)
+	ClaimUsername(ctx context.Context, username, owner string, ttl time.Duration) (bool, error)
+	UsernameOwner(ctx context.Context, username string) (string, error)
+	IndexProviderSID(ctx context.Context, provider, sid, user, id string, ttl time.Duration) error
+	ProviderSIDSessions(ctx context.Context, provider, sid string) ([]sessions.SessionRef, error)
 }
 
 var (
@@ -161,6 +175,8 @@ func RunConformance(t *testing.T, newStore NewStoreFunc) {
 		{"ParallelLogins", testParallelLogins},
 		{"ParallelRefreshes", testParallelRefreshes},
 		{"RevokeRacesRefresh", testRevokeRacesRefresh},
+		{"ProviderSessions", testProviderSessions},
+		{"ProviderMarks", testProviderMarks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

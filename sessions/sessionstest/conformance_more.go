@@ -279,7 +279,7 @@ func testMetadataBounded(t *testing.T, newStore NewStoreFunc) {
 	list, err := e.store.List(e.ctx, "alice")
 	for _, s := range list {
 		if s.ID == c.Session.ID && (s.IP != odd.IP || s.UserAgent != odd.UserAgent || s.PasswordFingerprint != odd.PasswordFingerprint) {
-			t.Fatalf("List() = %+q, want the metadata as given", s)
+			t.Fatalf("List() = %+v, want the metadata as given", s)
 		}
 	}
 	if err != nil || len(list) != 2 {
