@@ -225,3 +225,31 @@ func unverifiedBearers(t *testing.T, e *env) map[string][]string {
 		"tab separator": {"Authorization", "Bearer\tx"},
 	}
 }
+
+// TestValidTokenSyntaxEveryByte: the b64token check accepts exactly RFC
+// 6750's characters, in every position, and '=' only as trailing padding.
+func TestValidTokenSyntaxEveryByte(t *testing.T) {
+	isChar := func(c byte) bool {
+		return strings.IndexByte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/", c) >= 0
+	}
+	for c := range 256 {
+		b := byte(c)
+		for _, tc := range []struct {
+			tok  string
+			want bool
+		}{
+			{string([]byte{b}), isChar(b)},
+			{"ab" + string([]byte{b}) + "cd", isChar(b)},
+			{"abcd" + string([]byte{b}), isChar(b) || b == '='},
+			{"ab" + string([]byte{b}) + "==", isChar(b) || b == '='},
+			{"ab=" + string([]byte{b}), b == '='},
+		} {
+			if got := validTokenSyntax(tc.tok); got != tc.want {
+				t.Errorf("validTokenSyntax(%q) = %v, want %v", tc.tok, got, tc.want)
+			}
+		}
+	}
+	if validTokenSyntax("") || validTokenSyntax("=") || validTokenSyntax("==") {
+		t.Error("empty or padding-only token accepted")
+	}
+}

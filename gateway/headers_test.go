@@ -494,3 +494,35 @@ func TestAnonymousCarriesNoIdentity(t *testing.T) {
 
 // identityNames are the renamed identity headers of TestAnonymousCarriesNoIdentity.
 var identityNames = []string{"x-webauth-user", "x-webauth-groups", "x-webauth-sid", "x-webauth-jwt"}
+
+// TestNewRequestIDShape: a generated id is 26 characters of the base32
+// alphabet (130 bits, crypto/rand.Text's shape), sane to forward, and ids
+// do not repeat.
+func TestNewRequestIDShape(t *testing.T) {
+	seen := make(map[string]bool, 10000)
+	for range 10000 {
+		id := newRequestID()
+		if len(id) != 26 || strings.Trim(id, requestIDAlphabet) != "" || !saneRequestID(id) {
+			t.Fatalf("newRequestID() = %q, want 26 characters of %s", id, requestIDAlphabet)
+		}
+		if seen[id] {
+			t.Fatalf("newRequestID() repeated %q", id)
+		}
+		seen[id] = true
+	}
+	// Every position takes every character over many ids (no stuck bits).
+	var used [26][32]bool
+	for range 4000 {
+		id := newRequestID()
+		for i := range id {
+			used[i][strings.IndexByte(requestIDAlphabet, id[i])] = true
+		}
+	}
+	for i := range used {
+		for c, ok := range used[i] {
+			if !ok {
+				t.Errorf("position %d never took %q in 4000 ids", i, requestIDAlphabet[c])
+			}
+		}
+	}
+}

@@ -1,7 +1,7 @@
 package gateway
 
 import (
-	"crypto/rand"
+	"math/rand/v2"
 	"net/http"
 )
 
@@ -52,5 +52,21 @@ func saneRequestID(s string) bool {
 	return true
 }
 
-// newRequestID returns 26 random base32 characters (130 bits).
-func newRequestID() string { return rand.Text() }
+// requestIDAlphabet is crypto/rand.Text's (RFC 4648 base32, upper case).
+const requestIDAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+// newRequestID returns 26 random base32 characters (130 bits), as
+// crypto/rand.Text did, from math/rand/v2's per-thread ChaCha8 generator
+// (seeded from the operating system): an id must be unique, not secret,
+// and this costs about a tenth of crypto/rand's system call path.
+func newRequestID() string {
+	var b [26]byte
+	for i, r := 0, uint64(0); i < len(b); i++ {
+		if i%12 == 0 { // 12 characters (60 bits) per draw
+			r = rand.Uint64()
+		}
+		b[i] = requestIDAlphabet[r&31]
+		r >>= 5
+	}
+	return string(b[:])
+}

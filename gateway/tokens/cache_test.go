@@ -107,3 +107,46 @@ func TestVerifyCachePerKeyset(t *testing.T) {
 		t.Errorf("Verify after the key was removed = %v, want ErrInvalid", err)
 	}
 }
+
+// TestVerifyCacheHashCollision: the cache is keyed by a 64-bit hash, so a
+// hit must be the same token, not only the same hash. Another token's
+// verified entry planted under a token's key (what a hash collision would
+// look like) is never its answer: a forged token is still refused, a valid
+// one gets its own claims, and removing it leaves the other's entry alone.
+func TestVerifyCacheHashCollision(t *testing.T) {
+	ks := fullKeyset(t)
+	victimClaims := validClaims(testNowCache)
+	victimClaims["sub"], victimClaims["sid"] = "victim", "victim-session"
+	victim := craft(t, validHeader("HS256", "hs"), victimClaims, jwt.SigningMethodHS256, []byte(hsSecret))
+	if _, err := ks.Verify(victim, testNowCache); err != nil {
+		t.Fatal(err)
+	}
+	vk, vs := ks.cache.key(victim)
+	entry := vs.m[vk]
+	plant := func(token string) {
+		k, s := ks.cache.key(token)
+		s.mu.Lock()
+		s.m[k] = entry
+		s.mu.Unlock()
+	}
+	forged := craft(t, validHeader("HS256", "hs"), validClaims(testNowCache), jwt.SigningMethodHS256, []byte(hsSecret+"x"))
+	plant(forged)
+	for range 2 {
+		if c, err := ks.Verify(forged, testNowCache); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("forged token under a colliding entry: Verify = %+v, %v; want ErrInvalid", c, err)
+		}
+	}
+	own := craft(t, validHeader("HS256", "hs"), validClaims(testNowCache), jwt.SigningMethodHS256, []byte(hsSecret))
+	plant(own)
+	c, err := ks.Verify(own, testNowCache)
+	if err != nil || c.Subject == "victim" || c.SessionID == "victim-session" {
+		t.Fatalf("valid token under a colliding entry: Verify = %+v, %v; want its own claims", c, err)
+	}
+	ks.cache.remove(forged) // its key holds another token's entry: kept
+	if _, ok := ks.cache.get(victim); !ok {
+		t.Error("the victim's own entry is gone")
+	}
+	if k, s := ks.cache.key(forged); s.m[k].token != victim {
+		t.Error("remove(forged) dropped an entry that was not its token's")
+	}
+}

@@ -155,8 +155,7 @@ func (ks *Keyset) Verify(token string, now time.Time) (Claims, error) {
 		return Claims{}, errTooLarge
 	}
 	// A token this Keyset accepted before: only the time checks (cache.go).
-	ck := tokenKey(token)
-	if c, ok, err := ks.cachedVerify(ck, now); ok {
+	if c, ok, err := ks.cachedVerify(token, now); ok {
 		return c, err
 	}
 	var ac accessClaims
@@ -207,7 +206,7 @@ func (ks *Keyset) Verify(token string, now time.Time) (Claims, error) {
 	if ac.IssuedAt != nil && ac.IssuedAt.After(e.validFrom) {
 		e.validFrom = ac.IssuedAt.Time
 	}
-	ks.cache.put(ck, e, now, ks.leeway)
+	ks.cache.put(token, e, now, ks.leeway)
 	return c, nil
 }
 
