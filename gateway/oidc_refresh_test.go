@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis-gw/portcullis/config"
 	"github.com/portcullis-gw/portcullis/gateway/oidc/oidctest"
 )
 
@@ -129,5 +130,31 @@ func TestOIDCUncheckableSession(t *testing.T) {
 	}
 	if n := seriesSum(t, e.reg, "portcullis_sessions_revoked_total", map[string]string{"reason": "provider_refused"}); n != 0 {
 		t.Errorf("sessions revoked provider_refused = %v, want 0", n)
+	}
+}
+
+// TestOIDCSigningKeyRotation: a new signing key put first, with the old one
+// kept, leaves provider sessions working: their sealed provider tokens
+// still open at the next provider refresh (roles follow the provider), and
+// are resealed under the new key.
+func TestOIDCSigningKeyRotation(t *testing.T) {
+	t.Parallel()
+	e := newOIDCEnv(t, oidcOptions{store: memoryStore})
+	erin, _ := e.signIn("sub-erin", "/")
+	wantStatus(t, "erin in the admin area", get(t, erin, e.srv.URL+"/adminarea"), http.StatusOK)
+
+	next := *e.cfg
+	next.Tokens.Keys = []config.Key{{ID: "k2", Alg: "HS256", Secret: config.Secret(strings.Repeat("t", 32))}, testKey}
+	if err := e.g.Reload(&next); err != nil {
+		t.Fatalf("Reload with a new signing key: %v", err)
+	}
+	e.op.SetGroups("sub-erin", "staff-group")
+	e.clock.Advance(6 * time.Minute)
+	res := get(t, erin, e.srv.URL+"/adminarea")
+	if res.Request.URL.Path != "/adminarea" || res.StatusCode != http.StatusForbidden {
+		t.Fatalf("after the rotation and a group change: %d at %s, want 403 at /adminarea (the session kept, its roles refreshed)", res.StatusCode, res.Request.URL.Path)
+	}
+	if n := seriesSum(t, e.reg, "portcullis_oidc_refreshes_total", map[string]string{"provider": "corp", "result": "success"}); n != 1 {
+		t.Errorf("oidc refreshes success = %v, want 1", n)
 	}
 }

@@ -56,7 +56,8 @@ func (g *Gateway) buildSnapshot(cfg *config.Config) (*snapshot, error) {
 		closeTransports(transports)
 		return nil, err
 	}
-	sealer, err := oidc.NewSealer(keys.DeriveKey(sealerKeyLabel))
+	sealerKeys := keys.DeriveKeys(sealerKeyLabel)
+	sealer, err := oidc.NewSealer(sealerKeys[0], sealerKeys[1:]...)
 	if err != nil {
 		closeTransports(transports)
 		return nil, err

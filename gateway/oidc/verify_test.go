@@ -208,6 +208,40 @@ func TestSealer(t *testing.T) {
 	}
 }
 
+// TestSealerKeyRotation: a new sealer key first with the old one kept opens
+// what the old sealed and seals under the new; without the old key the old
+// values no longer open.
+func TestSealerKeyRotation(t *testing.T) {
+	t.Parallel()
+	oldKey, newKey := []byte(strings.Repeat("o", 32)), []byte(strings.Repeat("n", 32))
+	before, _ := NewSealer(oldKey)
+	rotated, err := NewSealer(newKey, oldKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onlyNew, _ := NewSealer(newKey)
+	sealedBefore := before.Seal([]byte("tokens"), "p")
+	if got, err := rotated.Open(sealedBefore, "p"); err != nil || string(got) != "tokens" {
+		t.Fatalf("rotated.Open(old value) = %q, %v; want it to open", got, err)
+	}
+	if _, err := rotated.Open(sealedBefore, "other"); !errors.Is(err, ErrUnsealable) {
+		t.Errorf("rotated.Open(old value, other purpose) = %v, want ErrUnsealable", err)
+	}
+	if _, err := onlyNew.Open(sealedBefore, "p"); !errors.Is(err, ErrUnsealable) {
+		t.Errorf("old key removed: Open = %v, want ErrUnsealable", err)
+	}
+	sealedAfter := rotated.Seal([]byte("tokens"), "p")
+	if _, err := onlyNew.Open(sealedAfter, "p"); err != nil {
+		t.Errorf("a value sealed after the rotation does not open under the new key alone: %v", err)
+	}
+	if _, err := before.Open(sealedAfter, "p"); !errors.Is(err, ErrUnsealable) {
+		t.Errorf("a value sealed after the rotation opens under the old key: %v", err)
+	}
+	if _, err := NewSealer(newKey, []byte("short")); err == nil {
+		t.Error("NewSealer(…, short older key) = nil error")
+	}
+}
+
 // FuzzSealerOpen: whatever bytes arrive as a flow cookie or a stored token
 // blob, Open never panics and opens only what Seal sealed.
 func FuzzSealerOpen(f *testing.F) {

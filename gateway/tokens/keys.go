@@ -76,7 +76,8 @@ type Keyset struct {
 	leeway    time.Duration
 	ephemeral bool
 	jwks      []byte
-	prk       []byte // pseudo-random key for DeriveKey
+	prk       []byte   // pseudo-random key for DeriveKey
+	olderPRKs [][]byte // the other keys with private material, in config order (DeriveKeys)
 	parser    *jwt.Parser
 	cache     *verifyCache // tokens this Keyset verified (cache.go); a reload starts empty
 }
@@ -134,11 +135,20 @@ func New(cfg config.Tokens) (*Keyset, error) {
 	}
 	ks.jwks = jwks
 	// HKDF-style extract: the label-independent PRK depends only on the
-	// active key's material, so every replica and restart derives the same keys.
-	m := hmac.New(sha256.New, []byte("portcullis/tokens/derive/v1"))
-	m.Write(ks.active.secret)
-	ks.prk = m.Sum(nil)
+	// key's material, so every replica and restart derives the same keys.
+	ks.prk = extractPRK(ks.active.secret)
+	for _, k := range ks.order {
+		if k != ks.active && k.secret != nil {
+			ks.olderPRKs = append(ks.olderPRKs, extractPRK(k.secret))
+		}
+	}
 	return ks, nil
+}
+
+func extractPRK(secret []byte) []byte {
+	m := hmac.New(sha256.New, []byte("portcullis/tokens/derive/v1"))
+	m.Write(secret)
+	return m.Sum(nil)
 }
 
 func (ks *Keyset) add(k *key) {
@@ -172,6 +182,20 @@ func (ks *Keyset) DeriveKey(label string) []byte {
 	m := hmac.New(sha256.New, ks.prk)
 	m.Write([]byte(label))
 	return m.Sum(nil)
+}
+
+// DeriveKeys returns DeriveKey(label) first, then the same derivation from
+// every other configured key with private material, in config order: what
+// was derived under a signing key that is no longer the active one stays
+// usable while that key is configured (the OIDC sealer opens with them).
+func (ks *Keyset) DeriveKeys(label string) [][]byte {
+	out := [][]byte{ks.DeriveKey(label)}
+	for _, prk := range ks.olderPRKs {
+		m := hmac.New(sha256.New, prk)
+		m.Write([]byte(label))
+		out = append(out, m.Sum(nil))
+	}
+	return out
 }
 
 // LogValue implements slog.LogValuer without any key material.

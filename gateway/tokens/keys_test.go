@@ -384,6 +384,39 @@ func TestDeriveKey(t *testing.T) {
 	}
 }
 
+// TestDeriveKeys: after a rotation (a new key first, the old one kept), the
+// old active key's derivation comes second, so what was sealed under it
+// still opens; verify-only keys derive nothing.
+func TestDeriveKeys(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	k := genKeys(t)
+	oldKey := config.Key{ID: "old", Alg: AlgHS256, Secret: hsSecret}
+	newKey := config.Key{ID: "new", Alg: AlgHS256, Secret: hsSecret + "2"}
+	verifyOnly := config.Key{ID: "pub", Alg: AlgEdDSA, PublicKeyFile: pubPEM(t, dir, "ed.pub", k.ed.Public())}
+	before, err := New(baseConfig(oldKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := New(baseConfig(newKey, verifyOnly, oldKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := after.DeriveKeys("sealer")
+	if len(got) != 2 {
+		t.Fatalf("DeriveKeys = %d keys, want 2 (the active key, then the old one; none for a verify-only key)", len(got))
+	}
+	if !bytes.Equal(got[0], after.DeriveKey("sealer")) {
+		t.Error("DeriveKeys[0] is not DeriveKey")
+	}
+	if !bytes.Equal(got[1], before.DeriveKey("sealer")) {
+		t.Error("DeriveKeys[1] differs from what the old key derived while it was active")
+	}
+	if only := before.DeriveKeys("sealer"); len(only) != 1 {
+		t.Errorf("one signing key: DeriveKeys = %d keys, want 1", len(only))
+	}
+}
+
 func TestLogValueHidesSecrets(t *testing.T) {
 	t.Parallel()
 	ks := fullKeyset(t)
