@@ -16,6 +16,7 @@ import (
 	"unicode"
 
 	"github.com/portcullis-gw/portcullis/config"
+	"github.com/portcullis-gw/portcullis/gateway/users"
 	"github.com/portcullis-gw/portcullis/sessions"
 )
 
@@ -24,7 +25,8 @@ const sessionsUsage = `Usage:
   portcullis sessions revoke -user U (-id SID | -all) [-config F]
 
 Lists or revokes a user's sessions in the configured Redis store. A revoked
-session is refused on the next request by every replica.
+session is refused on the next request by every replica. U is a users-file
+name, an identity-provider account's username, or its oidc:… store user.
 `
 
 // sessionsTimeout bounds one CLI call against the store.
@@ -83,7 +85,9 @@ func runSessions(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), sessionsTimeout)
 	defer cancel()
 
+	*user, err = storeUser(ctx, cfg, store, *user)
 	switch {
+	case err != nil:
 	case verb == "list":
 		err = listSessions(ctx, store, *user, *asJSON, stdout)
 	case *all:
@@ -96,6 +100,31 @@ func runSessions(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// storeUser is the store user whose sessions -user names, as the admin API
+// resolves {user}: a users-file name as is; else the identity-provider
+// account (sessions.ProviderUser) that signs in with that username, when
+// one does; else the value as is (a provider account's store user can be
+// given directly).
+func storeUser(ctx context.Context, cfg *config.Config, store *sessions.RedisStore, name string) (string, error) {
+	if len(cfg.IdentityProviders) == 0 || sessions.IsProviderUser(name) {
+		return name, nil
+	}
+	if cfg.Users.File != "" {
+		set, err := users.Load(cfg.Users.File, cfg.Users.Argon2)
+		if err != nil {
+			return "", err
+		}
+		if _, local := set.Lookup(name); local {
+			return name, nil
+		}
+	}
+	owner, err := store.UsernameOwner(ctx, name)
+	if err != nil || owner == "" {
+		return name, err
+	}
+	return owner, nil
 }
 
 // storeErrorText words a store error for the operator without the store's

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -221,5 +222,58 @@ func TestSessionsCommandInvalidatesCaches(t *testing.T) {
 			t.Fatal("a caching replica still accepts the session 2s after `sessions revoke`")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestSessionsCommandProviderUser: with identity providers configured,
+// -user takes a provider account's username (its claim in the store), as
+// the admin API does; a users-file name stays the local user's, and the
+// store user key is accepted as is.
+func TestSessionsCommandProviderUser(t *testing.T) {
+	t.Parallel()
+	srv := sessionstest.StartRedis(t)
+	path := scConfig(t, "sessions:\n  store: redis\n  redis:\n    addrs: [\""+srv.Addr+"\"]\n    key_prefix: \"cli:\"\n"+
+		"identity_providers:\n  - name: corp\n    issuer: http://127.0.0.1:1\n    client_id: portcullis\n    client_secret: s3cret\n")
+	_, client := scClient(t, path)
+	store := sessions.NewRedisStore(client, "cli:", sessions.Options{DeriveKey: sessionstest.DeriveKey})
+	t.Cleanup(func() { store.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	dana := sessions.ProviderUser("corp", "sub-dana")
+	if ok, err := store.ClaimUsername(ctx, "dana", dana, time.Hour); !ok || err != nil {
+		t.Fatalf("ClaimUsername = %v, %v", ok, err)
+	}
+	provider, err := store.Create(ctx, sessions.NewSession{User: dana})
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err := store.Create(ctx, sessions.NewSession{User: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A claim for a users-file name (planted: the gateway refuses such a
+	// sign-in) never redirects the local user's -user to a provider account.
+	if _, err := store.ClaimUsername(ctx, "alice", sessions.ProviderUser("corp", "sub-mallory"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct{ user, want, notWant string }{
+		{"dana", provider.Session.ID, local.Session.ID},
+		{dana, provider.Session.ID, local.Session.ID},
+		{"alice", local.Session.ID, provider.Session.ID},
+	} {
+		code, out, errOut := scRun("list", "-config", path, "-user", tc.user)
+		if code != 0 || !strings.Contains(out, tc.want) || strings.Contains(out, tc.notWant) {
+			t.Errorf("sessions list -user %s = %d, %q, %q; want session %s only", tc.user, code, out, errOut, tc.want)
+		}
+	}
+	if code, out, errOut := scRun("revoke", "-config", path, "-user", "dana", "-all"); code != 0 {
+		t.Fatalf("sessions revoke -user dana -all = %d, %q, %q", code, out, errOut)
+	}
+	if _, err := store.Validate(ctx, dana, provider.Session.ID); !errors.Is(err, sessions.ErrNotFound) {
+		t.Errorf("dana's provider session after revoke -all: %v, want ErrNotFound", err)
+	}
+	if _, err := store.Validate(ctx, "alice", local.Session.ID); err != nil {
+		t.Errorf("alice's session after dana's revoke -all: %v", err)
 	}
 }
