@@ -155,14 +155,21 @@ func (g *Gateway) checkUser(ctx context.Context, s sessions.Session) (users.User
 	if ok && !u.Disabled && u.Fingerprint == s.PasswordFingerprint {
 		return u, nil
 	}
+	return users.User{}, g.revokeFailedCheck(ctx, s, revokedUserDisabled)
+}
+
+// revokeFailedCheck revokes session s after its user (or provider) check
+// failed, counted under reason, and answers errUserDisabled: the answer is
+// final on every replica. A session already gone is no error.
+func (g *Gateway) revokeFailedCheck(ctx context.Context, s sessions.Session, reason string) error {
 	err := g.store.Revoke(ctx, s.User, s.ID)
 	switch {
 	case err == nil:
-		g.metrics.revoke(revokedUserDisabled, 1)
+		g.metrics.revoke(reason, 1)
 	case !errors.Is(err, sessions.ErrNotFound):
-		return users.User{}, fmt.Errorf("revoke session of a disabled user: %w", err)
+		return fmt.Errorf("revoke session (%s): %w", reason, err)
 	}
-	return users.User{}, errUserDisabled
+	return errUserDisabled
 }
 
 // lookupUser reads the users file as it is now (roles apply on the next request).

@@ -77,14 +77,7 @@ func (g *Gateway) checkProviderUser(ctx context.Context, s sessions.Session) (us
 // (provider_refused) and answers as for a disabled user.
 func (g *Gateway) endProviderSession(ctx context.Context, s sessions.Session, cause error) error {
 	g.log.Info("identity provider refused a session; revoked", "provider", s.Provider.Name, "session", s.ID, "error", cause)
-	err := g.store.Revoke(ctx, s.User, s.ID)
-	switch {
-	case err == nil:
-		g.metrics.revoke(revokedProviderNo, 1)
-	case !errors.Is(err, sessions.ErrNotFound):
-		return fmt.Errorf("revoke a refused provider session: %w", err)
-	}
-	return errUserDisabled
+	return g.revokeFailedCheck(ctx, s, revokedProviderNo)
 }
 
 // refreshProvider asks the provider about session s and stores what it

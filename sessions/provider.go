@@ -134,14 +134,7 @@ func (s *RedisStore) LockProviderRefresh(ctx context.Context, id string, ttl tim
 	if !validSessionID(id) {
 		return false, errNotFound("lock provider refresh")
 	}
-	ok, err := s.client.SetArgs(ctx, s.keys.refreshLock(id), "1", redis.SetArgs{Mode: "NX", TTL: ttl}).Result()
-	if errors.Is(err, redis.Nil) {
-		return false, nil
-	}
-	if err != nil {
-		return false, redisError("lock provider refresh", err)
-	}
-	return ok == "OK", nil
+	return s.setNX(ctx, s.keys.refreshLock(id), ttl, "lock provider refresh")
 }
 
 // RememberLogoutToken records a back-channel logout token's jti until its
@@ -151,12 +144,17 @@ func (s *RedisStore) RememberLogoutToken(ctx context.Context, provider, jti stri
 	if ttl < time.Second {
 		ttl = time.Second // an expired token is refused before this; keep a floor anyway
 	}
-	res, err := s.client.SetArgs(ctx, s.keys.logoutJTI(provider, jti), "1", redis.SetArgs{Mode: "NX", TTL: ttl}).Result()
+	return s.setNX(ctx, s.keys.logoutJTI(provider, jti), ttl, "remember logout token")
+}
+
+// setNX sets key for ttl unless it exists: true when this call set it.
+func (s *RedisStore) setNX(ctx context.Context, key string, ttl time.Duration, op string) (bool, error) {
+	res, err := s.client.SetArgs(ctx, key, "1", redis.SetArgs{Mode: "NX", TTL: ttl}).Result()
 	if errors.Is(err, redis.Nil) {
 		return false, nil
 	}
 	if err != nil {
-		return false, redisError("remember logout token", err)
+		return false, redisError(op, err)
 	}
 	return res == "OK", nil
 }
