@@ -267,6 +267,13 @@ func TestSessionsCommandProviderUser(t *testing.T) {
 			t.Errorf("sessions list -user %s = %d, %q, %q; want session %s only", tc.user, code, out, errOut, tc.want)
 		}
 	}
+	// The store down while resolving a provider username: exit 1 with the
+	// outage named, never a guess at whose sessions to touch.
+	down := scConfig(t, "sessions:\n  store: redis\n  redis:\n    addrs: [\"127.0.0.1:1\"]\n"+
+		"identity_providers:\n  - name: corp\n    issuer: http://127.0.0.1:1\n    client_id: portcullis\n    client_secret: s3cret\n")
+	if code, out, errOut := scRun("revoke", "-config", down, "-user", "dana", "-all"); code != 1 || out != "" || !strings.Contains(errOut, "session store unavailable") {
+		t.Errorf("sessions revoke -user dana with the store down = %d, %q, %q; want 1 and the outage named", code, out, errOut)
+	}
 	if code, out, errOut := scRun("revoke", "-config", path, "-user", "dana", "-all"); code != 0 {
 		t.Fatalf("sessions revoke -user dana -all = %d, %q, %q", code, out, errOut)
 	}
