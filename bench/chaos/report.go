@@ -130,12 +130,16 @@ func details(out io.Writer, r result) {
 	}
 	for i := range r.base {
 		if i < len(r.end) {
-			flooded := ""
-			if i < len(r.flooded) {
-				flooded = fmt.Sprintf(" (%.0f MiB right after the flood)", r.flooded[i].rss/(1<<20))
+			levels := ""
+			if i < len(r.warm) {
+				levels = fmt.Sprintf(" (%.0f MiB after the warm-up", r.warm[i].rss/(1<<20))
+				if i < len(r.flooded) {
+					levels += fmt.Sprintf(", %.0f MiB right after the flood", r.flooded[i].rss/(1<<20))
+				}
+				levels += ")"
 			}
 			fmt.Fprintf(out, "- gateway%d: goroutines %.0f → %.0f, RSS %.0f → %.0f MiB%s\n", i,
-				r.base[i].goroutines, r.end[i].goroutines, r.base[i].rss/(1<<20), r.end[i].rss/(1<<20), flooded)
+				r.base[i].goroutines, r.end[i].goroutines, r.base[i].rss/(1<<20), r.end[i].rss/(1<<20), levels)
 		}
 	}
 	for _, n := range r.notes {

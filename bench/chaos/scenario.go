@@ -111,6 +111,7 @@ type result struct {
 	notes                []string
 	wsClosed             []time.Duration
 	base, end            []usage
+	warm                 []usage // after the warm-up: the clients' logins have run argon2id
 	flooded              []usage // right after the flood (nil without one)
 	t0                   time.Time
 	unanswered           map[string]int // by request kind
@@ -184,6 +185,7 @@ func (e *env) drive(sc scenario, res result) result {
 		go func() { defer workers.Done(); (&worker{e: e, user: u}).run() }()
 	}
 	time.Sleep(e.o.warmup)
+	res.warm = e.usage()
 	e.phases(sc, &res)
 	time.Sleep(e.o.tail)
 	e.hard.Store(time.Now().Add(15 * time.Second).UnixNano())
@@ -194,7 +196,7 @@ func (e *env) drive(sc scenario, res result) result {
 	wg.Wait()
 	res.after = e.checkRevoked()
 	res.end = e.settleUsage(res.base)
-	e.checkUsage(res.base, res.flooded, res.end)
+	e.checkUsage(res.base, res.end, res.warm, res.flooded)
 	return e.collect(res, time.Now())
 }
 
