@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,12 +19,19 @@ import (
 // (or has not confirmed yet) the cache is empty and bypassed, so a lost
 // invalidation can never be served. An entry whose touch is due (last use
 // touch_interval ago) is a miss, so last_used_at is written as without a cache.
+//
+// Ended sessions leave a tombstone for tombstoneTTL: a session that was
+// revoked, evicted or reused (here, or announced as "ended <sid>" by the
+// script that ended it elsewhere) never comes back, so its id is refused from
+// memory, without a round trip and even while the subscription is down. A
+// revoked token replayed against a replica then costs Redis nothing.
 type CachedStore struct {
 	*RedisStore
 	maxStaleness time.Duration
 
 	mu      sync.Mutex
 	entries map[string]cacheEntry // by session id
+	ended   map[string]time.Time  // tombstones: session id -> when it was learnt to have ended
 	gen     uint64                // bumped on every invalidation; fills that raced one are dropped
 	healthy bool                  // subscription confirmed and alive
 
@@ -36,8 +44,18 @@ type cacheEntry struct {
 	filled time.Time // by the store's clock
 }
 
-// maxCacheEntries bounds the cache; beyond it, answers are not cached.
+// maxCacheEntries bounds the cache, and separately its tombstones; beyond
+// it, answers are not cached and ends not remembered (Redis still refuses).
 const maxCacheEntries = 100_000
+
+// tombstoneTTL is how long an ended session's id is refused from memory.
+// Ids are never reused, so any length is correct; a minute covers the
+// retries and replays that follow a logout or a revocation.
+const tombstoneTTL = time.Minute
+
+// endedPrefix starts an invalidation that announces a session's end (a
+// bare id only drops the entry: a rotation or a provider update).
+const endedPrefix = "ended "
 
 // NewCachedStore wraps s (switched to WithInvalidations) with a validation
 // cache and starts the goroutine that follows the invalidation channel;
@@ -51,6 +69,7 @@ func NewCachedStore(s *RedisStore, maxStaleness time.Duration) *CachedStore {
 		RedisStore:   s.WithInvalidations(),
 		maxStaleness: maxStaleness,
 		entries:      map[string]cacheEntry{},
+		ended:        map[string]time.Time{},
 		stop:         stop,
 		done:         make(chan struct{}),
 	}
@@ -64,6 +83,10 @@ func NewCachedStore(s *RedisStore, maxStaleness time.Duration) *CachedStore {
 func (c *CachedStore) Validate(ctx context.Context, user, id string) (Session, error) {
 	now := c.opts.Now()
 	c.mu.Lock()
+	if at, gone := c.ended[id]; gone && now.Sub(at) < tombstoneTTL {
+		c.mu.Unlock()
+		return Session{}, errNotFound("validate")
+	}
 	e, ok := c.entries[id]
 	// A hit needs a fresh entry of this user's live session whose touch is
 	// not due yet: when last_used_at is touch_interval old, Redis is asked so
@@ -91,21 +114,31 @@ func (c *CachedStore) Validate(ctx context.Context, user, id string) (Session, e
 // (the script also publishes them for the others).
 func (c *CachedStore) Create(ctx context.Context, n NewSession) (Created, error) {
 	cr, err := c.RedisStore.Create(ctx, n)
-	c.drop(cr.Evicted...)
+	c.end(cr.Evicted...)
 	return cr, err
 }
 
-// Refresh rotates and drops the session from this replica's cache.
+// Refresh rotates and drops the session from this replica's cache; a
+// detected reuse ended the session, which leaves a tombstone.
 func (c *CachedStore) Refresh(ctx context.Context, refreshToken string) (Refreshed, error) {
 	r, err := c.RedisStore.Refresh(ctx, refreshToken)
-	c.drop(SessionIDOf(refreshToken))
+	if errors.Is(err, ErrReused) {
+		c.end(SessionIDOf(refreshToken))
+	} else {
+		c.drop(SessionIDOf(refreshToken))
+	}
 	return r, err
 }
 
-// RevokeByRefreshToken revokes and drops the session from this replica's cache.
+// RevokeByRefreshToken revokes and drops the session from this replica's
+// cache, leaving a tombstone when it did end the session.
 func (c *CachedStore) RevokeByRefreshToken(ctx context.Context, refreshToken string) (Session, error) {
 	s, err := c.RedisStore.RevokeByRefreshToken(ctx, refreshToken)
-	c.drop(SessionIDOf(refreshToken))
+	if err == nil {
+		c.end(SessionIDOf(refreshToken))
+	} else {
+		c.drop(SessionIDOf(refreshToken))
+	}
 	return s, err
 }
 
@@ -120,7 +153,11 @@ func (c *CachedStore) UpdateProvider(ctx context.Context, user, id string, p Pro
 // Revoke revokes and drops the session from this replica's cache.
 func (c *CachedStore) Revoke(ctx context.Context, user, id string) error {
 	err := c.RedisStore.Revoke(ctx, user, id)
-	c.drop(id)
+	if err == nil {
+		c.end(id) // only a revoke that happened: a refused one (another user's id) must not
+	} else {
+		c.drop(id)
+	}
 	return err
 }
 
@@ -136,6 +173,7 @@ func (c *CachedStore) RevokeUser(ctx context.Context, user string) ([]string, er
 		}
 	}
 	c.mu.Unlock()
+	c.end(ids...)
 	return ids, err
 }
 
@@ -152,6 +190,21 @@ func (c *CachedStore) drop(ids ...string) {
 	c.gen++
 	for _, id := range ids {
 		delete(c.entries, id)
+	}
+}
+
+// end drops sessions that ended and remembers them for tombstoneTTL. Only
+// well-formed ids count: an announcement is text from the channel.
+func (c *CachedStore) end(ids ...string) {
+	now := c.opts.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for _, id := range ids {
+		delete(c.entries, id)
+		if _, known := c.ended[id]; validSessionID(id) && (known || len(c.ended) < maxCacheEntries) {
+			c.ended[id] = now
+		}
 	}
 }
 
@@ -213,7 +266,11 @@ func (c *CachedStore) follow(ctx context.Context) {
 			subscribed = m.Kind == "subscribe"
 			c.setHealthy(subscribed)
 		case *redis.Message:
-			c.drop(m.Payload)
+			if id, ok := strings.CutPrefix(m.Payload, endedPrefix); ok {
+				c.end(id)
+			} else {
+				c.drop(m.Payload)
+			}
 		case *redis.Pong:
 			// Replies arrive in order: every message published before the
 			// ping has been applied, so a quiet but intact subscription is
@@ -236,6 +293,11 @@ func (c *CachedStore) sweep() {
 	for id, e := range c.entries {
 		if now.Sub(e.filled) >= c.maxStaleness {
 			delete(c.entries, id)
+		}
+	}
+	for id, at := range c.ended {
+		if now.Sub(at) >= tombstoneTTL {
+			delete(c.ended, id)
 		}
 	}
 }

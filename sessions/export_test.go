@@ -30,3 +30,7 @@ func Unbatched(s *RedisStore) *RedisStore {
 	c.validates = nil
 	return &c
 }
+
+// TombstoneTTL is how long a caching replica refuses an ended session from
+// memory (cache.go).
+const TombstoneTTL = tombstoneTTL

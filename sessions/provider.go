@@ -85,7 +85,7 @@ type SessionRef struct{ User, ID string }
 var (
 	//go:embed lua/provider_update.lua
 	providerUpdateSrc    string
-	providerUpdateScript = redis.NewScript(fenceSrc + providerUpdateSrc)
+	providerUpdateScript = redis.NewScript(fenceSrc + announceSrc + providerUpdateSrc)
 )
 
 // ---- Redis ----

@@ -30,15 +30,18 @@ var (
 	listSrc string
 	//go:embed lua/ua.lua
 	uaSrc string
+	//go:embed lua/announce.lua
+	announceSrc string
 
 	// The scripts that change what a client sees start with fence.lua; those
-	// that read or write the user agent with ua.lua (stored in 64-byte pieces).
-	createScript      = redis.NewScript(fenceSrc + uaSrc + createSrc)
+	// that read or write the user agent with ua.lua (stored in 64-byte pieces);
+	// those that publish invalidations with announce.lua.
+	createScript      = redis.NewScript(fenceSrc + announceSrc + uaSrc + createSrc)
 	validateScript    = redis.NewScript(uaSrc + validateSrc)
-	refreshScript     = redis.NewScript(fenceSrc + uaSrc + refreshSrc)
-	revokeScript      = redis.NewScript(fenceSrc + revokeSrc)
-	revokeTokenScript = redis.NewScript(fenceSrc + uaSrc + revokeTokenSrc)
-	revokeUserScript  = redis.NewScript(fenceSrc + revokeUserSrc)
+	refreshScript     = redis.NewScript(fenceSrc + announceSrc + uaSrc + refreshSrc)
+	revokeScript      = redis.NewScript(fenceSrc + announceSrc + revokeSrc)
+	revokeTokenScript = redis.NewScript(fenceSrc + announceSrc + uaSrc + revokeTokenSrc)
+	revokeUserScript  = redis.NewScript(fenceSrc + announceSrc + revokeUserSrc)
 	listScript        = redis.NewScript(uaSrc + listSrc)
 )
 

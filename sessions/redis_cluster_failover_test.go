@@ -129,7 +129,7 @@ func cacheHitsAgain(r replicas, l clusterLogin, deadline time.Time) time.Time {
 	return poll(deadline, func(ctx context.Context) bool {
 		r.hook.take()
 		_, err := r.a.Validate(ctx, l.user, l.created.Session.ID)
-		hit := err == nil && evalCount(r.hook) == 0
+		hit := err == nil && roundTrips(r.hook) == 0
 		missed = missed || !hit
 		return missed && hit
 	})

@@ -44,7 +44,7 @@ if max > 0 then
     local sid = redis.call('ZPOPMIN', index)[1]
     redis.call('DEL', base .. sid)
     evicted[#evicted + 1] = sid
-    if ARGV[12] ~= '' then redis.call('PUBLISH', ARGV[12], sid) end
+    announce(ARGV[12], sid, true)
     n = n - 1
   end
 end

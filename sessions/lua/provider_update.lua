@@ -18,5 +18,5 @@ if tonumber(ARGV[2]) >= math.min(tonumber(f[3]) + tonumber(ARGV[3]), tonumber(f[
 end
 redis.call('HSET', KEYS[1], 'o', ARGV[5])
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'ot', ARGV[6]) end
-if ARGV[7] ~= '' then redis.call('PUBLISH', ARGV[7], ARGV[8]) end
+announce(ARGV[7], ARGV[8], false)
 return 1

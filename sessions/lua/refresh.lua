@@ -38,7 +38,7 @@ if f[7] == ARGV[2] then
   redis.call('PEXPIRE', KEYS[1], ttl)
   redis.call('ZADD', index, ARGV[1], ARGV[9])
   if redis.call('PTTL', index) < ttl then redis.call('PEXPIRE', index, ttl) end
-  if ARGV[10] ~= '' then redis.call('PUBLISH', ARGV[10], ARGV[9]) end
+  announce(ARGV[10], ARGV[9], false)
   return {1, f[1], f[2], ARGV[1], f[4], f[5], f[6], f[11]}
 end
 if f[8] and f[8] == ARGV[2] then
@@ -51,7 +51,7 @@ if f[8] and f[8] == ARGV[2] then
   local left = 0
   for _, sid in ipairs(redis.call('ZRANGE', index, 0, -1)) do left = math.max(left, redis.call('PTTL', ARGV[11] .. sid)) end
   if left > 0 then redis.call('PEXPIRE', index, left) else redis.call('DEL', index) end
-  if ARGV[10] ~= '' then redis.call('PUBLISH', ARGV[10], ARGV[9]) end
+  announce(ARGV[10], ARGV[9], true)
   return {3}
 end
 return {4}

@@ -21,5 +21,5 @@ local now = tonumber(ARGV[3])
 if now >= math.min(tonumber(f[3]) + tonumber(ARGV[4]), tonumber(f[2]) + tonumber(ARGV[5])) then
   return 0
 end
-if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], ARGV[2]) end
+announce(ARGV[6], ARGV[2], true)
 return 1

@@ -26,5 +26,5 @@ local left = 0
 for _, sid in ipairs(redis.call('ZRANGE', index, 0, -1)) do left = math.max(left, redis.call('PTTL', ARGV[8] .. sid)) end
 if left > 0 then redis.call('PEXPIRE', index, left) else redis.call('DEL', index) end
 if expired then return {0} end
-if ARGV[7] ~= '' then redis.call('PUBLISH', ARGV[7], ARGV[6]) end
+announce(ARGV[7], ARGV[6], true)
 return {1, f[1], f[2], f[3], f[4], f[5], f[6], f[9]}

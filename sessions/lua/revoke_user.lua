@@ -17,7 +17,7 @@ for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if f[1] == ARGV[2] then
     if now < math.min(tonumber(f[3]) + idle, tonumber(f[2]) + abs) then
       out[#out + 1] = sid
-      if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], sid) end
+      announce(ARGV[6], sid, true)
     end
     redis.call('DEL', k)
   end
