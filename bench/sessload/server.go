@@ -233,29 +233,58 @@ func twin(runs []*run, r *run) *run {
 }
 
 // report prints, per concurrency, the medians over rounds of every run and
-// their ratios to the baseline run (1 M : 1 k).
+// the medians of its per-round ratios (and differences) to the baseline run
+// measured in the same round, 1 M : 1 k.
 func report(runs []*run, vconcs []int, rounds, validations int) {
-	fmt.Printf("# Validate, medians of %d rounds of %d calls; ratio = this run ÷ %s (same huge-page setting);\n", rounds, validations, runs[0].label())
+	fmt.Printf("# Validate, medians of %d rounds of %d calls; ratio/Δ = median over rounds of this run ÷ (−) %s in the same round (same huge-page setting)\n", rounds, validations, runs[0].label())
 	fmt.Printf("# server per call: commandstats µs per call × calls per Validate (evalsha's time includes the commands its script ran)\n")
 	for _, conc := range vconcs {
 		for _, r := range runs {
-			s, b := r.series(conc), baseline(runs, r).series(conc)
+			base := baseline(runs, r)
+			s, b := r.series(conc), base.series(conc)
 			var cmds []string
 			for _, name := range sortedNames(s.usec) {
 				cmds = append(cmds, fmt.Sprintf("%s %.2f µs × %.2f (ratio %.2f)", name, median(s.usec[name]), median(s.calls[name]),
-					median(s.usec[name])/median(b.usec[name])))
+					ratio(s.usec[name], b.usec[name])))
 			}
 			fmt.Printf("%-11s vconc=%-2d p50=%.0fµs mean=%.0fµs p99=%.0fµs  ratio p50 %.2f mean %.2f p99 %.2f | server per call: %s | redis-server CPU %.1f µs/Validate (ratio %.2f)\n",
 				r.label(), conc, median(s.p50), median(s.mean), median(s.p99),
-				median(s.p50)/median(b.p50), median(s.mean)/median(b.mean), median(s.p99)/median(b.p99),
-				strings.Join(cmds, ", "), median(s.cpu), median(s.cpu)/median(b.cpu))
+				ratio(s.p50, b.p50), ratio(s.mean, b.mean), ratio(s.p99, b.p99),
+				strings.Join(cmds, ", "), median(s.cpu), ratio(s.cpu, b.cpu))
+			if base != r {
+				// A closed loop of conc callers on one single-threaded
+				// server: each call waits behind the others in flight, so
+				// a server cost δ per call shows as up to conc × δ.
+				dcpu := diff(s.cpu, b.cpu)
+				fmt.Printf("%-11s vconc=%-2d over %s: Δp50 %+.0f µs, Δmean %+.0f µs; Δ redis-server CPU %+.1f µs/Validate × %d in flight = %+.0f µs\n",
+					r.label(), conc, base.label(), diff(s.p50, b.p50), diff(s.mean, b.mean), dcpu, conc, float64(conc)*dcpu)
+			}
 			if t := twin(runs, r); t != nil && r.thp {
 				ts := t.series(conc)
-				fmt.Printf("%-11s vconc=%-2d huge pages ÷ without: p50 %.2f mean %.2f, redis-server CPU %.2f\n", r.label(), conc,
-					median(s.p50)/median(ts.p50), median(s.mean)/median(ts.mean), median(s.cpu)/median(ts.cpu))
+				fmt.Printf("%-11s vconc=%-2d huge pages ÷ without: p50 %.2f mean %.2f, redis-server CPU %.2f, evalsha %.2f, hmget %.2f\n", r.label(), conc,
+					ratio(s.p50, ts.p50), ratio(s.mean, ts.mean), ratio(s.cpu, ts.cpu), ratio(s.usec["evalsha"], ts.usec["evalsha"]), ratio(s.usec["hmget"], ts.usec["hmget"]))
 			}
 		}
 	}
+}
+
+// ratio is the median over rounds of a[i] ÷ b[i]: each round's figures
+// were measured side by side, under the same machine load.
+func ratio(a, b []float64) float64 {
+	var r []float64
+	for i := range min(len(a), len(b)) {
+		r = append(r, a[i]/b[i])
+	}
+	return median(r)
+}
+
+// diff is the median over rounds of a[i] − b[i].
+func diff(a, b []float64) float64 {
+	var d []float64
+	for i := range min(len(a), len(b)) {
+		d = append(d, a[i]-b[i])
+	}
+	return median(d)
 }
 
 // A probe op is one raw command on a key of the run's sessions, timed alone.
@@ -328,13 +357,18 @@ func probe(ctx context.Context, runs []*run, calls, rounds int) {
 			}
 		}
 	}
-	fmt.Printf("# probe, %d calls per op, 1 in flight, medians of %d rounds; ratio = this run ÷ the first with the same huge-page setting\n", calls, rounds)
+	fmt.Printf("# probe, %d calls per op, 1 in flight, medians of %d rounds; ratio/Δ = median over rounds of this run ÷ (−) the first count's in the same round (same huge-page setting)\n", calls, rounds)
 	for i, op := range probeOps {
 		for _, r := range runs {
 			f, b := got[r][i], got[baseline(runs, r)][i]
-			fmt.Printf("probe %-11s %-15s server %.2f µs/call (ratio %.2f, +%.2f µs)  client p50=%.1fµs (ratio %.2f) mean=%.1fµs (ratio %.2f)\n",
-				r.label(), op.name, median(f.usec), median(f.usec)/median(b.usec), median(f.usec)-median(b.usec),
-				median(f.p50), median(f.p50)/median(b.p50), median(f.mean), median(f.mean)/median(b.mean))
+			fmt.Printf("probe %-11s %-15s server %.2f µs/call (ratio %.2f, Δ %+.2f µs)  client p50=%.1fµs (ratio %.2f) mean=%.1fµs (ratio %.2f)\n",
+				r.label(), op.name, median(f.usec), ratio(f.usec, b.usec), diff(f.usec, b.usec),
+				median(f.p50), ratio(f.p50, b.p50), median(f.mean), ratio(f.mean, b.mean))
+			if t := twin(runs, r); t != nil && r.thp {
+				tf := got[t][i]
+				fmt.Printf("probe %-11s %-15s huge pages ÷ without: server %.2f, client p50 %.2f\n", r.label(), op.name,
+					ratio(f.usec, tf.usec), ratio(f.p50, tf.p50))
+			}
 		}
 	}
 }
