@@ -57,24 +57,32 @@ func runSpecs(counts string, thp bool) []runSpec {
 type serverStats struct {
 	cmds map[string]cmdStat // by command name: evalsha, hmget, …
 	cpu  time.Duration      // utime + stime of the whole process
+	// expire is INFO stats' expire_cycle_cpu_milliseconds: the active
+	// expire cycle's time, outside any command.
+	expire time.Duration
 }
 
 type cmdStat struct{ calls, usec int64 }
 
 // window is what a server did between two snapshots.
 type window struct {
-	cmds map[string]cmdStat // commands called in the window (INFO excluded)
-	cpu  time.Duration
+	cmds   map[string]cmdStat // commands called in the window (INFO excluded)
+	cpu    time.Duration
+	expire time.Duration
 }
 
 func snapshot(ctx context.Context, c *redis.Client, pid int) serverStats {
 	s := serverStats{cpu: processCPU(pid), cmds: map[string]cmdStat{}}
-	info, err := c.Info(ctx, "commandstats").Result()
+	info, err := c.Info(ctx, "commandstats", "stats").Result()
 	if err != nil {
 		log.Fatal(err)
 	}
 	// cmdstat_hmget:calls=3,usec=10,usec_per_call=3.33,rejected_calls=0,failed_calls=0
 	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "expire_cycle_cpu_milliseconds:"); ok {
+			ms, _ := strconv.ParseInt(v, 10, 64)
+			s.expire = time.Duration(ms) * time.Millisecond
+		}
 		name, rest, ok := strings.Cut(strings.TrimPrefix(line, "cmdstat_"), ":")
 		if !ok || !strings.HasPrefix(line, "cmdstat_") {
 			continue
@@ -95,7 +103,7 @@ func snapshot(ctx context.Context, c *redis.Client, pid int) serverStats {
 }
 
 func (s serverStats) since(before serverStats) window {
-	w := window{cmds: map[string]cmdStat{}, cpu: s.cpu - before.cpu}
+	w := window{cmds: map[string]cmdStat{}, cpu: s.cpu - before.cpu, expire: s.expire - before.expire}
 	for name, st := range s.cmds {
 		d := cmdStat{st.calls - before.cmds[name].calls, st.usec - before.cmds[name].usec}
 		if d.calls > 0 && name != "info" { // INFO is the snapshot's own
@@ -161,6 +169,7 @@ func (r *run) describe(ctx context.Context) {
 // series holds one run's figures at one concurrency, a value per round.
 type series struct {
 	p50, p99, mean, cpu []float64 // µs; cpu is the server's per Validate
+	expire              []float64 // µs of active expire cycle per Validate
 	usec, calls         map[string][]float64
 }
 
@@ -185,7 +194,9 @@ func (r *run) measure(ctx context.Context, round, validations, conc int) {
 	w := snapshot(ctx, r.raw, r.pid).since(before)
 	s := r.series(conc)
 	cpu := float64(w.cpu.Microseconds()) / float64(validations)
+	expire := float64(w.expire.Microseconds()) / float64(validations)
 	s.p50, s.p99, s.mean, s.cpu = append(s.p50, p50), append(s.p99, p99), append(s.mean, mean), append(s.cpu, cpu)
+	s.expire = append(s.expire, expire)
 	var cmds []string
 	for _, name := range sortedNames(w.cmds) {
 		per := float64(w.cmds[name].calls) / float64(validations)
@@ -198,8 +209,8 @@ func (r *run) measure(ctx context.Context, round, validations, conc int) {
 		s.calls[name] = append(s.calls[name], per)
 		cmds = append(cmds, fmt.Sprintf("%s %.2f µs × %.2f", name, w.usecPerCall(name), per))
 	}
-	fmt.Printf("round %d %-11s vconc=%-2d client p50=%.0fµs mean=%.0fµs p99=%.0fµs | server per call: %s | redis-server CPU %.1f µs/Validate\n",
-		round, r.label(), conc, p50, mean, p99, strings.Join(cmds, ", "), cpu)
+	fmt.Printf("round %d %-11s vconc=%-2d client p50=%.0fµs mean=%.0fµs p99=%.0fµs | server per call: %s | redis-server CPU %.1f µs/Validate, of which active expire %.2f\n",
+		round, r.label(), conc, p50, mean, p99, strings.Join(cmds, ", "), cpu, expire)
 }
 
 func sortedNames[V any](m map[string]V) []string {
@@ -247,10 +258,10 @@ func report(runs []*run, vconcs []int, rounds, validations int) {
 				cmds = append(cmds, fmt.Sprintf("%s %.2f µs × %.2f (ratio %.2f)", name, median(s.usec[name]), median(s.calls[name]),
 					ratio(s.usec[name], b.usec[name])))
 			}
-			fmt.Printf("%-11s vconc=%-2d p50=%.0fµs mean=%.0fµs p99=%.0fµs  ratio p50 %.2f mean %.2f p99 %.2f | server per call: %s | redis-server CPU %.1f µs/Validate (ratio %.2f)\n",
+			fmt.Printf("%-11s vconc=%-2d p50=%.0fµs mean=%.0fµs p99=%.0fµs  ratio p50 %.2f mean %.2f p99 %.2f | server per call: %s | redis-server CPU %.1f µs/Validate (ratio %.2f), of which active expire %.2f\n",
 				r.label(), conc, median(s.p50), median(s.mean), median(s.p99),
 				ratio(s.p50, b.p50), ratio(s.mean, b.mean), ratio(s.p99, b.p99),
-				strings.Join(cmds, ", "), median(s.cpu), ratio(s.cpu, b.cpu))
+				strings.Join(cmds, ", "), median(s.cpu), ratio(s.cpu, b.cpu), median(s.expire))
 			if base != r {
 				// A closed loop of conc callers on one single-threaded
 				// server: each call waits behind the others in flight, so
