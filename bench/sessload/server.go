@@ -306,7 +306,7 @@ type probeOp struct {
 }
 
 // validateFields are the fields validate.lua reads with its HMGET (the user
-// agent's eight pieces, lua/ua.lua).
+// agent's eight pieces, sessions/lua/ua.lua).
 var validateFields = []string{"u", "c", "l", "ip", "ua", "ub", "uc", "ud", "ue", "uf", "ug", "uh", "fp", "o"}
 
 var probeOps = []probeOp{
