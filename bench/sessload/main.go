@@ -9,9 +9,28 @@
 //
 //   - Validate latency (p50/p99/mean) of -validations calls on random
 //     sessions, -vconc at a time, the counts taking turns over -rounds
-//     rounds (medians), so the ratio between them is side by side.
+//     rounds (medians), so the ratio between them is side by side;
 //
-//     go run ./bench/sessload -n 1000,1000000
+//   - beside each latency, what redis-server did in that window (server.go):
+//     its time per call of every command Validate ran (INFO commandstats
+//     deltas: evalsha, hmget, …) and its CPU µs per Validate (utime+stime
+//     from /proc/<pid>/stat).
+//
+// Flags beyond the counts:
+//
+//	-vconc 16,1      Validate calls in flight, a list: with 1 there is no
+//	                 queueing, so the server's own cost per call shows alone
+//	-probe           after the Validate rounds, time raw EXISTS and HMGET on
+//	                 random existing keys (and EXISTS on one key), 1 in flight,
+//	                 server- and client-side: the key lookup cost alone
+//	-probecalls N    calls per probe op and round (20000)
+//	-thp             start a second redis-server per count with
+//	                 MALLOC_CONF=thp:always (jemalloc on transparent huge
+//	                 pages), measured beside the first
+//	-rounds, -validations, -conc   rounds, calls per round, calls in flight while loading
+//
+//	go run ./bench/sessload -n 1000,1000000
+//	go run ./bench/sessload -n 1000,1000000 -rounds 3 -vconc 16,1 -probe
 package main
 
 import (
@@ -43,7 +62,10 @@ const userAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 
 func main() {
 	counts := flag.String("n", "1000,1000000", "comma-separated session counts, one redis-server each")
 	conc := flag.Int("conc", 64, "calls in flight while loading")
-	vconc := flag.Int("vconc", 16, "Validate calls in flight while measuring")
+	vconc := flag.String("vconc", "16", "comma-separated Validate calls in flight while measuring, e.g. 16,1")
+	probeFlag := flag.Bool("probe", false, "after the rounds, time raw EXISTS and HMGET on random keys, 1 in flight")
+	probeCalls := flag.Int("probecalls", 20000, "calls per probe op and round")
+	thp := flag.Bool("thp", false, "also run each count on a redis-server with MALLOC_CONF=thp:always")
 	validations := flag.Int("validations", 20000, "Validate calls per round and count")
 	rounds := flag.Int("rounds", 5, "measuring rounds; the counts take turns within each")
 	flag.Parse()
@@ -52,13 +74,11 @@ func main() {
 	}
 	ctx := context.Background()
 	fmt.Printf("# sessload %s, user agent %d B, %d CPUs, load average %s\n", time.Now().UTC().Format(time.RFC3339), len(userAgent), nproc(), loadavg())
+	vconcs := concurrencies(*vconc)
 	var runs []*run
-	for _, s := range strings.Split(*counts, ",") {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			log.Fatal(err)
-		}
-		r := newRun(n, *conc)
+	for _, spec := range runSpecs(*counts, *thp) {
+		n := spec.n
+		r := newRun(n, *conc, spec.thp)
 		defer r.stop()
 		before := usedMemory(ctx, r.raw)
 		start := time.Now()
@@ -66,34 +86,39 @@ func main() {
 		per := float64(usedMemory(ctx, r.raw)-before) / float64(n)
 		fmt.Printf("n=%d load=%.1fs used_memory/session=%.0fB memory_usage(2 keys)=%dB encoding=%s\n",
 			n, time.Since(start).Seconds(), per, keyUsage(ctx, r.raw, r.prefix, r.ids[0]), encoding(ctx, r.raw, r.prefix, r.ids[0]))
+		r.describe(ctx)
 		runs = append(runs, r)
 	}
 	// Side by side: the counts take turns, so machine load hits them alike.
 	for round := 1; round <= *rounds; round++ {
-		for _, r := range runs {
-			p50, p99, mean := validate(ctx, r.store, r.ids, *validations, *vconc)
-			r.p50, r.p99, r.mean = append(r.p50, p50), append(r.p99, p99), append(r.mean, mean)
+		fmt.Printf("# round %d, load average %s\n", round, loadavg())
+		for _, c := range vconcs {
+			for _, r := range runs {
+				r.measure(ctx, round, *validations, c)
+			}
 		}
 	}
-	for _, r := range runs {
-		fmt.Printf("n=%d validate (median of %d rounds of %d calls, %d in flight) p50=%.0fµs p99=%.0fµs mean=%.0fµs; ratio to n=%d: mean %.2f p50 %.2f\n",
-			len(r.ids), *rounds, *validations, *vconc, median(r.p50), median(r.p99), median(r.mean),
-			len(runs[0].ids), median(r.mean)/median(runs[0].mean), median(r.p50)/median(runs[0].p50))
+	report(runs, vconcs, *rounds, *validations)
+	if *probeFlag {
+		probe(ctx, runs, *probeCalls, *rounds)
 	}
+	fmt.Printf("# done %s, load average %s\n", time.Now().UTC().Format(time.RFC3339), loadavg())
 }
 
 // run is one redis-server with its store and sessions.
 type run struct {
-	raw            *redis.Client
-	store          *sessions.RedisStore
-	prefix         string
-	ids            []sess
-	stop           func()
-	p50, p99, mean []float64
+	raw    *redis.Client
+	store  *sessions.RedisStore
+	prefix string
+	ids    []sess
+	stop   func()
+	pid    int  // redis-server's
+	thp    bool // redis-server on transparent huge pages
+	byConc map[int]*series
 }
 
-func newRun(n, conc int) *run {
-	addr, stop := startRedis()
+func newRun(n, conc int, thp bool) *run {
+	addr, pid, stop := startRedis(thp)
 	cfg := config.Default().Sessions
 	cfg.Redis.Addrs = []string{addr}
 	cfg.Redis.PoolSize = conc + 8
@@ -106,7 +131,7 @@ func newRun(n, conc int) *run {
 	if err != nil {
 		log.Fatal(err)
 	}
-	return &run{raw: redis.NewClient(&redis.Options{Addr: addr, ReadTimeout: 30 * time.Second}), prefix: cfg.Redis.KeyPrefix, stop: stop,
+	return &run{raw: redis.NewClient(&redis.Options{Addr: addr, ReadTimeout: 30 * time.Second}), prefix: cfg.Redis.KeyPrefix, stop: stop, pid: pid, thp: thp,
 		store: sessions.NewRedisStore(client, cfg.Redis.KeyPrefix, sessions.OptionsFor(cfg, make([]byte, 32)))}
 }
 
@@ -226,7 +251,7 @@ func encoding(ctx context.Context, c *redis.Client, prefix string, s sess) strin
 	return strings.Join(out, "+")
 }
 
-func startRedis() (string, func()) {
+func startRedis(thp bool) (string, int, func()) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		log.Fatal(err)
@@ -239,6 +264,12 @@ func startRedis() (string, func()) {
 	}
 	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
+	if thp {
+		// disable-thp no: where THP is "always" system-wide, Redis would
+		// otherwise switch it off for itself at start.
+		cmd.Args = append(cmd.Args, "--disable-thp", "no")
+		cmd.Env = append(os.Environ(), thpEnv...)
+	}
 	if err := cmd.Start(); err != nil {
 		log.Fatal(err)
 	}
@@ -253,7 +284,7 @@ func startRedis() (string, func()) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return addr, func() { cmd.Process.Kill(); cmd.Wait(); os.RemoveAll(dir) }
+	return addr, cmd.Process.Pid, func() { cmd.Process.Kill(); cmd.Wait(); os.RemoveAll(dir) }
 }
 
 func nproc() int {
