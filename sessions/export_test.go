@@ -1,5 +1,7 @@
 package sessions
 
+import "context"
+
 // RedisError exposes the boundary translation of go-redis errors to the
 // external tests, which classify real server replies with it.
 var RedisError = redisError
@@ -29,4 +31,11 @@ func Unbatched(s *RedisStore) *RedisStore {
 	c := *s
 	c.validates = nil
 	return &c
+}
+
+// ValidateByScript is Validate without the HMGET fast path: validate.lua
+// through the batcher (tests of the script's batches).
+func ValidateByScript(s *RedisStore, ctx context.Context, user, id string) ([]any, error) {
+	tag := id[:tagLen]
+	return s.validateCall(ctx, []string{s.keys.sessions(tag)}, nil, s.args(ctx, tag, false, user, id, s.touch))
 }
