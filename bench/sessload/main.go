@@ -198,11 +198,12 @@ func usedMemory(ctx context.Context, c *redis.Client) int64 {
 	return 0
 }
 
-// sessionKeys are the keys of s: its hash and its user's index (the layout
-// of sessions/doc.go; KEYS would scan all of a million keys).
+// sessionKeys are the keys of s: the hash of its tag, which holds every
+// session of the tag's users (the layout of sessions/doc.go; KEYS would
+// scan all of a million keys). With one session per user it is s alone,
+// but for the few users whose 32-bit tags collide.
 func sessionKeys(_ context.Context, _ *redis.Client, prefix string, s sess) []string {
-	base := prefix + "{" + s.id[:8] + "}:"
-	return []string{base + "s:" + s.id, base + "u:" + s.user}
+	return []string{prefix + "{" + s.id[:8] + "}:h"}
 }
 
 func keyUsage(ctx context.Context, c *redis.Client, prefix string, s sess) int64 {
