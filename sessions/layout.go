@@ -15,7 +15,10 @@ const (
 	recordLen     = 49 // field M: created ms, last used ms (8 bytes each, big-endian), pieces (1), SHA-256 (32)
 	infoPieceLen  = 64 // every info piece (fields a, b, …) holds at most this many bytes
 	maxInfoPieces = 17 // ceil((1 + 254 + 1 + 64 + 1 + 254 + 512) / 64)
-	fastPieces    = 4  // info pieces the fast path fetches with M (FAST in lua/layout.lua)
+	// fastPieces: info pieces the fast path fetches with M (FAST in
+	// lua/layout.lua): 384 bytes, a user agent of about 300 with a short
+	// user name. A longer record is validated by the script.
+	fastPieces = 6
 	// maxInfoField is the longest user name or password fingerprint the info
 	// encoding holds (its length is one byte; 255 marks a hex fingerprint).
 	maxInfoField = 254
@@ -40,7 +43,7 @@ const pieceSuffixes = "abcdefghijklmnopq"
 
 // validateFields are the suffixes the Validate fast path reads: the record,
 // the first info pieces, the provider record.
-const validateFields = "Mabcd" + "O" // M, pieces a..d (fastPieces), O
+const validateFields = "Mabcdef" + "O" // M, pieces a..f (fastPieces), O
 
 // fieldNames returns the names of session id's fields with the given
 // suffixes (one allocation for all the names).

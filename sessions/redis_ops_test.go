@@ -158,6 +158,18 @@ func TestRedisRoundTrips(t *testing.T) {
 	if got := hook.take(); len(got) != 1 {
 		t.Errorf("Validate() round trips = %v, want one", got)
 	}
+	// A 300-byte user agent still fits the fast path's pieces.
+	long, err := store.Create(ctx, sessions.NewSession{User: "bob", UserAgent: strings.Repeat("u", 300), PasswordFingerprint: strings.Repeat("f", 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook.take()
+	if s, err := store.Validate(ctx, "bob", long.Session.ID); err != nil || len(s.UserAgent) != 300 {
+		t.Fatalf("Validate(300-byte user agent) = %d bytes, %v", len(s.UserAgent), err)
+	}
+	if got := hook.take(); !slices.Equal(got, []string{"HMGET"}) {
+		t.Errorf("Validate(300-byte user agent) round trips = %v, want [HMGET]", got)
+	}
 	// A malformed or foreign id costs no round trip at all.
 	store.Validate(ctx, "bob", "nonsense")
 	store.Validate(ctx, "alice", c2.Session.ID)

@@ -24,7 +24,7 @@
 local NOW, IDLE, ABS = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local TAG, OLD, CHANNEL, DEADLINE = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local PIECES = 'abcdefghijklmnopq'
-local FAST = 4 -- pieces fetched with M by one HMGET (most sessions need 3)
+local FAST = 6 -- pieces fetched with M by one HMGET (fastPieces in layout.go)
 
 local function unhex(s)
   return (string.gsub(s, '..', function(h) return string.char(tonumber(h, 16)) end))
