@@ -10,7 +10,8 @@ import (
 )
 
 // Validate batching (issue 10). Every proxied request makes one Validate
-// call; sent one by one, each costs a write and a read syscall plus go-redis'
+// call (an HMGET of the session's fields, and validate.lua when the HMGET
+// cannot answer alone; see Validate); sent one by one, each costs a write and a read syscall plus go-redis'
 // pool and hook work. Calls that arrive while another batch is in flight
 // queue up and go out together in one pipeline (one write, one read for all
 // of them), like the auto-pipelining clients of other languages; go-redis
@@ -22,18 +23,31 @@ import (
 // whose context ended before its batch left is not sent. A batch runs under
 // the latest deadline of its calls, never under a caller's cancellation.
 // Validate only reads and touches, so a call sent after its caller gave up
-// changes nothing a client can see (the touch is idempotent).
+// changes nothing a client can see (the touch is idempotent; the pruning
+// removes only sessions that are dead anyway).
 
 // maxBatch bounds one pipeline; more queued calls go in the next.
 const maxBatch = 128
 
+// validateCall is one command of a batch: an HMGET of key's fields when
+// fields is set, else validate.lua with keys and args.
 type validateCall struct {
-	ctx  context.Context
-	keys []string
-	args []any
-	res  []any
-	err  error
-	done chan struct{}
+	ctx    context.Context
+	keys   []string
+	fields []string
+	args   []any
+	res    []any
+	err    error
+	done   chan struct{}
+}
+
+// run sends c alone.
+func (c *validateCall) run(client redis.UniversalClient) {
+	if c.fields != nil {
+		c.res, c.err = client.HMGet(c.ctx, c.keys[0], c.fields...).Result()
+	} else {
+		c.res, c.err = validateScript.Run(c.ctx, client, c.keys, c.args...).Slice()
+	}
 }
 
 type validateBatcher struct {
@@ -43,9 +57,10 @@ type validateBatcher struct {
 	busy   bool // a batch is in flight; its sender sends the queue next
 }
 
-// do runs validate.lua for one call and returns its reply.
-func (b *validateBatcher) do(ctx context.Context, keys []string, args []any) ([]any, error) {
-	c := &validateCall{ctx: ctx, keys: keys, args: args, done: make(chan struct{})}
+// do sends one call (HMGET when fields is set, else validate.lua) and
+// returns its reply.
+func (b *validateBatcher) do(ctx context.Context, keys, fields []string, args []any) ([]any, error) {
+	c := &validateCall{ctx: ctx, keys: keys, fields: fields, args: args, done: make(chan struct{})}
 	b.mu.Lock()
 	if b.busy {
 		b.queue = append(b.queue, c)
@@ -106,23 +121,32 @@ func (b *validateBatcher) send(batch []*validateCall) {
 	}
 	if len(live) == 1 { // no pipeline bookkeeping for a lone call
 		c := live[0]
-		c.res, c.err = validateScript.Run(c.ctx, b.client, c.keys, c.args...).Slice()
+		c.run(b.client)
 		close(c.done)
 		return
 	}
 	ctx, cancel := batchContext(live)
 	defer cancel()
 	pipe := b.client.Pipeline()
-	cmds := make([]*redis.Cmd, len(live))
+	cmds := make([]redis.Cmder, len(live))
 	for i, c := range live {
-		cmds[i] = validateScript.EvalSha(ctx, pipe, c.keys, c.args...)
+		if c.fields != nil {
+			cmds[i] = pipe.HMGet(ctx, c.keys[0], c.fields...)
+		} else {
+			cmds[i] = validateScript.EvalSha(ctx, pipe, c.keys, c.args...)
+		}
 	}
 	_, _ = pipe.Exec(ctx) // each command carries its own error
 	for i, c := range live {
-		c.res, c.err = cmds[i].Slice()
-		if c.err != nil && strings.HasPrefix(c.err.Error(), "NOSCRIPT") {
-			// Redis lost its script cache (restart, failover): Run loads it.
-			c.res, c.err = validateScript.Run(c.ctx, b.client, c.keys, c.args...).Slice()
+		switch cmd := cmds[i].(type) {
+		case *redis.SliceCmd:
+			c.res, c.err = cmd.Result()
+		case *redis.Cmd:
+			c.res, c.err = cmd.Slice()
+			if c.err != nil && strings.HasPrefix(c.err.Error(), "NOSCRIPT") {
+				// Redis lost its script cache (restart, failover): Run loads it.
+				c.run(b.client)
+			}
 		}
 		close(c.done)
 	}

@@ -219,8 +219,8 @@ func TestRedisSentinelFailover(t *testing.T) {
 		t.Fatalf("Validate() after failover error = %v", err)
 	}
 	// The rotation landed on the new master (the old one was demoted).
-	key := "fo:{" + sessions.UserTag("alice") + "}:s:" + c.Session.ID
-	if got, err := sessionstest.Command(s.Replica.Addr, "HEXISTS", key, "p"); err != nil || got != "1" {
-		t.Fatalf("HEXISTS %s p on the new master = %q, %v; want 1 (rotated there)", key, got, err)
+	key, field := "fo:{"+sessions.UserTag("alice")+"}:h", rawID(t, c.Session.ID)+"R"
+	if got, err := sessionstest.Command(s.Replica.Addr, "HEXISTS", key, field); err != nil || got != "1" {
+		t.Fatalf("HEXISTS %s <id>R on the new master = %q, %v; want 1 (rotated there)", key, got, err)
 	}
 }

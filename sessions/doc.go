@@ -14,8 +14,10 @@
 //   - Every request: Validate(user, sid) — the user and sid come from a
 //     verified access token — checks that the session exists, belongs to that
 //     user and has not expired (idle or absolute), and writes last_used_at
-//     at most once per TouchInterval. One Redis round trip, shared by the
-//     calls that arrive while another is in flight (one pipeline; batch.go).
+//     at most once per TouchInterval. One Redis round trip (an HMGET of the
+//     session's fields, decided in Go; validate.lua only when the session is
+//     missing, expired, another user's or due a touch), shared by the calls
+//     that arrive while another is in flight (one pipeline; batch.go).
 //   - Refresh: every refresh rotates. The new secret is
 //     HMAC-SHA256(DeriveKey, old secret ‖ nonce) for a random nonce stored
 //     with the rotation. The previous secret presented within RefreshGrace of
@@ -55,7 +57,7 @@
 // copies a frozen Redis runs after its thaw, or that go-redis sent as
 // retries, are refused. Copies within the deadline are recognised by what is
 // new with every call: create by its session id (a copy that finds its
-// session returns the ids the first copy evicted, field e), refresh by its
+// session returns the ids the first copy evicted, field E), refresh by its
 // nonce (a copy that finds its own rotation returns it). Repeated revocations
 // leave the same state.
 //
@@ -64,17 +66,14 @@
 // With key prefix "portcullis:" and tag = the first 8 hex digits of
 // SHA-256(user) (see keys.go, the only place that builds key names):
 //
-//	portcullis:{tag}:s:<sid>    hash   u c l ip ua… fp h p n r e (user, created ms, last used ms,
-//	                                   IP, user agent in pieces of ≤ 64 bytes: ua ub … uh,
-//	                                   password fingerprint, SHA-256 of the current and previous
-//	                                   secret, then from the first rotation on: nonce of the last
-//	                                   rotation, rotated ms; ids the login evicted, space-separated,
-//	                                   only when any; for a session created through an identity
-//	                                   provider: o, its provider record (JSON: provider, sub, sid,
-//	                                   username, roles, refreshed ms) and ot, its sealed provider
-//	                                   tokens — such a hash leaves the listpack encoding)
+//	portcullis:{tag}:h          hash   every session of the tag's users; per session, fields
+//	                                   named by the id's 16 random bytes + a suffix: M (created,
+//	                                   last used, piece count, SHA-256 of the current secret),
+//	                                   a b … (user, IP, fingerprint, user agent in ≤ 64-byte
+//	                                   pieces), R (rotated ms, previous secret's SHA-256, nonce),
+//	                                   E (ids the login evicted), O/T (provider record, sealed
+//	                                   provider tokens); the format: lua/layout.lua
 //	portcullis:{tag}:lk:<sid>   string the provider-refresh lock of one session (PX)
-//	portcullis:{tag}:u:<user>   zset   sid → last used ms (LRU order for eviction, listing)
 //	portcullis:f:login:user:<h> zset   unique member → time ms of one counted login attempt
 //	portcullis:f:login:ip:<ip>  zset   the same per client address (h: SHA-256 prefix of the name)
 //	portcullis:oidc:name:<u>    string the provider user (oidc:<provider>:<hash of sub>) holding
@@ -82,21 +81,28 @@
 //	portcullis:oidc:jti:<p>:<h> string a used back-channel logout token (until its exp)
 //	portcullis:oidc:sid:<p>:<h> set    "<user> <sid>" of the sessions under one provider sid
 //
-// Every value of a session hash stays within Redis' default
-// hash-max-listpack-value (64), so the hash keeps the compact listpack
-// encoding (lua/ua.lua; about 600 B per session instead of 1,000 with a
-// 120-byte user agent; bench/README.md, "Memory").
+// One key per tag, not per session, because per-key overhead (dict entry,
+// name, object, expires entry) was most of a session's memory (issue 10).
+// The tag is 32 bits, so users can share a hash: every script compares the
+// user name stored with the session. No per-user index: eviction and List
+// scan the tag's small hash. Every value but O, T and a long E stays within
+// Redis' default hash-max-listpack-value (64), so the hash keeps the compact
+// listpack encoding while it has at most 128 fields (hash-max-listpack-
+// entries; about 25 sessions of one tag); beyond either it becomes a
+// hashtable: correct, only bigger. Records of the previous layout
+// ({tag}:s:<sid> hashes and {tag}:u:<user> sorted sets) move into the tag
+// hash on first use (lua/upgrade.lua).
 //
 // The sid itself starts with the tag, so a refresh token (which names no
-// user) leads to the right slot. Each change is one Lua script (lua/*.lua,
+// user) leads to the right hash and slot. Each change is one Lua script (lua/*.lua,
 // each starting with its KEYS/ARGV/returns contract); all keys a script
 // touches share the user's slot, so scripts run unchanged on Cluster.
 //
-// TTLs: a session hash expires at min(last_used + idle_timeout,
-// created + absolute_lifetime), set by the same script that writes it; the
-// user index expires with the longest-lived of its sessions (scripts that
-// remove a live session recompute it from the remaining sessions' TTLs); a
-// throttle counter expires one window after its newest attempt. The
+// TTLs: the tag hash expires when the latest-ending of its sessions ends
+// (min(last_used + idle_timeout, created + absolute_lifetime)); every script
+// that writes it first deletes the tag's dead sessions and then sets that
+// TTL, or deletes the hash when no session is left; a throttle counter
+// expires one window after its newest attempt. The
 // invalidation channel is Pub/Sub and stores nothing. Scripts take "now"
 // from Go (Options.Now) and check expiry themselves; the real TTLs are the
 // backstop that guarantees nothing outlives its session. Only the fence

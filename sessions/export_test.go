@@ -1,5 +1,7 @@
 package sessions
 
+import "context"
+
 // RedisError exposes the boundary translation of go-redis errors to the
 // external tests, which classify real server replies with it.
 var RedisError = redisError
@@ -34,3 +36,10 @@ func Unbatched(s *RedisStore) *RedisStore {
 // TombstoneTTL is how long a caching replica refuses an ended session from
 // memory (cache.go).
 const TombstoneTTL = tombstoneTTL
+
+// ValidateByScript is Validate without the HMGET fast path: validate.lua
+// through the batcher (tests of the script's batches).
+func ValidateByScript(s *RedisStore, ctx context.Context, user, id string) ([]any, error) {
+	tag := id[:tagLen]
+	return s.validateCall(ctx, []string{s.keys.sessions(tag)}, nil, s.args(ctx, tag, false, user, id, s.touch))
+}

@@ -7,40 +7,39 @@ import (
 )
 
 // keyspace builds every Redis key of the store; no other file names a key.
-// Layout (prefix "portcullis:", tag = UserTag(user)):
+// Layout (prefix "portcullis:", tag = UserTag(user), the first 8 hex digits of
+// every session id):
 //
-//	portcullis:{tag}:s:<sid>    hash: one session record
-//	portcullis:{tag}:u:<user>   sorted set: the user's session ids, scored by last use (ms)
+//	portcullis:{tag}:h          hash: every session of the tag's users (lua/layout.lua)
 //	portcullis:f:login:user:<h> sorted set: login attempts of one user name (h: SHA-256 prefix)
 //	portcullis:f:login:ip:<ip>  sorted set: login attempts from one client address
 //	portcullis:{tag}:lk:<sid>   string: the provider-refresh lock of one session (PX)
 //	portcullis:oidc:name:<user> string: the store user holding a provider username (PX)
-//	portcullis:oidc:jti:<p>:<h> string: a back-channel logout token already used (PXAT its exp)
+//	portcullis:oidc:jti:<p>:<h> string: a used back-channel logout token (PXAT its exp)
 //	portcullis:oidc:sid:<p>:<h> set: "<user> <sid>" of the sessions of one provider session id
+//
+// and, from the previous layout, read only to upgrade them (lua/upgrade.lua):
+//
+//	portcullis:{tag}:s:<sid>    hash: one session record
+//	portcullis:{tag}:u:<user>   sorted set: the user's session ids, scored by last use (ms)
 //
 // The "{tag}" hash tag puts all of a user's keys in one Cluster slot, which
 // is what lets one Lua script change them together. The tag comes before any
-// user-supplied text, so a '{' in a user name cannot move the slot. Scripts
-// that reach keys they cannot list in KEYS (the other sessions of a user, the
-// index named by a session's user field) get the key prefixes below in ARGV
-// and append a session id or a user name, exactly as session() and index() do.
+// user-supplied text, so a '{' in a user name cannot move the slot. The
+// tag hash is named by the tag alone because a refresh token names no user:
+// the id's first 8 digits lead to the hash. Scripts that reach the old
+// layout's keys get their common base (legacyBase) in ARGV and append
+// "s:" .. sid or "u:" .. user.
 type keyspace struct{ prefix string }
 
 func (k keyspace) userBase(tag string) string { return k.prefix + "{" + tag + "}:" }
 
-// session is the key of session id's record (the id starts with its tag).
-func (k keyspace) session(id string) string { return k.sessionPrefix(id[:tagLen]) + id }
+// sessions is the key of the hash holding every session of tag (the first
+// tagLen bytes of a session id, or UserTag of a user).
+func (k keyspace) sessions(tag string) string { return k.userBase(tag) + "h" }
 
-// sessionPrefix is session() without the id, for scripts.
-func (k keyspace) sessionPrefix(tag string) string { return k.userBase(tag) + "s:" }
-
-// index is the key of user's sorted set of session ids; tag is UserTag(user),
-// which callers already hold (the first tagLen bytes of a session id that
-// ownedBy accepted), so the per-request path hashes the name only once.
-func (k keyspace) index(tag, user string) string { return k.indexPrefix(tag) + user }
-
-// indexPrefix is index() without the user name, for scripts.
-func (k keyspace) indexPrefix(tag string) string { return k.userBase(tag) + "u:" }
+// legacyBase is the common start of tag's keys in the previous layout.
+func (k keyspace) legacyBase(tag string) string { return k.userBase(tag) }
 
 // invalidations is the Pub/Sub channel on which scripts announce the ids
 // of sessions they revoke, evict or rotate (for replicas' validation caches).

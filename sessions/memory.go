@@ -128,6 +128,9 @@ func (m *MemoryStore) Create(ctx context.Context, s NewSession) (Created, error)
 	if err := checkCtx(ctx, "create"); err != nil {
 		return Created{}, err
 	}
+	if err := s.check(); err != nil {
+		return Created{}, err
+	}
 	s = s.clipped()
 	id, secret := newSessionID(s.User), newSecret()
 	m.mu.Lock()

@@ -85,7 +85,7 @@ type SessionRef struct{ User, ID string }
 var (
 	//go:embed lua/provider_update.lua
 	providerUpdateSrc    string
-	providerUpdateScript = redis.NewScript(fenceSrc + announceSrc + providerUpdateSrc)
+	providerUpdateScript = sessionScript(providerUpdateSrc)
 )
 
 // ---- Redis ----
@@ -96,14 +96,16 @@ func (s *RedisStore) ProviderTokens(ctx context.Context, user, id string) ([]byt
 	if !ownedBy(id, user) {
 		return nil, errNotFound("provider tokens")
 	}
-	v, err := s.client.HMGet(ctx, s.keys.session(id), "u", "ot").Result()
+	// The record, every info piece there can be, the tokens: not the hot
+	// path, so one HMGET that always suffices.
+	v, err := s.client.HMGet(ctx, s.keys.sessions(id[:tagLen]), fieldNames(id, "M"+pieceSuffixes+"T")...).Result()
 	if err != nil {
 		return nil, redisError("provider tokens", err)
 	}
-	if u, _ := v[0].(string); u != user {
+	if st, ok := decodeStored(v[0], v[1:1+maxInfoPieces]); !ok || st.user != user {
 		return nil, errNotFound("provider tokens")
 	}
-	t, _ := v[1].(string)
+	t, _ := v[len(v)-1].(string)
 	return []byte(t), nil
 }
 
@@ -114,9 +116,9 @@ func (s *RedisStore) UpdateProvider(ctx context.Context, user, id string, p Prov
 	if !ownedBy(id, user) || p.IsZero() {
 		return errNotFound("update provider")
 	}
-	idle, abs := s.lifetimes()
-	n, err := providerUpdateScript.Run(ctx, s.client, []string{s.keys.session(id)},
-		user, s.opts.nowMS(), idle, abs, p.encode(), tokens, s.channel, id, s.deadline(ctx),
+	tag := id[:tagLen]
+	n, err := providerUpdateScript.Run(ctx, s.client, []string{s.keys.sessions(tag)},
+		s.args(ctx, tag, true, user, id, p.encode(), tokens)...,
 	).Int()
 	if err != nil {
 		return redisError("update provider", err)

@@ -14,6 +14,10 @@ import (
 // The scripts, one per multi-key change. Each file starts with its contract;
 // the wrapper methods below are their only callers.
 var (
+	//go:embed lua/layout.lua
+	layoutSrc string
+	//go:embed lua/upgrade.lua
+	upgradeSrc string
 	//go:embed lua/create.lua
 	createSrc string
 	//go:embed lua/validate.lua
@@ -28,22 +32,22 @@ var (
 	revokeUserSrc string
 	//go:embed lua/list.lua
 	listSrc string
-	//go:embed lua/ua.lua
-	uaSrc string
-	//go:embed lua/announce.lua
-	announceSrc string
 
-	// The scripts that change what a client sees start with fence.lua; those
-	// that read or write the user agent with ua.lua (stored in 64-byte pieces);
-	// those that publish invalidations with announce.lua.
-	createScript      = redis.NewScript(fenceSrc + announceSrc + uaSrc + createSrc)
-	validateScript    = redis.NewScript(uaSrc + validateSrc)
-	refreshScript     = redis.NewScript(fenceSrc + announceSrc + uaSrc + refreshSrc)
-	revokeScript      = redis.NewScript(fenceSrc + announceSrc + revokeSrc)
-	revokeTokenScript = redis.NewScript(fenceSrc + announceSrc + uaSrc + revokeTokenSrc)
-	revokeUserScript  = redis.NewScript(fenceSrc + announceSrc + revokeUserSrc)
-	listScript        = redis.NewScript(uaSrc + listSrc)
+	// Every session script starts with fence.lua (only those that change
+	// what a client sees call it), layout.lua (the tag hash's format) and
+	// upgrade.lua (records of the previous layout move on first use).
+	createScript      = sessionScript(createSrc)
+	validateScript    = sessionScript(validateSrc)
+	refreshScript     = sessionScript(refreshSrc)
+	revokeScript      = sessionScript(revokeSrc)
+	revokeTokenScript = sessionScript(revokeTokenSrc)
+	revokeUserScript  = sessionScript(revokeUserSrc)
+	listScript        = sessionScript(listSrc)
 )
+
+func sessionScript(src string) *redis.Script {
+	return redis.NewScript(fenceSrc + layoutSrc + upgradeSrc + src)
+}
 
 // Status codes returned by refresh.lua and revoke_token.lua.
 const (
@@ -71,10 +75,9 @@ type RedisStore struct {
 	// validates sends concurrent Validate calls in shared pipelines
 	// (batch.go); nil sends each call on its own.
 	validates *validateBatcher
-	// validateFixed are validate.lua's arguments that never change (idle
-	// timeout, absolute lifetime, touch interval in ms), boxed once rather
-	// than on every request.
-	validateFixed [3]any
+	// idle, abs, touch: the lifetimes and TouchInterval in ms, boxed once
+	// rather than on every request.
+	idle, abs, touch any
 }
 
 // NewRedisStore wraps client; keys start with keyPrefix (config default
@@ -91,8 +94,8 @@ func NewRedisStore(client redis.UniversalClient, keyPrefix string, opts Options)
 	}
 	s := &RedisStore{client: client, keys: keyspace{prefix: keyPrefix}, opts: opts.withDefaults(),
 		attempt: attemptTimeout(client), validates: &validateBatcher{client: client}}
-	idle, abs := s.lifetimes()
-	s.validateFixed = [3]any{idle, abs, s.opts.TouchInterval.Milliseconds()}
+	s.idle, s.abs = s.opts.IdleTimeout.Milliseconds(), s.opts.AbsoluteLifetime.Milliseconds()
+	s.touch = s.opts.TouchInterval.Milliseconds()
 	return s
 }
 
@@ -107,29 +110,36 @@ func (s *RedisStore) WithInvalidations() *RedisStore {
 	return &c
 }
 
-func (s *RedisStore) lifetimes() (idle, abs int64) {
-	return s.opts.IdleTimeout.Milliseconds(), s.opts.AbsoluteLifetime.Milliseconds()
+// args are a session script's arguments: the seven every script takes
+// (lua/layout.lua: now, lifetimes, tag, old-layout base, channel, deadline;
+// the deadline only when fenced), then extra.
+func (s *RedisStore) args(ctx context.Context, tag string, fenced bool, extra ...any) []any {
+	deadline := "0"
+	if fenced {
+		deadline = s.deadline(ctx)
+	}
+	return append([]any{s.opts.nowMS(), s.idle, s.abs, tag, s.keys.legacyBase(tag), s.channel, deadline},
+		extra...)
 }
 
 // Create starts a session for n.User in one script call that also prunes the
-// user's dead sessions and evicts the least recently used ones beyond
+// tag's dead sessions and evicts the user's least recently used ones beyond
 // MaxPerUser; never more than MaxPerUser exist, however many logins race.
 func (s *RedisStore) Create(ctx context.Context, n NewSession) (Created, error) {
+	if err := n.check(); err != nil {
+		return Created{}, err
+	}
 	n = n.clipped()
 	id, secret := newSessionID(n.User), newSecret()
 	h := hashSecret(secret)
-	now := s.opts.nowMS()
-	idle, abs := s.lifetimes()
 	tag := id[:tagLen]
-	res, err := createScript.Run(ctx, s.client,
-		[]string{s.keys.session(id), s.keys.index(tag, n.User)},
-		now, id, n.User, n.IP, n.UserAgent, n.PasswordFingerprint, h[:],
-		s.opts.MaxPerUser, idle, abs, s.keys.sessionPrefix(tag), s.channel, s.deadline(ctx),
-		n.Provider.encode(), n.ProviderTokens,
-	).StringSlice()
+	args := s.args(ctx, tag, true, id, n.User, n.IP, n.UserAgent, n.PasswordFingerprint, h[:],
+		s.opts.MaxPerUser, n.Provider.encode(), n.ProviderTokens)
+	res, err := createScript.Run(ctx, s.client, []string{s.keys.sessions(tag)}, args...).StringSlice()
 	if err != nil {
 		return Created{}, redisError("create", err)
 	}
+	now := args[0].(int64)
 	return Created{
 		Session:      s.opts.session(id, n.User, now, now, n.IP, n.UserAgent, n.PasswordFingerprint, n.Provider.clone()),
 		RefreshToken: formatRefreshToken(id, secret),
@@ -140,20 +150,29 @@ func (s *RedisStore) Create(ctx context.Context, n NewSession) (Created, error) 
 // Validate is the per-request check, one round trip: it returns the live
 // session id of user and touches it when its last use is at least
 // TouchInterval old. ErrNotFound when missing, expired or another user's.
+//
+// The round trip is an HMGET of the session's fields, decided here: a live
+// session of user whose touch is not due is answered from it. Anything else
+// (missing, another user's, expired, touch due, a record the HMGET cannot
+// hold whole) runs validate.lua, which re-checks it all atomically, touches,
+// deletes what expired and moves a record of the previous layout: a second
+// round trip, for at most one request per session and TouchInterval. A
+// revoked session has no fields left, so the next HMGET sees it gone.
 func (s *RedisStore) Validate(ctx context.Context, user, id string) (Session, error) {
 	if !ownedBy(id, user) {
 		return Session{}, errNotFound("validate")
 	}
-	keys := []string{s.keys.session(id), s.keys.index(id[:tagLen], user)}
-	fixed := &s.validateFixed
-	args := []any{user, s.opts.nowMS(), fixed[0], fixed[1], fixed[2], id}
-	var res []any
-	var err error
-	if s.validates != nil {
-		res, err = s.validates.do(ctx, keys, args)
-	} else {
-		res, err = validateScript.Run(ctx, s.client, keys, args...).Slice()
+	tag := id[:tagLen]
+	keys := []string{s.keys.sessions(tag)}
+	now := s.opts.nowMS()
+	v, err := s.validateCall(ctx, keys, fieldNames(id, validateFields), nil)
+	if err != nil {
+		return Session{}, redisError("validate", err)
 	}
+	if sess, ok := s.fastValidate(id, user, now, v); ok {
+		return sess, nil
+	}
+	res, err := s.validateCall(ctx, keys, nil, s.args(ctx, tag, false, user, id, s.touch))
 	if err != nil {
 		return Session{}, redisError("validate", err)
 	}
@@ -162,6 +181,36 @@ func (s *RedisStore) Validate(ctx context.Context, user, id string) (Session, er
 		return Session{}, fmt.Errorf("sessions: validate: %w", err)
 	}
 	return s.record(id, user, f[0], f[1], f[2], f[3], f[4], f[5])
+}
+
+// validateCall sends an HMGET of fields (when set) or validate.lua, through
+// the batcher when there is one.
+func (s *RedisStore) validateCall(ctx context.Context, keys, fields []string, args []any) ([]any, error) {
+	if s.validates != nil {
+		return s.validates.do(ctx, keys, fields, args)
+	}
+	c := validateCall{ctx: ctx, keys: keys, fields: fields, args: args}
+	c.run(s.client)
+	return c.res, c.err
+}
+
+// fastValidate answers Validate from the HMGET of validateFields when it
+// holds a live session of user whose touch is not due; false otherwise.
+func (s *RedisStore) fastValidate(id, user string, now int64, v []any) (Session, bool) {
+	if len(v) != len(validateFields) {
+		return Session{}, false
+	}
+	st, ok := decodeStored(v[0], v[1:1+fastPieces])
+	if !ok || st.user != user || now-st.lastUsed >= s.opts.TouchInterval.Milliseconds() ||
+		now >= s.opts.endMS(st.created, st.lastUsed) {
+		return Session{}, false
+	}
+	o, _ := v[len(v)-1].(string)
+	prov, err := decodeProvider(o)
+	if err != nil {
+		return Session{}, false
+	}
+	return s.opts.session(id, user, st.created, st.lastUsed, st.ip, st.ua, st.fp, prov), true
 }
 
 // Refresh rotates the refresh token in one script call:
@@ -178,11 +227,9 @@ func (s *RedisStore) Refresh(ctx context.Context, refreshToken string) (Refreshe
 		return Refreshed{}, errInvalidGrant("refresh")
 	}
 	id, nextHash := rot.id, hashSecret(rot.next)
-	idle, abs := s.lifetimes()
 	tag := id[:tagLen]
-	res, err := refreshScript.Run(ctx, s.client, []string{s.keys.session(id)},
-		s.opts.nowMS(), rot.presented[:], nextHash[:], rot.nonce, s.opts.RefreshGrace.Milliseconds(),
-		idle, abs, s.keys.indexPrefix(tag), id, s.channel, s.keys.sessionPrefix(tag), s.deadline(ctx),
+	res, err := refreshScript.Run(ctx, s.client, []string{s.keys.sessions(tag)}, s.args(ctx, tag, true,
+		id, rot.presented[:], nextHash[:], rot.nonce, s.opts.RefreshGrace.Milliseconds())...,
 	).Slice()
 	if err != nil {
 		return Refreshed{}, redisError("refresh", err)
@@ -223,10 +270,9 @@ func (s *RedisStore) RevokeByRefreshToken(ctx context.Context, refreshToken stri
 		return Session{}, errInvalidGrant("revoke")
 	}
 	presented := hashSecret(secret)
-	idle, abs := s.lifetimes()
-	res, err := revokeTokenScript.Run(ctx, s.client, []string{s.keys.session(id)},
-		presented[:], s.opts.nowMS(), idle, abs, s.keys.indexPrefix(id[:tagLen]), id, s.channel,
-		s.keys.sessionPrefix(id[:tagLen]), s.deadline(ctx),
+	tag := id[:tagLen]
+	res, err := revokeTokenScript.Run(ctx, s.client, []string{s.keys.sessions(tag)},
+		s.args(ctx, tag, true, id, presented[:])...,
 	).Slice()
 	if err != nil {
 		return Session{}, redisError("revoke", err)
@@ -251,10 +297,9 @@ func (s *RedisStore) Revoke(ctx context.Context, user, id string) error {
 	if !ownedBy(id, user) {
 		return errNotFound("revoke")
 	}
-	idle, abs := s.lifetimes()
-	n, err := revokeScript.Run(ctx, s.client,
-		[]string{s.keys.session(id), s.keys.index(id[:tagLen], user)},
-		user, id, s.opts.nowMS(), idle, abs, s.channel, s.keys.sessionPrefix(id[:tagLen]), s.deadline(ctx),
+	tag := id[:tagLen]
+	n, err := revokeScript.Run(ctx, s.client, []string{s.keys.sessions(tag)},
+		s.args(ctx, tag, true, user, id)...,
 	).Int()
 	if err != nil {
 		return redisError("revoke", err)
@@ -267,10 +312,9 @@ func (s *RedisStore) Revoke(ctx context.Context, user, id string) error {
 
 // RevokeUser ends every session of user and returns the ids it ended.
 func (s *RedisStore) RevokeUser(ctx context.Context, user string) ([]string, error) {
-	idle, abs := s.lifetimes()
 	tag := UserTag(user)
-	ids, err := revokeUserScript.Run(ctx, s.client, []string{s.keys.index(tag, user)},
-		s.keys.sessionPrefix(tag), user, s.opts.nowMS(), idle, abs, s.channel, s.deadline(ctx),
+	ids, err := revokeUserScript.Run(ctx, s.client, []string{s.keys.sessions(tag)},
+		s.args(ctx, tag, true, user)...,
 	).StringSlice()
 	if err != nil {
 		return nil, redisError("revoke user", err)
@@ -280,10 +324,9 @@ func (s *RedisStore) RevokeUser(ctx context.Context, user string) ([]string, err
 
 // List returns user's live sessions, most recently used first.
 func (s *RedisStore) List(ctx context.Context, user string) ([]Session, error) {
-	idle, abs := s.lifetimes()
 	tag := UserTag(user)
-	res, err := listScript.Run(ctx, s.client, []string{s.keys.index(tag, user)},
-		s.keys.sessionPrefix(tag), user, s.opts.nowMS(), idle, abs,
+	res, err := listScript.Run(ctx, s.client, []string{s.keys.sessions(tag)},
+		s.args(ctx, tag, false, user)...,
 	).Slice()
 	if err != nil {
 		return nil, redisError("list", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,6 +79,7 @@ func TestRedisRoundTrips(t *testing.T) {
 	// Warm up: load every script once.
 	c, _ := store.Create(ctx, sessions.NewSession{User: "alice"})
 	store.Validate(ctx, "alice", c.Session.ID)
+	sessions.ValidateByScript(store, ctx, "alice", c.Session.ID)
 	r, _ := store.Refresh(ctx, c.RefreshToken)
 	store.List(ctx, "alice")
 	store.RevokeByRefreshToken(ctx, "x")
@@ -119,15 +121,19 @@ func TestRedisRoundTrips(t *testing.T) {
 		if err := op.call(); err != nil {
 			t.Fatalf("%s error = %v", op.name, err)
 		}
-		want := "EVALSHA"
+		want := []string{"EVALSHA"}
 		switch op.name {
 		case "Ping":
-			want = "PING"
+			want = []string{"PING"}
 		case "ReleaseLogin":
-			want = "ZREM" // one plain command per counter: atomic without a script
+			want = []string{"ZREM"} // one plain command per counter: atomic without a script
+		case "Validate":
+			want = []string{"HMGET"} // the fast path: decided in Go
+		case "Validate with touch":
+			want = []string{"HMGET", "EVALSHA"} // once per TouchInterval
 		}
-		if got := hook.take(); len(got) != 1 || got[0] != want {
-			t.Errorf("%s round trips = %v, want [%s]", op.name, got, want)
+		if got := hook.take(); !slices.Equal(got, want) {
+			t.Errorf("%s round trips = %v, want %v", op.name, got, want)
 		}
 	}
 
@@ -150,7 +156,19 @@ func TestRedisRoundTrips(t *testing.T) {
 		t.Fatalf("Validate() error = %v", err)
 	}
 	if got := hook.take(); len(got) != 1 {
-		t.Errorf("Validate() once reloaded round trips = %v, want one", got)
+		t.Errorf("Validate() round trips = %v, want one", got)
+	}
+	// A 300-byte user agent still fits the fast path's pieces.
+	long, err := store.Create(ctx, sessions.NewSession{User: "bob", UserAgent: strings.Repeat("u", 300), PasswordFingerprint: strings.Repeat("f", 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook.take()
+	if s, err := store.Validate(ctx, "bob", long.Session.ID); err != nil || len(s.UserAgent) != 300 {
+		t.Fatalf("Validate(300-byte user agent) = %d bytes, %v", len(s.UserAgent), err)
+	}
+	if got := hook.take(); !slices.Equal(got, []string{"HMGET"}) {
+		t.Errorf("Validate(300-byte user agent) round trips = %v, want [HMGET]", got)
 	}
 	// A malformed or foreign id costs no round trip at all.
 	store.Validate(ctx, "bob", "nonsense")
@@ -183,10 +201,10 @@ func pttl(t *testing.T, addr, key string) int64 {
 	return n
 }
 
-// TestRedisTTLs: every key the store writes has a TTL, no session key
-// outlives its session's end, the index does not outlive its longest-lived
-// session, and the real TTL removes everything once sessions end even if no
-// one calls the store again (the backstop behind the injected clock).
+// TestRedisTTLs: every key the store writes has a TTL, the tag's hash does
+// not outlive its latest-ending session, and the real TTL removes everything
+// once sessions end even if no one calls the store again (the backstop
+// behind the injected clock).
 func TestRedisTTLs(t *testing.T) {
 	t.Parallel()
 	srv, client, ctx := standalone(t)
@@ -212,36 +230,31 @@ func TestRedisTTLs(t *testing.T) {
 		store.ReserveLogin(ctx, sessions.LoginAttempt{User: "alice", PerUser: 5, Window: 5 * time.Minute})
 
 		keys := keysOf(t, srv.Addr, "ttl:")
-		if len(keys) != 6 { // 4 sessions, the index, one counter
-			t.Fatalf("keys = %v, want 6", keys)
+		if len(keys) != 2 { // the tag's hash, one counter
+			t.Fatalf("keys = %v, want 2", keys)
 		}
-		var longest int64
-		for _, k := range keys {
-			if !strings.Contains(k, ":s:") {
-				continue
+		var latest time.Time
+		for _, end := range ends {
+			if end.After(latest) {
+				latest = end
 			}
+		}
+		for _, k := range keys {
 			ms := pttl(t, srv.Addr, k)
-			id := k[strings.LastIndex(k, ":")+1:]
-			left := time.Until(ends[id]).Milliseconds()
-			// The TTL is relative and set when the script runs, a few ms
-			// after the Go clock read "now": allow for that latency (a
-			// loaded machine under -race can take a while), not more.
-			if ms <= 0 || ms > left+250 {
-				t.Errorf("PTTL %s = %dms, want in (0, %d] (session end)", k, ms, left)
-			}
-			longest = max(longest, ms)
-		}
-		for _, k := range keys {
 			switch {
-			case strings.Contains(k, ":u:"):
-				// +5: the script sets the index's relative TTL just after the session's.
-				if ms := pttl(t, srv.Addr, k); ms <= 0 || ms > longest+5 {
-					t.Errorf("PTTL index %s = %dms, want in (0, %d] (longest session)", k, ms, longest+5)
+			case strings.HasSuffix(k, "}:h"):
+				// The TTL is relative and set when the script runs, a few ms
+				// after the Go clock read "now": allow for that latency (a
+				// loaded machine under -race can take a while), not more.
+				if left := time.Until(latest).Milliseconds(); ms <= 0 || ms > left+250 {
+					t.Errorf("PTTL %s = %dms, want in (0, %d] (the latest session end)", k, ms, left)
 				}
 			case strings.Contains(k, ":f:"):
-				if ms := pttl(t, srv.Addr, k); ms <= 0 || ms > (5*time.Minute).Milliseconds() {
+				if ms <= 0 || ms > (5*time.Minute).Milliseconds() {
 					t.Errorf("PTTL counter %s = %dms, want in (0, 5m]", k, ms)
 				}
+			default:
+				t.Errorf("unexpected key %s", k)
 			}
 		}
 	})
@@ -260,8 +273,8 @@ func TestRedisTTLs(t *testing.T) {
 			t.Fatalf("Validate() within idle = %v", err)
 		}
 		time.Sleep(200 * time.Millisecond) // 400ms after login, 200ms after the touch
-		if keys := keysOf(t, srv.Addr, "real:"); len(keys) != 2 {
-			t.Fatalf("keys 200ms after a touch = %v, want the session and its index", keys)
+		if keys := keysOf(t, srv.Addr, "real:"); len(keys) != 1 {
+			t.Fatalf("keys 200ms after a touch = %v, want the tag's hash", keys)
 		}
 		time.Sleep(250 * time.Millisecond)
 		if keys := keysOf(t, srv.Addr, "real:"); len(keys) != 0 {
@@ -283,11 +296,14 @@ func TestRedisKeyLayout(t *testing.T) {
 				t.Fatal(err)
 			}
 			store.Create(ctx, sessions.NewSession{User: user})
+			if _, err := store.LockProviderRefresh(ctx, c.Session.ID, time.Minute); err != nil {
+				t.Fatal(err)
+			}
 			tag := sessions.UserTag(user)
 			keys := keysOf(t, srv.Addr, "lay:{"+tag+"}:")
-			want := map[string]bool{"lay:{" + tag + "}:s:" + c.Session.ID: true, "lay:{" + tag + "}:u:" + user: true}
-			if len(keys) != 3 {
-				t.Fatalf("keys of %q = %v, want 2 sessions and the index", user, keys)
+			want := map[string]bool{"lay:{" + tag + "}:h": true, "lay:{" + tag + "}:lk:" + c.Session.ID: true}
+			if len(keys) != 2 {
+				t.Fatalf("keys of %q = %v, want the tag's hash (both sessions) and the lock", user, keys)
 			}
 			slot := ""
 			for _, k := range keys {
@@ -363,15 +379,15 @@ func TestRedisAuthAndDB(t *testing.T) {
 		// The least the store needs (docs/sessions.md, ACL user): connection set-up, the
 		// script calls, and the commands the scripts run.
 		"-@all", "+hello", "+auth", "+client|setname", "+select", "+ping", "+eval", "+evalsha",
-		"+hmget", "+hset", "+del", "+pexpire", "+pttl", "+zadd", "+zrem", "+zrange", "+zpopmin", "+zcard",
-		"+zcount", "+zrangebyscore", "+zremrangebyscore", "+zremrangebyrank", "+time",
+		"+hmget", "+hset", "+hdel", "+hgetall", "+del", "+pexpire", "+zadd", "+zrem", "+zrange", "+zcard",
+		"+zrangebyscore", "+zremrangebyscore", "+time",
 		"+set", "+get", "+sadd", "+smembers", "+multi", "+exec",
 		"--user", "default-off-admin", "on", ">s3cret-admin", "~*", "+@all",
 		// With sessions.cache: the same plus the invalidation channel.
 		"--user", "gwc", "on", ">s3cret-pw", "~portcullis:*", "resetchannels", "&portcullis:*",
 		"-@all", "+hello", "+auth", "+client|setname", "+select", "+ping", "+eval", "+evalsha",
-		"+hmget", "+hset", "+del", "+pexpire", "+pttl", "+zadd", "+zrem", "+zrange", "+zpopmin", "+zcard",
-		"+zcount", "+zrangebyscore", "+zremrangebyscore", "+zremrangebyrank", "+time",
+		"+hmget", "+hset", "+hdel", "+hgetall", "+del", "+pexpire", "+zadd", "+zrem", "+zrange", "+zcard",
+		"+zrangebyscore", "+zremrangebyscore", "+time",
 		"+set", "+get", "+sadd", "+smembers", "+multi", "+exec", "+publish", "+subscribe")
 	ctx := testCtx(t)
 	cfg := redisConfig(config.RedisStandalone, srv.Addr)
@@ -384,8 +400,8 @@ func TestRedisAuthAndDB(t *testing.T) {
 	if _, err := store.Validate(ctx, "alice", c.Session.ID); err != nil {
 		t.Fatalf("Validate() with ACL user error = %v", err)
 	}
-	if ks := keyspace(t, srv.Addr); !strings.Contains(ks, "db3:keys=2") || strings.Contains(ks, "db0:") {
-		t.Fatalf("INFO keyspace = %q, want the 2 keys in db3 only", ks)
+	if ks := keyspace(t, srv.Addr); !strings.Contains(ks, "db3:keys=1") || strings.Contains(ks, "db0:") {
+		t.Fatalf("INFO keyspace = %q, want the one key in db3 only", ks)
 	}
 	for _, tc := range []struct{ name, user, pass string }{
 		{"wrong password", "gw", "nope"},

@@ -17,13 +17,21 @@ func tag(user string) string {
 	return hex.EncodeToString(s[:4])
 }
 
-func indexKey(user string) string { return keyPrefix + "{" + tag(user) + "}:u:" + user }
+// sessionsKey is the hash holding every session of user's tag (sessions/keys.go).
+func sessionsKey(user string) string { return keyPrefix + "{" + tag(user) + "}:h" }
 
-// countScript counts the user's index entries whose session key exists, in
-// one atomic step (all keys share the user's hash tag, so one Cluster slot).
-const countScript = `local n = 0
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if redis.call('EXISTS', ARGV[1] .. id) == 1 then n = n + 1 end
+// countScript counts the sessions of user ARGV[1] in the tag's hash, in one
+// atomic step: every field "<16 raw id bytes>M" is a session, and its info
+// piece "<id>a" starts with the user name's length and the name
+// (sessions/lua/layout.lua; the chaos users' names fit in that piece).
+const countScript = `local f, n = {}, 0
+local kv = redis.call('HGETALL', KEYS[1])
+for i = 1, #kv, 2 do f[kv[i]] = kv[i + 1] end
+for k in pairs(f) do
+  if #k == 17 and string.sub(k, 17) == 'M' then
+    local a = f[string.sub(k, 1, 16) .. 'a'] or ''
+    if string.sub(a, 2, 1 + (string.byte(a, 1) or 0)) == ARGV[1] then n = n + 1 end
+  end
 end
 return n`
 
@@ -35,8 +43,7 @@ func (e *env) liveSessions(user string) int {
 		if !n.alive() {
 			continue
 		}
-		r, err := redisCmd(n.addr, 300*time.Millisecond, "EVAL", countScript, "1", indexKey(user),
-			keyPrefix+"{"+tag(user)+"}:s:")
+		r, err := redisCmd(n.addr, 300*time.Millisecond, "EVAL", countScript, "1", sessionsKey(user), user)
 		if err != nil {
 			continue
 		}

@@ -106,7 +106,7 @@ func (e *env) clusterFailover(users []string) error {
 	for _, c := range masters {
 		h := map[string]bool{}
 		for _, u := range users {
-			if o := e.topo.ownerOf(indexKey(u)); o == c {
+			if o := e.topo.ownerOf(sessionsKey(u)); o == c {
 				h[u] = true
 			}
 		}

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"log"
 	"math/rand/v2"
@@ -301,30 +302,42 @@ func diff(a, b []float64) float64 {
 // A probe op is one raw command on a key of the run's sessions, timed alone.
 type probeOp struct {
 	name, cmd string // cmd is its commandstats name
-	do        func(ctx context.Context, c *redis.Client, key string) error
+	do        func(ctx context.Context, c *redis.Client, key string, s sess) error
 	sameKey   bool // always the first session's key (stays in cache) instead of a random one
 }
 
-// validateFields are the fields validate.lua reads with its HMGET (the user
-// agent's eight pieces, sessions/lua/ua.lua).
-var validateFields = []string{"u", "c", "l", "ip", "ua", "ub", "uc", "ud", "ue", "uf", "ug", "uh", "fp", "o"}
+// validateFields are the fields of session id that Validate's one HMGET
+// reads (sessions/layout.go validateFields): the record M, the first six
+// info pieces a..f and the provider record O, each named by the 16 raw
+// bytes of the id's random part and a suffix (sessions/lua/layout.lua).
+func validateFields(id string) []any {
+	raw, err := hex.DecodeString(id[8:])
+	if err != nil {
+		log.Fatalf("session id %q: %v", id, err)
+	}
+	var out []any
+	for _, suffix := range "MabcdefO" {
+		out = append(out, string(raw)+string(suffix))
+	}
+	return out
+}
 
 var probeOps = []probeOp{
-	{name: "EXISTS random", cmd: "exists", do: func(ctx context.Context, c *redis.Client, k string) error {
+	{name: "EXISTS random", cmd: "exists", do: func(ctx context.Context, c *redis.Client, k string, _ sess) error {
 		n, err := c.Exists(ctx, k).Result()
 		if err == nil && n != 1 {
 			err = fmt.Errorf("EXISTS %s = %d, want 1", k, n)
 		}
 		return err
 	}},
-	{name: "HMGET random", cmd: "hmget", do: func(ctx context.Context, c *redis.Client, k string) error {
-		v, err := c.HMGet(ctx, k, validateFields...).Result()
+	{name: "HMGET random", cmd: "hmget", do: func(ctx context.Context, c *redis.Client, k string, s sess) error {
+		v, err := c.Do(ctx, append([]any{"HMGET", k}, validateFields(s.id)...)...).Slice()
 		if err == nil && v[0] == nil {
-			err = fmt.Errorf("HMGET %s: no user", k)
+			err = fmt.Errorf("HMGET %s: no record of session %s", k, s.id)
 		}
 		return err
 	}},
-	{name: "EXISTS same key", cmd: "exists", sameKey: true, do: func(ctx context.Context, c *redis.Client, k string) error {
+	{name: "EXISTS same key", cmd: "exists", sameKey: true, do: func(ctx context.Context, c *redis.Client, k string, _ sess) error {
 		return c.Exists(ctx, k).Err()
 	}},
 }
@@ -342,19 +355,19 @@ func probe(ctx context.Context, runs []*run, calls, rounds int) {
 		fmt.Printf("# probe round %d, load average %s\n", round, loadavg())
 		for i, op := range probeOps {
 			for _, r := range runs {
-				keys := make([]string, calls)
+				keys, picked := make([]string, calls), make([]sess, calls)
 				for j := range keys {
 					s := r.ids[0]
 					if !op.sameKey {
 						s = r.ids[rand.IntN(len(r.ids))]
 					}
-					keys[j] = sessionKeys(ctx, r.raw, r.prefix, s)[0]
+					keys[j], picked[j] = sessionKeys(ctx, r.raw, r.prefix, s)[0], s
 				}
 				lat := make([]time.Duration, calls)
 				before := snapshot(ctx, r.raw, r.pid)
 				for j, k := range keys {
 					t := time.Now()
-					if err := op.do(ctx, r.raw, k); err != nil {
+					if err := op.do(ctx, r.raw, k, picked[j]); err != nil {
 						log.Fatal(err)
 					}
 					lat[j] = time.Since(t)

@@ -1,63 +1,59 @@
--- create: start a session; prune the user's dead index members, then evict
--- the least recently used sessions so the new one fits max_per_user.
--- KEYS[1]  the new session's hash            KEYS[2]  the user's index (zset: sid -> last use, ms)
--- ARGV[1]  now (ms)                          ARGV[2]  new session id
--- ARGV[3]  user                              ARGV[4]  client IP
--- ARGV[5]  user agent                        ARGV[6]  password-hash fingerprint
--- ARGV[7]  SHA-256 of the refresh secret     ARGV[8]  max sessions per user (0 = unlimited)
--- ARGV[9]  idle timeout (ms)                 ARGV[10] absolute lifetime (ms)
--- ARGV[11] session key prefix of the user's tag (key = prefix .. sid; same slot)
--- ARGV[12] invalidation channel ('' = do not publish)
--- ARGV[13] deadline (Unix ms, '0' = none; fence.lua)
--- ARGV[14] provider record (field o; '' = a local session)
--- ARGV[15] sealed provider tokens (field ot; '' = none)
+-- create: start a session; prune the tag's dead sessions, then evict the
+-- user's least recently used sessions so the new one fits max_per_user.
+-- KEYS[1] the tag's hash; ARGV[1..7] as in layout.lua, then
+-- ARGV[8]  new session id                    ARGV[9]  user (≤ 254 bytes)
+-- ARGV[10] client IP                         ARGV[11] user agent
+-- ARGV[12] password-hash fingerprint (≤ 254 bytes)
+-- ARGV[13] SHA-256 of the refresh secret     ARGV[14] max sessions per user (0 = unlimited)
+-- ARGV[15] provider record (field O; '' = a local session)
+-- ARGV[16] sealed provider tokens (field T; '' = none)
 -- returns: array of the evicted session ids (empty when none). A retried copy of
 --          the same call (the session id is new with every call) finds its session
---          and returns the ids the first copy evicted (field e), evicting nothing more.
+--          and returns the ids the first copy evicted (field E), evicting nothing more.
 --          LATE error past the deadline, with no change.
-local first = redis.call('HMGET', KEYS[1], 'u', 'e')
+local sid, user = ARGV[8], ARGV[9]
+local raw = raw_of(sid)
+local first = redis.call('HMGET', KEYS[1], raw .. 'M', raw .. 'E')
 if first[1] then
   local ids = {}
-  for sid in string.gmatch(first[2] or '', '%S+') do ids[#ids + 1] = sid end
+  local e = first[2] or ''
+  for i = 1, #e, 16 do ids[#ids + 1] = sid_of(string.sub(e, i, i + 15)) end
   return ids
 end
-local late = fence(ARGV[13])
+local late = fence(DEADLINE)
 if late then return late end
-local now, max = tonumber(ARGV[1]), tonumber(ARGV[8])
-local idle, abs = tonumber(ARGV[9]), tonumber(ARGV[10])
-local index, base = KEYS[2], ARGV[11]
+upgrade_user(user)
+local live = prune()
 
-for _, sid in ipairs(redis.call('ZRANGE', index, 0, -1)) do
-  local t = redis.call('HMGET', base .. sid, 'c', 'l')
-  if not t[1] then
-    redis.call('ZREM', index, sid)
-  elseif now >= math.min(tonumber(t[2]) + idle, tonumber(t[1]) + abs) then
-    redis.call('DEL', base .. sid)
-    redis.call('ZREM', index, sid)
-  end
-end
-
-local evicted = {}
+local evicted, max = {}, tonumber(ARGV[14])
 if max > 0 then
-  local n = redis.call('ZCARD', index)
-  while n >= max do
-    local sid = redis.call('ZPOPMIN', index)[1]
-    redis.call('DEL', base .. sid)
-    evicted[#evicted + 1] = sid
-    announce(ARGV[12], sid, true)
-    n = n - 1
+  local mine = {}
+  for r, s in pairs(live) do
+    if s.user == user then mine[#mine + 1] = r end
+  end
+  -- Least recently used first; ties by id (raw bytes sort like the hex id).
+  table.sort(mine, function(a, b)
+    if live[a].l ~= live[b].l then return live[a].l < live[b].l end
+    return a < b
+  end)
+  for i = 1, #mine - max + 1 do
+    drop(mine[i])
+    live[mine[i]] = nil
+    evicted[#evicted + 1] = mine[i]
   end
 end
 
-local ttl = math.min(idle, abs)
--- No 'r' yet: the rotation time is read only with a previous secret ('p'),
--- which the first rotation writes together with 'r'.
-redis.call('HSET', KEYS[1], unpack(ua_put({'u', ARGV[3], 'c', ARGV[1], 'l', ARGV[1], 'ip', ARGV[4],
-  'fp', ARGV[6], 'h', ARGV[7]}, ARGV[5])))
-if #evicted > 0 then redis.call('HSET', KEYS[1], 'e', table.concat(evicted, ' ')) end
-if ARGV[14] ~= '' then redis.call('HSET', KEYS[1], 'o', ARGV[14]) end
-if ARGV[15] ~= '' then redis.call('HSET', KEYS[1], 'ot', ARGV[15]) end
-redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('ZADD', index, ARGV[1], ARGV[2])
-if redis.call('PTTL', index) < ttl then redis.call('PEXPIRE', index, ttl) end
-return evicted
+put(raw, NOW, NOW, ARGV[13], info_pack(user, ARGV[10], ARGV[12], ARGV[11]))
+local t = {}
+if #evicted > 0 then t[#t + 1] = raw .. 'E'; t[#t + 1] = table.concat(evicted) end
+if ARGV[15] ~= '' then t[#t + 1] = raw .. 'O'; t[#t + 1] = ARGV[15] end
+if ARGV[16] ~= '' then t[#t + 1] = raw .. 'T'; t[#t + 1] = ARGV[16] end
+if #t > 0 then redis.call('HSET', KEYS[1], unpack(t)) end
+live[raw] = {e = math.min(NOW + IDLE, NOW + ABS)}
+settle(live)
+local ids = {}
+for i, r in ipairs(evicted) do
+  ids[i] = sid_of(r)
+  announce(CHANNEL, ids[i], true)
+end
+return ids

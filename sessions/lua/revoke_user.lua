@@ -1,26 +1,20 @@
--- revoke_user: end every session of a user.
--- KEYS[1] the user's index
--- ARGV[1] session key prefix of the user's tag (key = prefix .. sid; same slot)
--- ARGV[2] user                               ARGV[3] now (ms)
--- ARGV[4] idle timeout (ms)                  ARGV[5] absolute lifetime (ms)
--- ARGV[6] invalidation channel ('' = do not publish)
--- ARGV[7] deadline (Unix ms, '0' = none; fence.lua)
+-- revoke_user: end every session of a user (not the other users of its tag).
+-- KEYS[1] the tag's hash; ARGV[1..7] as in layout.lua, then
+-- ARGV[8] user
 -- returns: array of the ids of the live sessions that were ended;
 --          LATE error past the deadline, with no change
-local late = fence(ARGV[7])
+local late = fence(DEADLINE)
 if late then return late end
-local now, idle, abs = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local out = {}
-for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local k = ARGV[1] .. sid
-  local f = redis.call('HMGET', k, 'u', 'c', 'l')
-  if f[1] == ARGV[2] then
-    if now < math.min(tonumber(f[3]) + idle, tonumber(f[2]) + abs) then
-      out[#out + 1] = sid
-      announce(ARGV[6], sid, true)
-    end
-    redis.call('DEL', k)
+local user = ARGV[8]
+upgrade_user(user)
+local live, out = prune(), {}
+for raw, s in pairs(live) do
+  if s.user == user then
+    drop(raw)
+    live[raw] = nil
+    out[#out + 1] = sid_of(raw)
   end
 end
-redis.call('DEL', KEYS[1])
+settle(live)
+for _, sid in ipairs(out) do announce(CHANNEL, sid, true) end
 return out
