@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 
 	"slices"
 	"strings"
@@ -102,10 +103,34 @@ func (s *RedisStore) ProviderTokens(ctx context.Context, user, id string) ([]byt
 	if err != nil {
 		return nil, redisError("provider tokens", err)
 	}
+	if v[0] == nil {
+		return s.legacyProviderTokens(ctx, user, id)
+	}
 	if st, ok := decodeStored(v[0], v[1:1+maxInfoPieces]); !ok || st.user != user {
 		return nil, errNotFound("provider tokens")
 	}
 	t, _ := v[len(v)-1].(string)
+	return []byte(t), nil
+}
+
+// legacyProviderTokens reads the tokens of a session still in the previous
+// layout (lua/upgrade.lua moves it on its next validate, refresh or
+// revoke; a sign-out may ask for the tokens first). Read only: the same
+// checks as the scripts, user and expiry.
+func (s *RedisStore) legacyProviderTokens(ctx context.Context, user, id string) ([]byte, error) {
+	v, err := s.client.HMGet(ctx, s.keys.legacyBase(id[:tagLen])+"s:"+id, "u", "c", "l", "ot").Result()
+	if err != nil {
+		return nil, redisError("provider tokens", err)
+	}
+	u, _ := v[0].(string)
+	c, _ := v[1].(string)
+	l, _ := v[2].(string)
+	created, err1 := strconv.ParseInt(c, 10, 64)
+	lastUsed, err2 := strconv.ParseInt(l, 10, 64)
+	if u != user || err1 != nil || err2 != nil || s.opts.nowMS() >= s.opts.endMS(created, lastUsed) {
+		return nil, errNotFound("provider tokens")
+	}
+	t, _ := v[3].(string)
 	return []byte(t), nil
 }
 

@@ -287,6 +287,20 @@ func TestRedisUpgrade(t *testing.T) {
 		t.Fatalf("RevokeUser(bob) = %v, %v; want %v", ended, err, want)
 	}
 
+	// A provider session's sealed tokens are readable before anything moved
+	// it (a sign-out asks for them first), only by its user, only while live.
+	dave := w.write("dave", false)
+	daveKey := prefix + "{" + dave.id[:8] + "}:s:" + dave.id
+	if err := client.HSet(ctx, daveKey, "o", `{"p":"idp"}`, "ot", "sealed-tokens").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := store.ProviderTokens(ctx, "dave", dave.id); err != nil || string(tok) != "sealed-tokens" {
+		t.Fatalf("ProviderTokens(old provider session) = %q, %v; want its tokens", tok, err)
+	}
+	if _, err := store.ProviderTokens(ctx, "erin", dave.id); !errors.Is(err, sessions.ErrNotFound) {
+		t.Fatalf("ProviderTokens(another user, old session) = %v, want ErrNotFound", err)
+	}
+
 	// Create moves carol's five, then evicts the least recently used one.
 	c, err := store.Create(ctx, sessions.NewSession{User: "carol"})
 	if err != nil || len(c.Evicted) != 1 {
@@ -295,6 +309,11 @@ func TestRedisUpgrade(t *testing.T) {
 	if l, err := store.List(ctx, "carol"); err != nil || len(l) != 5 {
 		t.Fatalf("List(carol) = %d sessions, %v; want 5", len(l), err)
 	}
+	clock.Advance(time.Hour) // dave's old record is idle past its end
+	if _, err := store.ProviderTokens(ctx, "dave", dave.id); !errors.Is(err, sessions.ErrNotFound) {
+		t.Fatalf("ProviderTokens(expired old session) = %v, want ErrNotFound", err)
+	}
+	client.Del(ctx, daveKey, prefix+"{"+dave.id[:8]+"}:u:dave") // never used again: they would expire by their TTLs
 	for _, k := range keysOf(t, srv.Addr, prefix) {
 		if strings.Contains(k, "}:s:") || strings.Contains(k, "}:u:") {
 			t.Errorf("old key %s remains", k)
