@@ -41,6 +41,10 @@ func (k keyspace) sessions(tag string) string { return k.userBase(tag) + "h" }
 // legacyBase is the common start of tag's keys in the previous layout.
 func (k keyspace) legacyBase(tag string) string { return k.userBase(tag) }
 
+// legacySession is session id's record in the previous layout (read by
+// ProviderTokens until the record moves).
+func (k keyspace) legacySession(id string) string { return k.legacyBase(id[:tagLen]) + "s:" + id }
+
 // invalidations is the Pub/Sub channel on which scripts announce the ids
 // of sessions they revoke, evict or rotate (for replicas' validation caches).
 func (k keyspace) invalidations() string { return k.prefix + "invalidate" }

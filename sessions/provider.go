@@ -118,7 +118,7 @@ func (s *RedisStore) ProviderTokens(ctx context.Context, user, id string) ([]byt
 // revoke; a sign-out may ask for the tokens first). Read only: the same
 // checks as the scripts, user and expiry.
 func (s *RedisStore) legacyProviderTokens(ctx context.Context, user, id string) ([]byte, error) {
-	v, err := s.client.HMGet(ctx, s.keys.legacyBase(id[:tagLen])+"s:"+id, "u", "c", "l", "ot").Result()
+	v, err := s.client.HMGet(ctx, s.keys.legacySession(id), "u", "c", "l", "ot").Result()
 	if err != nil {
 		return nil, redisError("provider tokens", err)
 	}
