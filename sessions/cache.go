@@ -114,7 +114,7 @@ func (c *CachedStore) Validate(ctx context.Context, user, id string) (Session, e
 // (the script also publishes them for the others).
 func (c *CachedStore) Create(ctx context.Context, n NewSession) (Created, error) {
 	cr, err := c.RedisStore.Create(ctx, n)
-	c.end(cr.Evicted...)
+	c.forget(true, cr.Evicted...)
 	return cr, err
 }
 
@@ -122,11 +122,7 @@ func (c *CachedStore) Create(ctx context.Context, n NewSession) (Created, error)
 // detected reuse ended the session, which leaves a tombstone.
 func (c *CachedStore) Refresh(ctx context.Context, refreshToken string) (Refreshed, error) {
 	r, err := c.RedisStore.Refresh(ctx, refreshToken)
-	if errors.Is(err, ErrReused) {
-		c.end(SessionIDOf(refreshToken))
-	} else {
-		c.drop(SessionIDOf(refreshToken))
-	}
+	c.forget(errors.Is(err, ErrReused), SessionIDOf(refreshToken))
 	return r, err
 }
 
@@ -134,11 +130,7 @@ func (c *CachedStore) Refresh(ctx context.Context, refreshToken string) (Refresh
 // cache, leaving a tombstone when it did end the session.
 func (c *CachedStore) RevokeByRefreshToken(ctx context.Context, refreshToken string) (Session, error) {
 	s, err := c.RedisStore.RevokeByRefreshToken(ctx, refreshToken)
-	if err == nil {
-		c.end(SessionIDOf(refreshToken))
-	} else {
-		c.drop(SessionIDOf(refreshToken))
-	}
+	c.forget(err == nil, SessionIDOf(refreshToken))
 	return s, err
 }
 
@@ -146,18 +138,14 @@ func (c *CachedStore) RevokeByRefreshToken(ctx context.Context, refreshToken str
 // from this replica's cache (other replicas drop it on the invalidation).
 func (c *CachedStore) UpdateProvider(ctx context.Context, user, id string, p Provider, tokens []byte) error {
 	err := c.RedisStore.UpdateProvider(ctx, user, id, p, tokens)
-	c.drop(id)
+	c.forget(false, id)
 	return err
 }
 
 // Revoke revokes and drops the session from this replica's cache.
 func (c *CachedStore) Revoke(ctx context.Context, user, id string) error {
 	err := c.RedisStore.Revoke(ctx, user, id)
-	if err == nil {
-		c.end(id) // only a revoke that happened: a refused one (another user's id) must not
-	} else {
-		c.drop(id)
-	}
+	c.forget(err == nil, id) // only a revoke that happened ends: a refused one (another user's id) must not
 	return err
 }
 
@@ -173,7 +161,7 @@ func (c *CachedStore) RevokeUser(ctx context.Context, user string) ([]string, er
 		}
 	}
 	c.mu.Unlock()
-	c.end(ids...)
+	c.forget(true, ids...)
 	return ids, err
 }
 
@@ -184,25 +172,17 @@ func (c *CachedStore) Close() error {
 	return c.RedisStore.Close()
 }
 
-func (c *CachedStore) drop(ids ...string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	for _, id := range ids {
-		delete(c.entries, id)
-	}
-}
-
-// end drops sessions that ended and remembers them for tombstoneTTL. Only
-// well-formed ids count: an announcement is text from the channel.
-func (c *CachedStore) end(ids ...string) {
+// forget drops sessions from the cache; ended ones (when they did end) are
+// also remembered for tombstoneTTL. Only well-formed ids are remembered: an
+// announcement is text from the channel.
+func (c *CachedStore) forget(ended bool, ids ...string) {
 	now := c.opts.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
 	for _, id := range ids {
 		delete(c.entries, id)
-		if _, known := c.ended[id]; validSessionID(id) && (known || len(c.ended) < maxCacheEntries) {
+		if _, known := c.ended[id]; ended && validSessionID(id) && (known || len(c.ended) < maxCacheEntries) {
 			c.ended[id] = now
 		}
 	}
@@ -266,11 +246,8 @@ func (c *CachedStore) follow(ctx context.Context) {
 			subscribed = m.Kind == "subscribe"
 			c.setHealthy(subscribed)
 		case *redis.Message:
-			if id, ok := strings.CutPrefix(m.Payload, endedPrefix); ok {
-				c.end(id)
-			} else {
-				c.drop(m.Payload)
-			}
+			id, ended := strings.CutPrefix(m.Payload, endedPrefix)
+			c.forget(ended, id)
 		case *redis.Pong:
 			// Replies arrive in order: every message published before the
 			// ping has been applied, so a quiet but intact subscription is
