@@ -78,12 +78,16 @@ end
 local function m_pack(c, l, n, h) return struct.pack('>i8i8B', c, l, n) .. h end
 
 -- record(m, piece(i), rot, o): a session as a table {c, l, n, h, user, ip,
--- fp, ua, rot, o}; piece(i) returns the i-th info piece.
+-- fp, ua, o, e}, and from its first rotation on (field R) rotated, prev,
+-- nonce; piece(i) returns the i-th info piece.
 local function record(m, piece, rot, o)
   local c, l, n = struct.unpack('>i8i8B', m)
   local t = {}
   for i = 1, n do t[i] = piece(i) or '' end
-  local s = {c = c, l = l, n = n, h = string.sub(m, 18), rot = rot, o = o}
+  local s = {c = c, l = l, n = n, h = string.sub(m, 18), o = o}
+  if rot and #rot == 56 then
+    s.rotated, s.prev, s.nonce = struct.unpack('>i8', rot), string.sub(rot, 9, 40), string.sub(rot, 41)
+  end
   s.user, s.ip, s.fp, s.ua = info_unpack(table.concat(t))
   s.e = math.min(l + IDLE, c + ABS) -- when it ends
   return s

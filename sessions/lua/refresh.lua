@@ -16,20 +16,13 @@
 local sid, presented = ARGV[8], ARGV[9]
 local raw = raw_of(sid)
 local s = get(raw)
-local rotated, prev, nonce
-if s and s.rot and #s.rot == 56 then
-  rotated, prev, nonce = struct.unpack('>i8', s.rot), string.sub(s.rot, 9, 40), string.sub(s.rot, 41)
-end
-if s and prev == presented and nonce == ARGV[11] then
-  return {1, s.user, num(s.c), num(rotated), s.ip, s.ua, s.fp, s.o}
+if s and s.prev == presented and s.nonce == ARGV[11] then
+  return {1, s.user, num(s.c), num(s.rotated), s.ip, s.ua, s.fp, s.o}
 end
 local late = fence(DEADLINE)
 if late then return late end
 if not s and upgrade_session(sid) then s = get(raw) end
 if not s then return {0} end
-if s.rot and #s.rot == 56 then
-  rotated, prev, nonce = struct.unpack('>i8', s.rot), string.sub(s.rot, 9, 40), string.sub(s.rot, 41)
-end
 if NOW >= s.e then
   drop(raw)
   tidy()
@@ -42,9 +35,9 @@ if s.h == presented then
   announce(CHANNEL, sid, false)
   return {1, s.user, num(s.c), num(NOW), s.ip, s.ua, s.fp, s.o}
 end
-if prev and prev == presented then
-  if NOW - rotated < tonumber(ARGV[12]) then
-    return {2, s.user, num(s.c), num(s.l), s.ip, s.ua, s.fp, nonce, s.h, s.o}
+if s.prev and s.prev == presented then
+  if NOW - s.rotated < tonumber(ARGV[12]) then
+    return {2, s.user, num(s.c), num(s.l), s.ip, s.ua, s.fp, s.nonce, s.h, s.o}
   end
   drop(raw)
   tidy()

@@ -14,8 +14,7 @@ local raw = raw_of(sid)
 local s = get(raw)
 if not s then return {0} end
 local expired = NOW >= s.e
-local prev = s.rot and #s.rot == 56 and string.sub(s.rot, 9, 40)
-if not expired and s.h ~= presented and prev ~= presented then return {4} end
+if not expired and s.h ~= presented and s.prev ~= presented then return {4} end
 drop(raw)
 tidy()
 if expired then return {0} end
