@@ -199,13 +199,7 @@ func validate(ctx context.Context, store *sessions.RedisStore, ids []sess, count
 		}()
 	}
 	wg.Wait()
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	var sum time.Duration
-	for _, d := range lat {
-		sum += d
-	}
-	us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
-	return us(lat[count/2]), us(lat[count*99/100]), us(sum / time.Duration(count))
+	return summarize(lat)
 }
 
 func usedMemory(ctx context.Context, c *redis.Client) int64 {
