@@ -74,11 +74,12 @@ func timed[T any](ctx context.Context, s instrumentedStore, op string, call func
 }
 
 // callContext is context.WithTimeout(parent, storeCallTimeout) that arms
-// its timer only when the store waits on it (Done or Err): a call answered
-// in memory (memory store, a cache hit) skips the timer and the cancelable
-// context, which cost about as much as the cache hit itself. Deadline
-// answers without arming, so a client that sets socket deadlines from it
-// (go-redis) is bounded all the same.
+// its timer only when the store waits on it (Done): a call answered in
+// memory (memory store, a cache hit) skips the timer and the cancelable
+// context, which cost about as much as the cache hit itself. Deadline and
+// Err answer without arming, so a client that sets socket deadlines from it
+// (go-redis) is bounded all the same, and a store that only checks Err
+// before answering (sessions.checkCtx) costs a clock read.
 type callContext struct {
 	context.Context // the parent
 	deadline        time.Time
@@ -87,6 +88,7 @@ type callContext struct {
 	armed    context.Context // the WithDeadline context, or releasedContext
 	cancel   context.CancelFunc
 	hasArmed atomic.Bool // armed holds the WithDeadline context
+	released atomic.Bool // release ran (armed is then done, whichever it holds)
 }
 
 // releasedContext is what a callContext released before it was armed
@@ -127,13 +129,27 @@ func (c *callContext) Deadline() (time.Time, bool) {
 // Done implements context.Context.
 func (c *callContext) Done() <-chan struct{} { return c.arm().Done() }
 
-// Err implements context.Context.
-func (c *callContext) Err() error { return c.arm().Err() }
+// Err implements context.Context. Unarmed, it answers as the armed context
+// would at this instant: the parent's error, else DeadlineExceeded once the
+// deadline has passed (arming then yields a context already done with it).
+func (c *callContext) Err() error {
+	if c.hasArmed.Load() || c.released.Load() {
+		return c.arm().Err()
+	}
+	if err := c.Context.Err(); err != nil {
+		return err
+	}
+	if !time.Now().Before(c.deadline) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
 
 // release ends the call's context (cancel of context.WithTimeout): anything
 // still holding it (a batch sent after its caller returned) sees it done.
 func (c *callContext) release() {
 	c.once.Do(func() { c.armed = releasedContext })
+	c.released.Store(true)
 	if c.cancel != nil {
 		c.cancel()
 	}

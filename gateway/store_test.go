@@ -309,8 +309,8 @@ func sorted(s []string) []string {
 }
 
 // TestCallContext: the store call's context has its deadline at once, arms
-// a timer only when waited on, passes the parent's values and
-// cancellation, and is done once released, armed or not.
+// a timer only when waited on (Err does not arm), passes the parent's values
+// and cancellation, and is done once released, armed or not.
 func TestCallContext(t *testing.T) {
 	t.Parallel()
 	type key struct{}
@@ -334,6 +334,9 @@ func TestCallContext(t *testing.T) {
 	if cc.Value(key{}) != "v" || cc.hasArmed.Load() {
 		t.Errorf("Value = %v, armed = %v; want the parent's value without arming", cc.Value(key{}), cc.hasArmed.Load())
 	}
+	if cc.Err() != nil || cc.hasArmed.Load() {
+		t.Errorf("Err = %v, armed = %v; want nil without arming", cc.Err(), cc.hasArmed.Load())
+	}
 	child, cancelChild := context.WithCancel(cc) // arms: registers with the armed context
 	defer cancelChild()
 	if !cc.hasArmed.Load() || cc.Err() != nil || cc.Value(key{}) != "v" {
@@ -350,6 +353,24 @@ func TestCallContext(t *testing.T) {
 	if !errors.Is(released.Err(), context.Canceled) {
 		t.Errorf("released Err = %v, want Canceled", released.Err())
 	}
+
+	// Err, unarmed, answers as the armed context would: the parent's
+	// cancellation, and DeadlineExceeded once the deadline is past, and Done
+	// then agrees with it.
+	canceledParent, cancelIt := context.WithCancel(t.Context())
+	cancelIt()
+	if err := newCC(canceledParent).Err(); !errors.Is(err, context.Canceled) {
+		t.Errorf("Err under a canceled parent = %v, want Canceled", err)
+	}
+	late := &callContext{Context: t.Context(), deadline: time.Now().Add(-time.Millisecond)}
+	if err := late.Err(); !errors.Is(err, context.DeadlineExceeded) || late.hasArmed.Load() {
+		t.Errorf("Err past the deadline = %v (armed %v), want DeadlineExceeded unarmed", err, late.hasArmed.Load())
+	}
+	waitDone(t, late, "past its deadline")
+	if err := late.Err(); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Err past the deadline, armed = %v, want DeadlineExceeded", err)
+	}
+	late.release()
 
 	early, cancelEarly := context.WithTimeout(t.Context(), time.Second)
 	defer cancelEarly()

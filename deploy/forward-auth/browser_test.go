@@ -67,6 +67,12 @@ func (d *device) checkNoSideScroll(t *testing.T, what string) {
 	if _, err := chromedp.Call(d.ctx, emulation.SetDeviceMetricsOverride, off); err != nil {
 		t.Fatalf("%s: reset viewport: %v", d.name, err)
 	}
+	// The reset resizes the page asynchronously: a click computed from the
+	// old layout can land beside its button and submit nothing (seen under
+	// -race on a loaded machine). Two animation frames lay out the page at
+	// its own size again.
+	get(t, d, "settle after the viewport reset", chromedp.Evaluate[bool](
+		`new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`, chromedp.EvalAwaitPromise))
 }
 
 func (d *device) run(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
