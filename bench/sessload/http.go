@@ -16,10 +16,11 @@ package main
 //   - nothing else is cached: requests pick a token at random, and each
 //     token names its own session.
 //
-// The users file holds the live users (the first min(count, -live)
-// sessions' users); a users file is at most 16 MiB, about 110 000 of these
-// entries, so at 1 M stored sessions the requests spread over -live of them,
-// chosen by the load order, i.e. at random places of Redis' keyspace.
+// The users file holds -live users, the same at every count: the users of
+// the first -live sessions (all of a smaller count's). A users file is at
+// most 16 MiB, about 110 000 of these entries, so at 1 M stored sessions
+// the requests spread over the -live sessions of those users, which the
+// random session ids put at random places of Redis' keyspace.
 
 import (
 	"context"
@@ -128,10 +129,13 @@ func (r *run) startGateway(o *httpOpts, redisAddr string) *gatewayProc {
 		name += "-thp"
 	}
 	usersFile := filepath.Join(o.dir, name+"-users.yaml")
+	// The same users at every count (load names user i of session i), so
+	// that the gateways differ only in the sessions Redis stores, not in
+	// the size of their users table and heap.
 	var b strings.Builder
 	b.WriteString("users:\n")
-	for _, s := range live {
-		fmt.Fprintf(&b, "  %s: {password_hash: %q}\n", s.user, benchHash)
+	for i := range o.live {
+		fmt.Fprintf(&b, "  %s: {password_hash: %q}\n", userName(i), benchHash)
 	}
 	if err := os.WriteFile(usersFile, []byte(b.String()), 0o600); err != nil {
 		log.Fatal(err)
@@ -140,7 +144,7 @@ func (r *run) startGateway(o *httpOpts, redisAddr string) *gatewayProc {
 	if err != nil {
 		log.Fatalf("users file of %d users: %v (-live too large for the 16 MiB limit?)", len(live), err)
 	}
-	if u, ok := set.Lookup(live[0].user); !ok || u.Fingerprint != benchFingerprint {
+	if u, ok := set.Lookup(live[len(live)-1].user); !ok || u.Fingerprint != benchFingerprint {
 		log.Fatalf("users package fingerprint %q, sessions created with %q", u.Fingerprint, benchFingerprint)
 	}
 
@@ -201,8 +205,8 @@ routes:
 			log.Fatal(err)
 		}
 	}
-	fmt.Printf("%s gateway pid=%d users=%d tokens=%d (%.1f per live session)\n",
-		r.label(), g.pid, len(live), len(g.tokens), float64(len(g.tokens))/float64(len(live)))
+	fmt.Printf("%s gateway pid=%d users=%d live sessions=%d tokens=%d (%.1f per live session)\n",
+		r.label(), g.pid, set.Len(), len(live), len(g.tokens), float64(len(g.tokens))/float64(len(live)))
 	return g
 }
 

@@ -188,6 +188,9 @@ func loadavg() string {
 
 type sess struct{ user, id string }
 
+// userName is the user of the i-th session loaded.
+func userName(i int) string { return fmt.Sprintf("user%07d@example.com", i) }
+
 // load creates n sessions, conc calls at a time.
 func load(ctx context.Context, store *sessions.RedisStore, n, conc int) []sess {
 	ids := make([]sess, n)
@@ -198,7 +201,7 @@ func load(ctx context.Context, store *sessions.RedisStore, n, conc int) []sess {
 		go func() {
 			defer wg.Done()
 			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-				user := fmt.Sprintf("user%07d@example.com", i)
+				user := userName(i)
 				c, err := store.Create(ctx, sessions.NewSession{User: user, IP: "203.0.113.42",
 					UserAgent: userAgent, PasswordFingerprint: benchFingerprint})
 				if err != nil {
