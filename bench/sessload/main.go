@@ -50,6 +50,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -114,13 +115,16 @@ func main() {
 	// Side by side: the counts take turns, so machine load hits them alike.
 	for round := 1; round <= *rounds; round++ {
 		fmt.Printf("# round %d, load average %s\n", round, loadavg())
+		// Each round starts with another count, so none is always measured
+		// first (or last) in a pair.
+		order := slices.Concat(runs[(round-1)%len(runs):], runs[:(round-1)%len(runs)])
 		for _, c := range vconcs {
-			for _, r := range runs {
+			for _, r := range order {
 				r.measure(ctx, round, *validations, c)
 			}
 		}
 		for _, c := range ho.concs() {
-			for _, r := range runs {
+			for _, r := range order {
 				r.measureHTTP(ctx, ho, round, c)
 			}
 		}
