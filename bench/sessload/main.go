@@ -28,9 +28,16 @@
 //	                 MALLOC_CONF=thp:always (jemalloc on transparent huge
 //	                 pages), measured beside the first
 //	-rounds, -validations, -conc   rounds, calls per round, calls in flight while loading
+//	-http            also measure, each round, HTTP requests through a real
+//	                 portcullis process per count (Redis store, no cache),
+//	                 each with the access token of a random live session
+//	                 (http.go); -live users in its users file (100000),
+//	                 -tokens distinct tokens whatever the count (100000),
+//	                 -hconc requests in flight (16), -hreq per round (20000)
 //
 //	go run ./bench/sessload -n 1000,1000000
 //	go run ./bench/sessload -n 1000,1000000 -rounds 3 -vconc 16,1 -probe
+//	go run ./bench/sessload -n 1000,1000000 -rounds 5 -http -hconc 16,64
 package main
 
 import (
@@ -43,6 +50,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -68,6 +76,11 @@ func main() {
 	thp := flag.Bool("thp", false, "also run each count on a redis-server with MALLOC_CONF=thp:always")
 	validations := flag.Int("validations", 20000, "Validate calls per round and count")
 	rounds := flag.Int("rounds", 5, "measuring rounds; the counts take turns within each")
+	httpFlag := flag.Bool("http", false, "also measure HTTP requests through a portcullis process per count (http.go)")
+	live := flag.Int("live", 100000, "with -http: users in the gateway's users file, the sessions requests go to")
+	ntok := flag.Int("tokens", 100000, "with -http: distinct access tokens, whatever the count")
+	hconc := flag.String("hconc", "16", "with -http: comma-separated requests in flight")
+	hreq := flag.Int("hreq", 20000, "with -http: requests per round, count and concurrency")
 	flag.Parse()
 	if len(userAgent) != 120 {
 		log.Fatalf("user agent is %d bytes", len(userAgent))
@@ -75,6 +88,12 @@ func main() {
 	ctx := context.Background()
 	fmt.Printf("# sessload %s, user agent %d B, %d CPUs, load average %s\n", time.Now().UTC().Format(time.RFC3339), len(userAgent), nproc(), loadavg())
 	vconcs := concurrencies(*vconc)
+	var ho *httpOpts
+	if *httpFlag {
+		ho = &httpOpts{live: *live, tokens: *ntok, requests: *hreq, conc: concurrencies(*hconc)}
+		setupHTTP(ho)
+		defer os.RemoveAll(ho.dir)
+	}
 	var runs []*run
 	for _, spec := range runSpecs(*counts, *thp) {
 		n := spec.n
@@ -87,18 +106,33 @@ func main() {
 		fmt.Printf("n=%d load=%.1fs used_memory/session=%.0fB memory_usage(tag hash)=%dB encoding=%s\n",
 			n, time.Since(start).Seconds(), per, keyUsage(ctx, r.raw, r.prefix, r.ids[0]), encoding(ctx, r.raw, r.prefix, r.ids[0]))
 		r.describe(ctx)
+		if ho != nil {
+			r.gateway = r.startGateway(ho, r.addr)
+			defer r.gateway.stop()
+		}
 		runs = append(runs, r)
 	}
 	// Side by side: the counts take turns, so machine load hits them alike.
 	for round := 1; round <= *rounds; round++ {
 		fmt.Printf("# round %d, load average %s\n", round, loadavg())
+		// Each round starts with another count, so none is always measured
+		// first (or last) in a pair.
+		order := slices.Concat(runs[(round-1)%len(runs):], runs[:(round-1)%len(runs)])
 		for _, c := range vconcs {
-			for _, r := range runs {
+			for _, r := range order {
 				r.measure(ctx, round, *validations, c)
+			}
+		}
+		for _, c := range ho.concs() {
+			for _, r := range order {
+				r.measureHTTP(ctx, ho, round, c)
 			}
 		}
 	}
 	report(runs, vconcs, *rounds, *validations)
+	if ho != nil {
+		reportHTTP(runs, ho, *rounds)
+	}
 	if *probeFlag {
 		probe(ctx, runs, *probeCalls, *rounds)
 	}
@@ -108,6 +142,7 @@ func main() {
 // run is one redis-server with its store and sessions.
 type run struct {
 	raw    *redis.Client
+	addr   string // redis-server's
 	store  *sessions.RedisStore
 	prefix string
 	ids    []sess
@@ -115,6 +150,8 @@ type run struct {
 	pid    int  // redis-server's
 	thp    bool // redis-server on transparent huge pages
 	byConc map[int]*series
+	// gateway is the portcullis process in front of this server (-http).
+	gateway *gatewayProc
 }
 
 func newRun(n, conc int, thp bool) *run {
@@ -131,7 +168,7 @@ func newRun(n, conc int, thp bool) *run {
 	if err != nil {
 		log.Fatal(err)
 	}
-	return &run{raw: redis.NewClient(&redis.Options{Addr: addr, ReadTimeout: 30 * time.Second}), prefix: cfg.Redis.KeyPrefix, stop: stop, pid: pid, thp: thp,
+	return &run{raw: redis.NewClient(&redis.Options{Addr: addr, ReadTimeout: 30 * time.Second}), addr: addr, prefix: cfg.Redis.KeyPrefix, stop: stop, pid: pid, thp: thp,
 		store: sessions.NewRedisStore(client, cfg.Redis.KeyPrefix, sessions.OptionsFor(cfg, make([]byte, 32)))}
 }
 
@@ -155,6 +192,9 @@ func loadavg() string {
 
 type sess struct{ user, id string }
 
+// userName is the user of the i-th session loaded.
+func userName(i int) string { return fmt.Sprintf("user%07d@example.com", i) }
+
 // load creates n sessions, conc calls at a time.
 func load(ctx context.Context, store *sessions.RedisStore, n, conc int) []sess {
 	ids := make([]sess, n)
@@ -165,9 +205,9 @@ func load(ctx context.Context, store *sessions.RedisStore, n, conc int) []sess {
 		go func() {
 			defer wg.Done()
 			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-				user := fmt.Sprintf("user%07d@example.com", i)
+				user := userName(i)
 				c, err := store.Create(ctx, sessions.NewSession{User: user, IP: "203.0.113.42",
-					UserAgent: userAgent, PasswordFingerprint: "9f86d081884c7d659a2feaa0c55ad015"})
+					UserAgent: userAgent, PasswordFingerprint: benchFingerprint})
 				if err != nil {
 					log.Fatal(err)
 				}
