@@ -136,7 +136,7 @@ func TestComposeRedisPasswordNotOnCommandLine(t *testing.T) {
 
 	// A redis-server on PATH that records its arguments, then runs the real
 	// one on a free loopback port in dir (never the machine's 6379).
-	addr := freeAddr(t)
+	addr := sessionstest.FreeAddr(t)
 	_, port, _ := strings.Cut(addr, ":")
 	argvFile := filepath.Join(dir, "argv")
 	writeFile(t, filepath.Join(dir, "bin", "redis-server"), "#!/bin/sh\n"+

@@ -56,7 +56,7 @@ func TestEmptyRoot(t *testing.T) {
 	if err := os.Chmod(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	proxyAddr, metricsAddr, adminAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	proxyAddr, metricsAddr, adminAddr := sessionstest.FreeAddr(t), sessionstest.FreeAddr(t), sessionstest.FreeAddr(t)
 	layoutRoot(t, root, img, uid, gid, proxyAddr, metricsAddr, adminAddr)
 
 	env := []string{"PORTCULLIS_CONFIG=" + img.env["PORTCULLIS_CONFIG"], "REDIS_ADDR=" + redis.Addr, "UPSTREAM_URL=" + upstream.URL}

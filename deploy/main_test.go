@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -94,17 +93,6 @@ func run(t *testing.T, stdin io.Reader, name string, args ...string) (int, strin
 		t.Fatalf("running %s %v: %v", name, args, err)
 	}
 	return cmd.ProcessState.ExitCode(), string(out)
-}
-
-// freeAddr returns a 127.0.0.1 address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func writeFile(t *testing.T, path, data string, mode os.FileMode) string {

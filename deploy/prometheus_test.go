@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
 	"gopkg.in/yaml.v3"
 )
 
@@ -32,7 +33,7 @@ func TestPromtoolConfigAndRules(t *testing.T) {
 // refresh, and returns its /metrics body.
 func liveExposition(t *testing.T) string {
 	t.Helper()
-	proxyAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	proxyAddr, metricsAddr := sessionstest.FreeAddr(t), sessionstest.FreeAddr(t)
 	cfg := writeFile(t, filepath.Join(t.TempDir(), "gateway.yaml"), `server:
   listen: "`+proxyAddr+`"
   shutdown_delay: 0s

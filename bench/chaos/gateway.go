@@ -13,6 +13,7 @@ import (
 	"time"
 
 	gwusers "github.com/portcullis-gw/portcullis/gateway/users"
+	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
 )
 
 // gateway is one portcullis replica.
@@ -110,7 +111,7 @@ routes:
 func startGateway(o *options, root, name string, t *topology, s secrets, usersFile string, upstream int) (*gateway, error) {
 	ports := make([]int, 3)
 	for i := range ports {
-		p, err := freePort()
+		p, err := sessionstest.NewPort()
 		if err != nil {
 			return nil, err
 		}

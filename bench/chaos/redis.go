@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
 )
 
 // redisNode is one redis-server (data node or sentinel) on a fixed loopback
@@ -18,16 +20,6 @@ type redisNode struct {
 	*proc
 	addr string
 	port int
-}
-
-// freePort asks the kernel for a loopback port that is free right now.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // startRedis starts a redis-server in its own directory under root. lead
@@ -40,7 +32,7 @@ func startRedis(root, name string, lead []string, extra ...string) (*redisNode, 
 	}
 	var lastErr error
 	for range 3 { // a free port can be taken between the probe and the bind
-		port, err := freePort()
+		port, err := sessionstest.NewPort()
 		if err != nil {
 			return nil, err
 		}

@@ -45,6 +45,7 @@ import (
 	"github.com/portcullis-gw/portcullis/config"
 	"github.com/portcullis-gw/portcullis/gateway/tokens"
 	"github.com/portcullis-gw/portcullis/gateway/users"
+	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
 )
 
 // benchHash is every benchmark user's password hash (the demo users file's
@@ -151,7 +152,7 @@ func (r *run) startGateway(o *httpOpts, redisAddr string) *gatewayProc {
 	secret := make([]byte, 32)
 	rand.Read(secret)
 	key := config.Key{ID: "hs", Alg: "HS256", Secret: config.Secret("base64:" + base64.StdEncoding.EncodeToString(secret))}
-	port, metricsPort := freePort(), freePort()
+	port, metricsPort := mustPort(), mustPort()
 	cfg := fmt.Sprintf(`server:
   listen: "127.0.0.1:%d"
   shutdown_delay: 0s
@@ -210,13 +211,13 @@ routes:
 	return g
 }
 
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// mustPort is a free loopback port, never one this process handed out before.
+func mustPort() int {
+	port, err := sessionstest.NewPort()
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 func waitReady(url string) {

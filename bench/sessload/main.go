@@ -287,12 +287,7 @@ func encoding(ctx context.Context, c *redis.Client, prefix string, s sess) strin
 }
 
 func startRedis(thp bool) (string, int, func()) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := mustPort()
 	dir, err := os.MkdirTemp("", "sessload")
 	if err != nil {
 		log.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/portcullis-gw/portcullis/sessions"
+	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
 )
 
 // specCommands are the commands of SPEC §2 that help must list.
@@ -201,7 +202,7 @@ func TestCheckWarnsWithoutRoutes(t *testing.T) {
 // plain format.
 func TestSessionsOutage(t *testing.T) {
 	t.Parallel()
-	down := freeAddr(t)
+	down := sessionstest.FreeAddr(t)
 	for _, format := range []string{"text", "json"} {
 		t.Run(format, func(t *testing.T) {
 			t.Parallel()

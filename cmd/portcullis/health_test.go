@@ -8,11 +8,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
 )
 
 func TestHealth(t *testing.T) {
 	t.Parallel()
-	proxyAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	proxyAddr, metricsAddr := sessionstest.FreeAddr(t), sessionstest.FreeAddr(t)
 	dir := t.TempDir()
 	cfg := writeFile(t, dir, "gateway.yaml", strings.Replace(testConfig(t, proxyAddr, metricsAddr, publicRoute),
 		"shutdown_delay: 300ms", "shutdown_delay: 30s", 1))
@@ -59,10 +61,10 @@ func TestHealth(t *testing.T) {
 // A gateway that has never reached its Redis store is alive but not ready.
 func TestHealthStoreNotReached(t *testing.T) {
 	t.Parallel()
-	proxyAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	proxyAddr, metricsAddr := sessionstest.FreeAddr(t), sessionstest.FreeAddr(t)
 	cfg := testConfig(t, proxyAddr, metricsAddr, publicRoute+
 		"tokens:\n  keys:\n    - id: hs\n      alg: HS256\n      secret: \""+strings.Repeat("k", 32)+"\"\n")
-	cfg = strings.Replace(cfg, "store: memory\n", "store: redis\n  redis:\n    addrs: [\""+freeAddr(t)+"\"]\n    dial_timeout: 100ms\n", 1)
+	cfg = strings.Replace(cfg, "store: memory\n", "store: redis\n  redis:\n    addrs: [\""+sessionstest.FreeAddr(t)+"\"]\n    dial_timeout: 100ms\n", 1)
 	path := writeFile(t, t.TempDir(), "gateway.yaml", cfg)
 	startGateway(t, path, proxyAddr, metricsAddr)
 
@@ -102,7 +104,7 @@ func TestHealthAnswers(t *testing.T) {
 			t.Parallel()
 			srv := httptest.NewServer(tt.handler)
 			t.Cleanup(srv.Close)
-			cfg := writeFile(t, t.TempDir(), "gateway.yaml", testConfig(t, freeAddr(t), srv.Listener.Addr().String(), publicRoute))
+			cfg := writeFile(t, t.TempDir(), "gateway.yaml", testConfig(t, sessionstest.FreeAddr(t), srv.Listener.Addr().String(), publicRoute))
 			// Generous except where the timeout is the point: a loaded
 			// machine must not turn a 200 into a timeout.
 			timeout := "10s"
@@ -182,7 +184,7 @@ func TestHealthIPv6(t *testing.T) {
 	}
 	metricsAddr := ln.Addr().String()
 	ln.Close()
-	proxyAddr := freeAddr(t)
+	proxyAddr := sessionstest.FreeAddr(t)
 	cfg := writeFile(t, t.TempDir(), "gateway.yaml", testConfig(t, proxyAddr, metricsAddr, publicRoute))
 	startGateway(t, cfg, proxyAddr, metricsAddr)
 	if code, _, errOut := runBin(t, nil, "health", "-config", cfg); code != 0 {

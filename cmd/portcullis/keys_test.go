@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
 )
 
 // loginToken logs in and returns the access token.
@@ -38,7 +40,7 @@ func TestKeyRotationBySIGHUP(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	usersPath := writeFile(t, dir, "users.yaml", usersFile(t, "carol"))
-	proxyAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	proxyAddr, metricsAddr := sessionstest.FreeAddr(t), sessionstest.FreeAddr(t)
 	base := strings.Replace(testConfig(t, proxyAddr, metricsAddr, publicRoute), demoUsers(t), usersPath, 1)
 	write := func(keys ...string) {
 		writeFile(t, dir, "gateway.yaml", base+"tokens:\n  keys:\n"+strings.Join(keys, ""))

@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/portcullis-gw/portcullis/config"
+	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
 )
 
 func TestServeJSONLogs(t *testing.T) {
 	t.Parallel()
-	proxyAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	proxyAddr, metricsAddr := sessionstest.FreeAddr(t), sessionstest.FreeAddr(t)
 	body := strings.Replace(testConfig(t, proxyAddr, metricsAddr, publicRoute), "log:\n  level: debug\n", "log:\n  level: info\n  format: json\n", 1)
 	cfg := writeFile(t, t.TempDir(), "gateway.yaml", body)
 	g := startGateway(t, cfg, proxyAddr, metricsAddr)
@@ -42,8 +43,8 @@ func TestRedisClientLogsAreJSON(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	pwFile := writeFile(t, dir, "redis-password", "redis-test-password\n")
-	proxyAddr, metricsAddr := freeAddr(t), freeAddr(t)
-	body := redisConfig(t, testConfig(t, proxyAddr, metricsAddr, publicRoute), freeAddr(t), pwFile)
+	proxyAddr, metricsAddr := sessionstest.FreeAddr(t), sessionstest.FreeAddr(t)
+	body := redisConfig(t, testConfig(t, proxyAddr, metricsAddr, publicRoute), sessionstest.FreeAddr(t), pwFile)
 	body = strings.Replace(body, "log:\n  level: debug\n", "log:\n  level: info\n  format: json\n", 1)
 	g := startGateway(t, writeFile(t, dir, "gateway.yaml", body), proxyAddr, metricsAddr)
 	g.waitFor(15*time.Second, "a go-redis log line", func() bool {
@@ -127,7 +128,7 @@ func TestLibraryLogLinesAreJSON(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	writeCert(t, dir, 1)
-	proxyAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	proxyAddr, metricsAddr := sessionstest.FreeAddr(t), sessionstest.FreeAddr(t)
 	body := testConfig(t, proxyAddr, metricsAddr, publicRoute)
 	body = strings.Replace(body, "log:\n  level: debug\n", "log:\n  level: info\n  format: json\n", 1)
 	body = body[:len("server:\n")] + "  tls:\n    cert_file: " + dir + "/tls.crt\n    key_file: " + dir + "/tls.key\n" + body[len("server:\n"):]

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -85,18 +84,6 @@ func cleanEnv() []string {
 		}
 	}
 	return env
-}
-
-// freeAddr returns a 127.0.0.1 address that was free a moment ago. The
-// config cannot say ":0", so the test picks the port.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // demoUsers is the repository's demo users file (absolute, so configs in

@@ -24,7 +24,7 @@ func TestServeWithRedis(t *testing.T) {
 	r := sessionstest.StartRedis(t, "--requirepass", password)
 	dir := t.TempDir()
 	pwFile := writeFile(t, dir, "redis-password", password+"\n")
-	proxyAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	proxyAddr, metricsAddr := sessionstest.FreeAddr(t), sessionstest.FreeAddr(t)
 	cfg := writeFile(t, dir, "gateway.yaml",
 		redisConfig(t, testConfig(t, proxyAddr, metricsAddr, publicRoute), r.Addr, pwFile))
 	g := startGateway(t, cfg, proxyAddr, metricsAddr)
@@ -62,7 +62,7 @@ func TestServeWithRedisCache(t *testing.T) {
 	dir := t.TempDir()
 	pwFile := writeFile(t, dir, "redis-password", "pw\n")
 	usersPath := writeFile(t, dir, "users.yaml", usersFile(t, "carol"))
-	proxyAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	proxyAddr, metricsAddr := sessionstest.FreeAddr(t), sessionstest.FreeAddr(t)
 	body := redisConfig(t, testConfig(t, proxyAddr, metricsAddr, publicRoute), r.Addr, pwFile)
 	body = strings.Replace(body, demoUsers(t), usersPath, 1)
 	body = strings.Replace(body, "    password_file: "+pwFile+"\n", "    password_file: "+pwFile+"\n  cache:\n    enabled: true\n    max_staleness: 10s\n", 1)

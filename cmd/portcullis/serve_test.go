@@ -12,11 +12,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
 )
 
 func TestServe(t *testing.T) {
 	t.Parallel()
-	proxyAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	proxyAddr, metricsAddr := sessionstest.FreeAddr(t), sessionstest.FreeAddr(t)
 	cfg := writeFile(t, t.TempDir(), "gateway.yaml", testConfig(t, proxyAddr, metricsAddr, publicRoute))
 	g := startGateway(t, cfg, proxyAddr, metricsAddr)
 
@@ -89,7 +91,7 @@ func TestServe(t *testing.T) {
 
 func TestServeAdminListener(t *testing.T) {
 	t.Parallel()
-	proxyAddr, metricsAddr, adminAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	proxyAddr, metricsAddr, adminAddr := sessionstest.FreeAddr(t), sessionstest.FreeAddr(t), sessionstest.FreeAddr(t)
 	token := strings.Repeat("t", 40)
 	extra := "admin:\n  listen: \"" + adminAddr + "\"\n  token: \"" + token + "\"\n" + publicRoute
 	cfg := writeFile(t, t.TempDir(), "gateway.yaml", testConfig(t, proxyAddr, metricsAddr, extra))
@@ -134,7 +136,7 @@ func TestServeRefusesBadStart(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p, m := freeAddr(t), freeAddr(t)
+			p, m := sessionstest.FreeAddr(t), sessionstest.FreeAddr(t)
 			path := writeFile(t, t.TempDir(), "gateway.yaml", tt.cfg(p, m))
 			code, out, errOut := runBin(t, nil, "serve", "-config", path)
 			if code != 1 || !strings.Contains(out+errOut, tt.want) {
@@ -146,7 +148,7 @@ func TestServeRefusesBadStart(t *testing.T) {
 
 func TestReload(t *testing.T) {
 	t.Parallel()
-	proxyAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	proxyAddr, metricsAddr := sessionstest.FreeAddr(t), sessionstest.FreeAddr(t)
 	dir := t.TempDir()
 	base := testConfig(t, proxyAddr, metricsAddr, publicRoute)
 	cfg := writeFile(t, dir, "gateway.yaml", base)
@@ -185,7 +187,7 @@ func TestReload(t *testing.T) {
 			name, next, key string
 		}{
 			{"sessions", strings.Replace(base, "store: memory\n", "store: memory\n  max_per_user: 9\n", 1), "sessions.max_per_user"},
-			{"listener", strings.Replace(base, "listen: \""+proxyAddr+"\"", "listen: \""+freeAddr(t)+"\"", 1), "server.listen"},
+			{"listener", strings.Replace(base, "listen: \""+proxyAddr+"\"", "listen: \""+sessionstest.FreeAddr(t)+"\"", 1), "server.listen"},
 			{"users file path", strings.Replace(base, demoUsers(t), copyOf(t, demoUsers(t)), 1), "users.file"},
 			{"argon2 caps", strings.Replace(base, "users:\n", "users:\n  argon2:\n    max_iterations: 5\n", 1), "users.argon2"},
 		}
@@ -228,7 +230,7 @@ func TestShutdownDrains(t *testing.T) {
 		}
 	})
 
-	proxyAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	proxyAddr, metricsAddr := sessionstest.FreeAddr(t), sessionstest.FreeAddr(t)
 	routes := "routes:\n  - name: slow\n    path_prefix: /slow\n    upstream: \"" + upstream.URL + "\"\n    auth: public\n"
 	body := strings.Replace(testConfig(t, proxyAddr, metricsAddr, routes), "shutdown_delay: 300ms", "shutdown_delay: 2s", 1)
 	cfg := writeFile(t, t.TempDir(), "gateway.yaml", body)
@@ -326,7 +328,7 @@ func TestShutdownTimeoutCutsStuckRequests(t *testing.T) {
 	t.Cleanup(upstream.Close)
 	t.Cleanup(func() { close(release) })
 
-	proxyAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	proxyAddr, metricsAddr := sessionstest.FreeAddr(t), sessionstest.FreeAddr(t)
 	routes := "routes:\n  - name: stuck\n    path_prefix: /\n    upstream: \"" + upstream.URL + "\"\n    auth: public\n"
 	body := testConfig(t, proxyAddr, metricsAddr, routes)
 	body = strings.Replace(body, "shutdown_delay: 300ms\n  shutdown_timeout: 5s", "shutdown_delay: 0s\n  shutdown_timeout: 500ms", 1)
@@ -369,7 +371,7 @@ func copyOf(t *testing.T, path string) string {
 
 func TestSecondSignalSkipsShutdownDelay(t *testing.T) {
 	t.Parallel()
-	proxyAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	proxyAddr, metricsAddr := sessionstest.FreeAddr(t), sessionstest.FreeAddr(t)
 	body := strings.Replace(testConfig(t, proxyAddr, metricsAddr, publicRoute), "shutdown_delay: 300ms", "shutdown_delay: 60s", 1)
 	cfg := writeFile(t, t.TempDir(), "gateway.yaml", body)
 	g := startGateway(t, cfg, proxyAddr, metricsAddr)

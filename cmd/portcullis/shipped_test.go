@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
 )
 
 // The configs shipped in the repository must keep passing check as the
@@ -68,7 +70,7 @@ func TestRootConfigListenFromEnv(t *testing.T) {
 	}
 	t.Run("serve on the given addresses", func(t *testing.T) {
 		t.Parallel()
-		proxyAddr, metricsAddr := freeAddr(t), freeAddr(t)
+		proxyAddr, metricsAddr := sessionstest.FreeAddr(t), sessionstest.FreeAddr(t)
 		g := startGatewayEnv(t, []string{"PORTCULLIS_LISTEN=" + proxyAddr, "PORTCULLIS_METRICS_LISTEN=" + metricsAddr},
 			root, proxyAddr, metricsAddr)
 		if code, body := g.get(g.proxy + "/public/hello"); code != http.StatusOK {

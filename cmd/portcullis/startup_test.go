@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/portcullis-gw/portcullis/config"
+	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
 )
 
 // TestStartupLine: one start-up line names the version, the config path,
 // the store, the route count and the bound listeners.
 func TestStartupLine(t *testing.T) {
 	t.Parallel()
-	proxyAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	proxyAddr, metricsAddr := sessionstest.FreeAddr(t), sessionstest.FreeAddr(t)
 	cfg := writeFile(t, t.TempDir(), "gateway.yaml", testConfig(t, proxyAddr, metricsAddr, publicRoute))
 	g := startGateway(t, cfg, proxyAddr, metricsAddr)
 	logs := g.log.String()
@@ -42,7 +43,7 @@ func TestStartupLine(t *testing.T) {
 func TestStartupLineRedisNoSecrets(t *testing.T) {
 	t.Parallel()
 	const secret = "REDIS-INLINE-SECRET"
-	proxyAddr, metricsAddr, redisAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	proxyAddr, metricsAddr, redisAddr := sessionstest.FreeAddr(t), sessionstest.FreeAddr(t), sessionstest.FreeAddr(t)
 	body := testConfig(t, proxyAddr, metricsAddr, publicRoute)
 	body = strings.Replace(body, "sessions:\n  store: memory\n", "sessions:\n  store: redis\n  redis:\n    addrs: [\""+redisAddr+
 		"\"]\n    username: portcullis\n    password: "+secret+"\n", 1)
@@ -94,7 +95,7 @@ func TestStoreAttrDropsUserinfo(t *testing.T) {
 // Go duration string, not integer nanoseconds.
 func TestShutdownDelayLoggedAsDuration(t *testing.T) {
 	t.Parallel()
-	proxyAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	proxyAddr, metricsAddr := sessionstest.FreeAddr(t), sessionstest.FreeAddr(t)
 	body := strings.Replace(testConfig(t, proxyAddr, metricsAddr, publicRoute), "log:\n  level: debug\n", "log:\n  level: info\n  format: json\n", 1)
 	g := startGateway(t, writeFile(t, t.TempDir(), "gateway.yaml", body), proxyAddr, metricsAddr)
 	g.signal(syscall.SIGTERM)

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
 )
 
 // writeCert writes a self-signed certificate for 127.0.0.1 with the given
@@ -80,7 +82,7 @@ func TestServeTLSAndCertificateReload(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	first := writeCert(t, dir, 1)
-	proxyAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	proxyAddr, metricsAddr := sessionstest.FreeAddr(t), sessionstest.FreeAddr(t)
 	extra := "  tls:\n    cert_file: " + dir + "/tls.crt\n    key_file: " + dir + "/tls.key\n"
 	body := testConfig(t, proxyAddr, metricsAddr, publicRoute)
 	body = body[:len("server:\n")] + extra + body[len("server:\n"):]

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/portcullis-gw/portcullis/gateway/users"
+	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
 )
 
 // usersFile is a users file with one user per name, each with password
@@ -38,7 +39,7 @@ func TestUsersFileReload(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	usersPath := writeFile(t, dir, "users.yaml", usersFile(t, "carol"))
-	proxyAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	proxyAddr, metricsAddr := sessionstest.FreeAddr(t), sessionstest.FreeAddr(t)
 	body := strings.Replace(testConfig(t, proxyAddr, metricsAddr, publicRoute), demoUsers(t), usersPath, 1)
 	cfg := writeFile(t, dir, "gateway.yaml", body)
 	g := startGateway(t, cfg, proxyAddr, metricsAddr)

@@ -31,6 +31,7 @@ import (
 
 	"github.com/portcullis-gw/portcullis/gateway/browsertest"
 	"github.com/portcullis-gw/portcullis/gateway/users"
+	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
 )
 
 // requireProgram returns the path of an external program a test needs: a
@@ -77,16 +78,6 @@ func portcullisBin(t *testing.T) string {
 		t.Fatal(buildErr)
 	}
 	return binPath
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // startProcess runs a long-lived program whose output goes to a log file
@@ -197,7 +188,7 @@ func startGateway(t *testing.T, o gatewayOptions) *gateway {
 		fmt.Fprintf(&uf, "  %s:\n    password_hash: %q\n    roles: %s\n", u.name, h, u.roles)
 	}
 	writeFile(t, filepath.Join(dir, "users.yaml"), uf.String())
-	g := &gateway{Addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), Metrics: fmt.Sprintf("127.0.0.1:%d", freePort(t)), Config: filepath.Join(dir, "gateway.yaml")}
+	g := &gateway{Addr: fmt.Sprintf("127.0.0.1:%d", sessionstest.FreePort(t)), Metrics: fmt.Sprintf("127.0.0.1:%d", sessionstest.FreePort(t)), Config: filepath.Join(dir, "gateway.yaml")}
 	store := "sessions: {store: memory}\n"
 	if o.RedisAddr != "" {
 		store = fmt.Sprintf("sessions:\n  store: redis\n  redis: {addrs: [%q], dial_timeout: 300ms, read_timeout: 300ms, write_timeout: 300ms}\n", o.RedisAddr)
@@ -347,7 +338,7 @@ func startNginx(t *testing.T, gw *gateway, app *recordingApp) (base string, pool
 	t.Helper()
 	bin := requireProgram(t, "nginx")
 	certPath, keyPath, pool := tlsFiles(t)
-	port := freePort(t)
+	port := sessionstest.FreePort(t)
 	snippet := template(t, shipped(t, "nginx.conf"),
 		"server portcullis:8080;", "server "+gw.Addr+";", 1,
 		"server app:8000;", "server "+strings.TrimPrefix(app.URL, "http://")+";", 1,
@@ -390,7 +381,7 @@ http {
 func startCaddy(t *testing.T, gw *gateway, app *recordingApp) string {
 	t.Helper()
 	bin := requireProgram(t, "caddy")
-	port := freePort(t)
+	port := sessionstest.FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	file := template(t, shipped(t, "Caddyfile"),
 		"\napp.example.com {", "\nhttp://"+addr+" {", 1,

@@ -1,5 +1,6 @@
-// Package sessionstest starts throwaway redis-server processes for tests and
-// holds the conformance suite every session store must pass.
+// Package sessionstest starts throwaway redis-server processes for tests,
+// hands out free loopback ports (port.go), and holds the conformance suite
+// every session store must pass.
 package sessionstest
 
 import (
@@ -50,17 +51,6 @@ func binary(t testing.TB, name string) string {
 	return ""
 }
 
-// freePort asks the kernel for a port that is free right now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // StartRedis starts `redis-server --port <free> --bind 127.0.0.1 --save ""
 // --appendonly no` in a temporary directory, waits until it answers PING and
 // kills it when the test ends. Extra config directives may follow as
@@ -82,7 +72,7 @@ func StartRedis(t testing.TB, args ...string) *Redis {
 
 func startServer(t testing.TB, bin string, lead []string, tf *TLSFiles, args ...string) (*Redis, error) {
 	dir := t.TempDir()
-	port := freePort(t)
+	port := FreePort(t)
 	argv := append([]string(nil), lead...)
 	if tf != nil {
 		argv = append(argv, "--port", "0", "--tls-port", strconv.Itoa(port),
