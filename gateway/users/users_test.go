@@ -247,6 +247,25 @@ func TestLoadMissingFile(t *testing.T) {
 	}
 }
 
+// TestLoadSizeLimit: a users file of exactly maxFileSize bytes loads; one
+// byte more is refused before it is parsed, so an oversized file (a wrong
+// path, a runaway generator) cannot make the gateway hold it all.
+func TestLoadSizeLimit(t *testing.T) {
+	t.Parallel()
+	good := goodFile(t)
+	pad := func(n int) string { // good, then a comment line up to n bytes in all
+		return good + "#" + strings.Repeat("x", n-len(good)-2) + "\n"
+	}
+	dir := t.TempDir()
+	if s, err := Load(writeFile(t, dir, "max.yaml", pad(maxFileSize)), config.Argon2Limit{}); err != nil || s.Len() != 3 {
+		t.Fatalf("Load(%d bytes) = %v, %v; want 3 users", maxFileSize, s, err)
+	}
+	_, err := Load(writeFile(t, dir, "over.yaml", pad(maxFileSize+1)), config.Argon2Limit{})
+	if err == nil || !strings.Contains(err.Error(), "larger than 16777216 bytes") {
+		t.Fatalf("Load(%d bytes) = %v, want larger than 16777216 bytes", maxFileSize+1, err)
+	}
+}
+
 func TestLoadReportsEveryProblem(t *testing.T) {
 	t.Parallel()
 	content := "users:\n  \"bad name\":\n    password_hash: x\n  bob:\n    password_hash: nope\n    roles: [\"bad role\"]\n"
