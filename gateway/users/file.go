@@ -41,6 +41,13 @@ type User struct {
 	Fingerprint string
 }
 
+// Fingerprint is User.Fingerprint of a password hash string: the hex of the
+// first 16 bytes of its SHA-256.
+func Fingerprint(passwordHash string) string {
+	sum := sha256.Sum256([]byte(passwordHash))
+	return hex.EncodeToString(sum[:16])
+}
+
 type entry struct {
 	user User
 	hash hash
@@ -298,8 +305,7 @@ func (p *parser) user(name string, n *yaml.Node) *entry {
 				continue
 			}
 			e.hash = h
-			sum := sha256.Sum256([]byte(v.Value))
-			e.user.Fingerprint = hex.EncodeToString(sum[:16])
+			e.user.Fingerprint = Fingerprint(v.Value)
 		case "roles":
 			e.user.Roles = p.roles(path, v)
 		case "disabled":
