@@ -73,8 +73,6 @@ func (p IdentityProvider) Label() string {
 
 var (
 	providerNameRE = regexp.MustCompile(`^[a-z0-9-]+$`)
-	// roleNameRE is the users file's role grammar (SPEC §3).
-	roleNameRE = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
 )
 
 // maxProviderName bounds a provider name: it appears in paths, cookie-free
@@ -119,7 +117,7 @@ func (c *Config) validateIdentityProviders(p *problems) {
 			p.add(base+".username_claim", "%q: want preferred_username, email or sub", ip.UsernameClaim)
 		}
 		for from, to := range ip.RoleMap {
-			if !roleNameRE.MatchString(to) {
+			if !ValidRole(to) {
 				p.add(base+".role_map."+from, "%q is not a role name ([A-Za-z0-9._:-]+)", to)
 			}
 		}

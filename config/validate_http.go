@@ -11,7 +11,6 @@ import (
 
 var (
 	routeNameRe = regexp.MustCompile(`^[a-z0-9_-]+$`)
-	roleRe      = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
 	tildeDigit  = regexp.MustCompile(`~[0-9]`) // an 8.3 short name ("PROGRA~1")
 )
 
@@ -262,7 +261,7 @@ func (c *Config) validateRoute(p *problems, base string, r Route) {
 		p.add(base+".auth", "unknown value %q: want required, optional or public", r.Auth)
 	}
 	for j, role := range r.Roles {
-		if !roleRe.MatchString(role) {
+		if !ValidRole(role) {
 			p.add(fmt.Sprintf("%s.roles[%d]", base, j), "invalid role %q: want [A-Za-z0-9._:-]+", role)
 		}
 	}

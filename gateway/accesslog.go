@@ -8,7 +8,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/portcullis-gw/portcullis/gateway/users"
+	"github.com/portcullis-gw/portcullis/config"
 )
 
 // observe records every request: metrics always, the access log when
@@ -85,7 +85,7 @@ func (g *Gateway) logFailedLogin(r *http.Request, username string, err error) {
 	if !g.log.Enabled(r.Context(), slog.LevelInfo) {
 		return
 	}
-	if !users.ValidName(username) {
+	if !config.ValidUsername(username) {
 		username = "invalid"
 	}
 	requestID := ""

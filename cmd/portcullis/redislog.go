@@ -30,17 +30,23 @@ var (
 )
 
 // useRedisLogger routes go-redis' log lines into logger for a command other
-// than serve (sessions). redis.SetLogger swaps a global without a lock, so it
-// is set once, to a forwarder, and only the forwarder's target changes after.
-func useRedisLogger(logger *slog.Logger) {
+// than serve (sessions) until the returned function is called; lines after
+// that (go-redis may still be dialling when the command returns) are
+// dropped, never written to a stderr the command no longer owns.
+// redis.SetLogger swaps a global without a lock, so it is set once, to a
+// forwarder, and only the forwarder's target changes after.
+func useRedisLogger(logger *slog.Logger) (detach func()) {
 	cliRedisLog.Store(logger)
 	cliRedisLogOnce.Do(func() { redis.SetLogger(forwardingRedisLogger{}) })
+	return func() { cliRedisLog.CompareAndSwap(logger, nil) }
 }
 
-// forwardingRedisLogger hands each line to the current cliRedisLog.
+// forwardingRedisLogger hands each line to the current cliRedisLog, if any.
 type forwardingRedisLogger struct{}
 
 // Printf implements go-redis' internal.Logging.
 func (forwardingRedisLogger) Printf(ctx context.Context, format string, v ...any) {
-	redisLogger{cliRedisLog.Load()}.Printf(ctx, format, v...)
+	if l := cliRedisLog.Load(); l != nil {
+		redisLogger{l}.Printf(ctx, format, v...)
+	}
 }

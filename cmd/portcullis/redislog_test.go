@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"strings"
 	"testing"
 )
 
@@ -21,5 +22,28 @@ func TestRedisLoggerWritesThroughSlog(t *testing.T) {
 		if line[k] != v {
 			t.Errorf("%s = %v, want %v", k, line[k], v)
 		}
+	}
+}
+
+// TestRedisLoggerDetach: a command's go-redis lines reach its own stderr
+// only while it runs. A line go-redis logs after the command returned (a
+// dial still in flight) is dropped, and a command that returns late does not
+// cut off the one that attached after it. Not parallel: the forwarder is
+// process-wide.
+func TestRedisLoggerDetach(t *testing.T) {
+	var a, b bytes.Buffer
+	line := func(s string) { forwardingRedisLogger{}.Printf(context.Background(), "%s", s) }
+	detachA := useRedisLogger(slog.New(slog.NewTextHandler(&a, nil)))
+	line("to-a")
+	detachB := useRedisLogger(slog.New(slog.NewTextHandler(&b, nil)))
+	detachA()
+	line("to-b")
+	detachB()
+	line("to-nobody")
+	if got := a.String(); !strings.Contains(got, "to-a") || strings.Contains(got, "to-b") || strings.Contains(got, "to-nobody") {
+		t.Errorf("first command's stderr = %q; want only its own line", got)
+	}
+	if got := b.String(); !strings.Contains(got, "to-b") || strings.Contains(got, "to-a") || strings.Contains(got, "to-nobody") {
+		t.Errorf("second command's stderr = %q; want only its own line", got)
 	}
 }

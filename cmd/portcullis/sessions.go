@@ -69,7 +69,7 @@ func runSessions(args []string, stdout, stderr io.Writer) int {
 		writeProblems(stderr, config.FieldErrors(err))
 		return 1
 	}
-	useRedisLogger(newLogger(stderr, cfg.Log, new(slog.LevelVar)))
+	defer useRedisLogger(newLogger(stderr, cfg.Log, new(slog.LevelVar)))()
 	if cfg.Sessions.Store != config.StoreRedis {
 		fmt.Fprintf(stderr, "portcullis sessions %s: %s uses sessions.store %q: the memory store lives inside the serving process; nothing to %s from here\n",
 			verb, *path, cfg.Sessions.Store, verb)

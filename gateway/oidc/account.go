@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -14,13 +13,6 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/portcullis-gw/portcullis/config"
-)
-
-var (
-	// usernameRE and roleRE are the users file's grammars (SPEC §3): a
-	// provider username or role outside them is refused or dropped.
-	usernameRE = regexp.MustCompile(`^[A-Za-z0-9._@+-]{1,128}$`)
-	roleRE     = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
 )
 
 // maxUserinfoBytes bounds a userinfo answer.
@@ -42,7 +34,7 @@ func (p *Provider) account(claims map[string]any) (Login, error) {
 	default:
 		name, _ = claims[cfg.UsernameClaim].(string)
 	}
-	if !usernameRE.MatchString(name) {
+	if !config.ValidUsername(name) {
 		return Login{}, fmt.Errorf("%w: no usable %s claim", ErrDenied, cfg.UsernameClaim)
 	}
 	if len(cfg.AllowedDomains) > 0 {
@@ -67,7 +59,7 @@ func (p *Provider) roles(groups []string) []string {
 		if len(p.cfg.RoleMap) > 0 {
 			r = p.cfg.RoleMap[g]
 		}
-		if r != "" && roleRE.MatchString(r) && !slices.Contains(out, r) {
+		if r != "" && config.ValidRole(r) && !slices.Contains(out, r) {
 			out = append(out, r)
 		}
 	}

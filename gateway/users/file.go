@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"slices"
 
 	"gopkg.in/yaml.v3"
@@ -19,15 +18,6 @@ import (
 // maxFileSize bounds the users file read: about 110 000 users with argon2id
 // hashes (130–150 bytes an entry; docs/authentication.md).
 const maxFileSize = 16 << 20
-
-var (
-	nameRE = regexp.MustCompile(`^[A-Za-z0-9._@+-]{1,128}$`)
-	roleRE = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
-)
-
-// ValidName reports whether name obeys the username grammar of SPEC §3,
-// [A-Za-z0-9._@+-]{1,128}.
-func ValidName(name string) bool { return nameRE.MatchString(name) }
 
 // User is one account of the users file. Roles must not be modified.
 type User struct {
@@ -252,7 +242,7 @@ func (p *parser) users(n *yaml.Node, s *Set) {
 			continue
 		}
 		name := k.Value
-		if !nameRE.MatchString(name) {
+		if !config.ValidUsername(name) {
 			p.errorf(k, "users."+quoteName(name), "invalid username (want [A-Za-z0-9._@+-]{1,128})")
 			continue
 		}
@@ -337,7 +327,7 @@ func (p *parser) roles(path string, n *yaml.Node) []string {
 	for i, r := range n.Content {
 		// Plain scalars only (a role "2024" is tagged !!int); never null or an alias.
 		plain := r.Tag == "!!str" || r.Tag == "!!int" || r.Tag == "!!float" || r.Tag == "!!bool"
-		if r.Kind != yaml.ScalarNode || !plain || !roleRE.MatchString(r.Value) {
+		if r.Kind != yaml.ScalarNode || !plain || !config.ValidRole(r.Value) {
 			p.errorf(r, fmt.Sprintf("%s.roles[%d]", path, i), "invalid role (want [A-Za-z0-9._:-]+)")
 			continue
 		}

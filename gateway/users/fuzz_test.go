@@ -29,11 +29,11 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("parse accepted a file without users")
 		}
 		for name, e := range s.users {
-			if !nameRE.MatchString(name) || e.hash == nil || len(e.user.Fingerprint) != 32 {
+			if !config.ValidUsername(name) || e.hash == nil || len(e.user.Fingerprint) != 32 {
 				t.Fatalf("parse accepted user %q = %+v", name, e.user)
 			}
 			for _, r := range e.user.Roles {
-				if !roleRE.MatchString(r) {
+				if !config.ValidRole(r) {
 					t.Fatalf("parse accepted role %q", r)
 				}
 			}

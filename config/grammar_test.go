@@ -1,0 +1,72 @@
+package config
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The grammars as SPEC §3 writes them: the oracle the byte loops are held to.
+var (
+	usernameOracle = regexp.MustCompile(`^[A-Za-z0-9._@+-]{1,128}$`)
+	roleOracle     = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
+)
+
+func TestGrammars(t *testing.T) {
+	for _, tc := range []struct {
+		s              string
+		username, role bool
+	}{
+		{"alice", true, true},
+		{"alice@example.com", true, false},
+		{"a+b", true, false},
+		{"team:admin", false, true},
+		{"A.Z_0-9", true, true},
+		{"", false, false},
+		{strings.Repeat("a", 128), true, true},
+		{strings.Repeat("a", 129), false, true},
+		{"al ice", false, false},
+		{"alice\n", false, false},
+		{"alice\x00", false, false},
+		{"ålice", false, false},
+		{"a/b", false, false},
+		{"a,b", false, false},
+	} {
+		if got := ValidUsername(tc.s); got != tc.username {
+			t.Errorf("ValidUsername(%q) = %v, want %v", tc.s, got, tc.username)
+		}
+		if got := ValidRole(tc.s); got != tc.role {
+			t.Errorf("ValidRole(%q) = %v, want %v", tc.s, got, tc.role)
+		}
+	}
+}
+
+// TestGrammarsEveryByte holds both grammars to the oracle for every byte at
+// the start, middle and end of a name.
+func TestGrammarsEveryByte(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		b := string([]byte{byte(c)})
+		for _, s := range []string{b, b + "a", "a" + b, "a" + b + "a"} {
+			if ValidUsername(s) != usernameOracle.MatchString(s) {
+				t.Errorf("ValidUsername(%q) = %v, oracle %v", s, ValidUsername(s), !ValidUsername(s))
+			}
+			if ValidRole(s) != roleOracle.MatchString(s) {
+				t.Errorf("ValidRole(%q) = %v, oracle %v", s, ValidRole(s), !ValidRole(s))
+			}
+		}
+	}
+}
+
+func FuzzGrammars(f *testing.F) {
+	for _, s := range []string{"alice", "team:admin", "a@b+c", "", strings.Repeat("z", 129), "é", "a b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := ValidUsername(s), usernameOracle.MatchString(s); got != want {
+			t.Fatalf("ValidUsername(%q) = %v, oracle %v", s, got, want)
+		}
+		if got, want := ValidRole(s), roleOracle.MatchString(s); got != want {
+			t.Fatalf("ValidRole(%q) = %v, oracle %v", s, got, want)
+		}
+	})
+}
