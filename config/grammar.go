@@ -8,13 +8,18 @@ package config
 // life, and a long-lived heap makes every garbage collection of the request
 // path cost more (bench/README.md, "What was tried").
 
-// MaxUsername is the longest username the grammar allows.
-const MaxUsername = 128
+// The grammars as error messages name them.
+const (
+	UsernameGrammar = "[A-Za-z0-9._@+-]{1,128}"
+	RoleGrammar     = "[A-Za-z0-9._:-]+"
+)
 
-// ValidUsername reports whether s obeys the username grammar,
-// [A-Za-z0-9._@+-]{1,128}.
+// maxUsername is the longest username UsernameGrammar allows.
+const maxUsername = 128
+
+// ValidUsername reports whether s obeys UsernameGrammar.
 func ValidUsername(s string) bool {
-	if len(s) == 0 || len(s) > MaxUsername {
+	if len(s) == 0 || len(s) > maxUsername {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -25,7 +30,7 @@ func ValidUsername(s string) bool {
 	return true
 }
 
-// ValidRole reports whether s obeys the role grammar, [A-Za-z0-9._:-]+.
+// ValidRole reports whether s obeys RoleGrammar.
 func ValidRole(s string) bool {
 	if len(s) == 0 {
 		return false

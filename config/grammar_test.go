@@ -6,11 +6,19 @@ import (
 	"testing"
 )
 
-// The grammars as SPEC §3 writes them: the oracle the byte loops are held to.
+// The grammars as SPEC §3 and the error messages write them: the oracle
+// the byte loops are held to.
 var (
-	usernameOracle = regexp.MustCompile(`^[A-Za-z0-9._@+-]{1,128}$`)
-	roleOracle     = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
+	usernameOracle = regexp.MustCompile("^" + UsernameGrammar + "$")
+	roleOracle     = regexp.MustCompile("^" + RoleGrammar + "$")
 )
+
+// TestGrammarText pins the text against SPEC §3.
+func TestGrammarText(t *testing.T) {
+	if UsernameGrammar != `[A-Za-z0-9._@+-]{1,128}` || RoleGrammar != `[A-Za-z0-9._:-]+` {
+		t.Fatalf("grammars %q and %q differ from SPEC §3", UsernameGrammar, RoleGrammar)
+	}
+}
 
 func TestGrammars(t *testing.T) {
 	for _, tc := range []struct {

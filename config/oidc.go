@@ -118,7 +118,7 @@ func (c *Config) validateIdentityProviders(p *problems) {
 		}
 		for from, to := range ip.RoleMap {
 			if !ValidRole(to) {
-				p.add(base+".role_map."+from, "%q is not a role name ([A-Za-z0-9._:-]+)", to)
+				p.add(base+".role_map."+from, "%q is not a role name ("+RoleGrammar+")", to)
 			}
 		}
 		if (len(ip.RoleMap) > 0 || len(ip.AllowedGroups) > 0) && ip.RolesClaim == "" {

@@ -262,7 +262,7 @@ func (c *Config) validateRoute(p *problems, base string, r Route) {
 	}
 	for j, role := range r.Roles {
 		if !ValidRole(role) {
-			p.add(fmt.Sprintf("%s.roles[%d]", base, j), "invalid role %q: want [A-Za-z0-9._:-]+", role)
+			p.add(fmt.Sprintf("%s.roles[%d]", base, j), "invalid role %q: want "+RoleGrammar, role)
 		}
 	}
 	validateUpgrades(p, base, r.Upgrades)

@@ -243,7 +243,7 @@ func (p *parser) users(n *yaml.Node, s *Set) {
 		}
 		name := k.Value
 		if !config.ValidUsername(name) {
-			p.errorf(k, "users."+quoteName(name), "invalid username (want [A-Za-z0-9._@+-]{1,128})")
+			p.errorf(k, "users."+quoteName(name), "invalid username (want "+config.UsernameGrammar+")")
 			continue
 		}
 		if line, dup := lines[name]; dup {
@@ -328,7 +328,7 @@ func (p *parser) roles(path string, n *yaml.Node) []string {
 		// Plain scalars only (a role "2024" is tagged !!int); never null or an alias.
 		plain := r.Tag == "!!str" || r.Tag == "!!int" || r.Tag == "!!float" || r.Tag == "!!bool"
 		if r.Kind != yaml.ScalarNode || !plain || !config.ValidRole(r.Value) {
-			p.errorf(r, fmt.Sprintf("%s.roles[%d]", path, i), "invalid role (want [A-Za-z0-9._:-]+)")
+			p.errorf(r, fmt.Sprintf("%s.roles[%d]", path, i), "invalid role (want "+config.RoleGrammar+")")
 			continue
 		}
 		if !slices.Contains(roles, r.Value) {
