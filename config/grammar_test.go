@@ -55,11 +55,11 @@ func TestGrammarsEveryByte(t *testing.T) {
 	for c := 0; c < 256; c++ {
 		b := string([]byte{byte(c)})
 		for _, s := range []string{b, b + "a", "a" + b, "a" + b + "a"} {
-			if ValidUsername(s) != usernameOracle.MatchString(s) {
-				t.Errorf("ValidUsername(%q) = %v, oracle %v", s, ValidUsername(s), !ValidUsername(s))
+			if got, want := ValidUsername(s), usernameOracle.MatchString(s); got != want {
+				t.Errorf("ValidUsername(%q) = %v, oracle %v", s, got, want)
 			}
-			if ValidRole(s) != roleOracle.MatchString(s) {
-				t.Errorf("ValidRole(%q) = %v, oracle %v", s, ValidRole(s), !ValidRole(s))
+			if got, want := ValidRole(s), roleOracle.MatchString(s); got != want {
+				t.Errorf("ValidRole(%q) = %v, oracle %v", s, got, want)
 			}
 		}
 	}

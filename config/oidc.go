@@ -71,9 +71,7 @@ func (p IdentityProvider) Label() string {
 	return p.Name
 }
 
-var (
-	providerNameRE = regexp.MustCompile(`^[a-z0-9-]+$`)
-)
+var providerNameRE = regexp.MustCompile(`^[a-z0-9-]+$`)
 
 // maxProviderName bounds a provider name: it appears in paths, cookie-free
 // store keys and metric labels.

@@ -188,7 +188,7 @@ func startGateway(t *testing.T, o gatewayOptions) *gateway {
 		fmt.Fprintf(&uf, "  %s:\n    password_hash: %q\n    roles: %s\n", u.name, h, u.roles)
 	}
 	writeFile(t, filepath.Join(dir, "users.yaml"), uf.String())
-	g := &gateway{Addr: fmt.Sprintf("127.0.0.1:%d", sessionstest.FreePort(t)), Metrics: fmt.Sprintf("127.0.0.1:%d", sessionstest.FreePort(t)), Config: filepath.Join(dir, "gateway.yaml")}
+	g := &gateway{Addr: sessionstest.FreeAddr(t), Metrics: sessionstest.FreeAddr(t), Config: filepath.Join(dir, "gateway.yaml")}
 	store := "sessions: {store: memory}\n"
 	if o.RedisAddr != "" {
 		store = fmt.Sprintf("sessions:\n  store: redis\n  redis: {addrs: [%q], dial_timeout: 300ms, read_timeout: 300ms, write_timeout: 300ms}\n", o.RedisAddr)
@@ -381,8 +381,7 @@ http {
 func startCaddy(t *testing.T, gw *gateway, app *recordingApp) string {
 	t.Helper()
 	bin := requireProgram(t, "caddy")
-	port := sessionstest.FreePort(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	addr := sessionstest.FreeAddr(t)
 	file := template(t, shipped(t, "Caddyfile"),
 		"\napp.example.com {", "\nhttp://"+addr+" {", 1,
 		"portcullis:8080", gw.Addr, 2,

@@ -18,7 +18,12 @@ func TestFreePortNeverTwice(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range n / 4 {
-				ports <- FreePort(t)
+				p, err := NewPort() // not FreePort: t.Fatal only on the test's goroutine
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				ports <- p
 			}
 		}()
 	}
@@ -42,8 +47,8 @@ func TestFreePortNeverTwice(t *testing.T) {
 }
 
 // TestFreePortReusedSkipped: when the kernel offers a port again after it was
-// handed out, Get asks again; when it offers nothing else, Get fails
-// instead of handing the port out twice.
+// handed out, NewPort asks again; when it offers nothing else, NewPort
+// fails instead of handing the port out twice.
 func TestFreePortReusedSkipped(t *testing.T) {
 	portsMu.Lock()
 	savedGiven, savedAsk := given, askPort
@@ -66,6 +71,6 @@ func TestFreePortReusedSkipped(t *testing.T) {
 	}
 	// Only 40002 is offered from now on, and it was handed out.
 	if p, err := NewPort(); err == nil {
-		t.Fatalf("NewFreePort() = %d, want an error: every offer was handed out before", p)
+		t.Fatalf("NewPort() = %d, want an error: every offer was handed out before", p)
 	}
 }
