@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
 )
 
 const keyPrefix = "portcullis:"
@@ -43,7 +45,7 @@ func (e *env) liveSessions(user string) int {
 		if !n.alive() {
 			continue
 		}
-		r, err := redisCmd(n.addr, 300*time.Millisecond, "EVAL", countScript, "1", sessionsKey(user), user)
+		r, err := sessionstest.Do(n.addr, 300*time.Millisecond, "EVAL", countScript, "1", sessionsKey(user), user)
 		if err != nil {
 			continue
 		}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
 )
 
 // inject marks the fault as active (workers then favour mutations: logins,
@@ -39,7 +41,7 @@ func (e *env) stall(node *redisNode, d time.Duration) error {
 	fire := e.targets.arm()
 	end := e.inject(event{name: fmt.Sprintf("DEBUG SLEEP %s %v", node.name, d)})
 	firedAfter(fire, 50*time.Millisecond)
-	_, err := redisCmd(node.addr, d+10*time.Second, "DEBUG", "SLEEP", strconv.FormatFloat(d.Seconds(), 'f', 3, 64))
+	_, err := sessionstest.Do(node.addr, d+10*time.Second, "DEBUG", "SLEEP", strconv.FormatFloat(d.Seconds(), 'f', 3, 64))
 	end()
 	e.targets.wait()
 	return err

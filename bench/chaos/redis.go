@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -60,7 +57,7 @@ func (n *redisNode) waitReady(within time.Duration) error {
 		if !n.alive() {
 			return fmt.Errorf("%s exited", n.name)
 		}
-		reply, err := redisCmd(n.addr, time.Second, "PING")
+		reply, err := sessionstest.Do(n.addr, time.Second, "PING")
 		if err == nil && reply == "PONG" {
 			return nil
 		}
@@ -80,77 +77,9 @@ func (n *redisNode) restart() error {
 	return n.waitReady(30 * time.Second)
 }
 
-// redisCmd sends one command over a fresh connection (RESP, no client
-// library, so the harness inspects Redis independently of go-redis) and
-// returns the reply flattened to text; an error reply is returned as an error.
-func redisCmd(addr string, timeout time.Duration, args ...string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, timeout)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(timeout))
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := io.WriteString(c, b.String()); err != nil {
-		return "", err
-	}
-	return readReply(bufio.NewReader(c))
-}
-
-type replyError string
-
-func (e replyError) Error() string { return string(e) }
-
-func readReply(br *bufio.Reader) (string, error) {
-	line, err := br.ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	line = strings.TrimSuffix(line, "\r\n")
-	if line == "" {
-		return "", fmt.Errorf("empty reply line")
-	}
-	switch line[0] {
-	case '+', ':':
-		return line[1:], nil
-	case '-':
-		return "", replyError(line[1:])
-	case '$':
-		n, err := strconv.Atoi(line[1:])
-		if err != nil || n < 0 {
-			return "", err
-		}
-		buf := make([]byte, n+2)
-		if _, err := io.ReadFull(br, buf); err != nil {
-			return "", err
-		}
-		return string(buf[:n]), nil
-	case '*':
-		n, err := strconv.Atoi(line[1:])
-		if err != nil || n < 0 {
-			return "", err
-		}
-		parts := make([]string, n)
-		for i := range parts {
-			if parts[i], err = readReply(br); err != nil {
-				if _, ok := err.(replyError); !ok {
-					return "", err
-				}
-				parts[i] = "-" + err.Error()
-			}
-		}
-		return strings.Join(parts, "\n"), nil
-	}
-	return "", fmt.Errorf("unexpected reply %q", line)
-}
-
 // role is the first line of ROLE ("master", "slave", "sentinel"), or "".
 func role(addr string) string {
-	r, err := redisCmd(addr, 500*time.Millisecond, "ROLE")
+	r, err := sessionstest.Do(addr, 500*time.Millisecond, "ROLE")
 	if err != nil {
 		return ""
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/portcullis-gw/portcullis/sessions/sessionstest"
 )
 
 // topology is the Redis deployment of one scenario.
@@ -99,7 +101,7 @@ func startSentinel(root string, downAfter time.Duration) (*topology, error) {
 
 // sentinelFields is SENTINEL MASTER <name> as a map.
 func sentinelFields(addr string) map[string]string {
-	r, err := redisCmd(addr, time.Second, "SENTINEL", "MASTER", sentinelMaster)
+	r, err := sessionstest.Do(addr, time.Second, "SENTINEL", "MASTER", sentinelMaster)
 	m := map[string]string{}
 	if err != nil {
 		return m
@@ -114,7 +116,7 @@ func sentinelFields(addr string) map[string]string {
 // sentinelMasterAddr is the master according to the first sentinel that answers.
 func (t *topology) sentinelMasterAddr() string {
 	for _, s := range t.sentinels {
-		r, err := redisCmd(s.addr, time.Second, "SENTINEL", "get-master-addr-by-name", t.masterName)
+		r, err := sessionstest.Do(s.addr, time.Second, "SENTINEL", "get-master-addr-by-name", t.masterName)
 		if err == nil {
 			host, port, _ := strings.Cut(r, "\n")
 			return host + ":" + port
@@ -125,7 +127,7 @@ func (t *topology) sentinelMasterAddr() string {
 
 // replicaSynced reports whether a master has a replica in state online.
 func replicaSynced(addr string) bool {
-	info, err := redisCmd(addr, time.Second, "INFO", "replication")
+	info, err := sessionstest.Do(addr, time.Second, "INFO", "replication")
 	return err == nil && strings.Contains(info, "state=online")
 }
 
@@ -151,7 +153,7 @@ func startCluster(root string, nodeTimeout time.Duration) (*topology, error) {
 	err := waitFor(60*time.Second, "cluster_state:ok with 3 synced replicas", func() bool {
 		synced := 0
 		for _, n := range t.data {
-			info, err := redisCmd(n.addr, time.Second, "CLUSTER", "INFO")
+			info, err := sessionstest.Do(n.addr, time.Second, "CLUSTER", "INFO")
 			if err != nil || !strings.Contains(info, "cluster_state:ok") {
 				return false
 			}
@@ -200,7 +202,7 @@ func (t *topology) replicaOf(m *redisNode) *redisNode {
 		if n == m || !n.alive() {
 			continue
 		}
-		r, err := redisCmd(n.addr, time.Second, "ROLE")
+		r, err := sessionstest.Do(n.addr, time.Second, "ROLE")
 		if err != nil {
 			continue
 		}
@@ -215,7 +217,7 @@ func (t *topology) replicaOf(m *redisNode) *redisNode {
 // ownerOf is the live master that serves key (the one not answering MOVED).
 func (t *topology) ownerOf(key string) *redisNode {
 	for _, m := range t.liveMasters() {
-		if _, err := redisCmd(m.addr, time.Second, "EXISTS", key); err == nil {
+		if _, err := sessionstest.Do(m.addr, time.Second, "EXISTS", key); err == nil {
 			return m
 		}
 	}

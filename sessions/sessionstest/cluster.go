@@ -76,7 +76,7 @@ func StartClusterConfig(t testing.TB, cfg ClusterConfig) *Cluster {
 	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
-	c.waitFor(t, 30*time.Second, "every node to see the whole cluster ok", func() bool { return c.settled(cfg.Replicas) })
+	waitFor(t, 30*time.Second, "every node to see the whole cluster ok", func() bool { return c.settled(cfg.Replicas) })
 	nodes, err := ClusterNodes(addrs[0])
 	if err != nil {
 		t.Fatalf("CLUSTER NODES: %v", err)
@@ -123,7 +123,8 @@ func (c *Cluster) settled(replicas int) bool {
 	return true
 }
 
-func (c *Cluster) waitFor(t testing.TB, within time.Duration, what string, ok func() bool) {
+// waitFor polls ok every 50 ms until it holds; after within, t fails.
+func waitFor(t testing.TB, within time.Duration, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !ok() {
@@ -210,7 +211,7 @@ func (c *Cluster) WaitReplicated(t testing.TB) {
 			continue
 		}
 		want := target[n.MasterID]
-		c.waitFor(t, 10*time.Second, "replica "+n.Addr+" to catch up", func() bool {
+		waitFor(t, 10*time.Second, "replica "+n.Addr+" to catch up", func() bool {
 			return replOffset(t, n.Addr, "slave_repl_offset") >= want
 		})
 	}

@@ -175,11 +175,30 @@ func Command(addr string, args ...string) (string, error) {
 // CommandAuth is Command on a connection that first authenticates with
 // AUTH [user] password (skipped when password is empty).
 func CommandAuth(addr, user, password string, args ...string) (string, error) {
-	return command(addr, 5*time.Second, user, password, args...)
+	return asText(command(addr, 5*time.Second, user, password, args...))
 }
 
+// asText turns an error reply back into the reply's text.
+func asText(reply string, err error) (string, error) {
+	if e, ok := err.(RedisError); ok {
+		return string(e), nil
+	}
+	return reply, err
+}
+
+// Do is Command bounded by timeout (the dial and the whole exchange), with
+// an error reply returned as a RedisError instead of as text.
+func Do(addr string, timeout time.Duration, args ...string) (string, error) {
+	return command(addr, timeout, "", "", args...)
+}
+
+// RedisError is an error reply ("-ERR ...") without its leading '-'.
+type RedisError string
+
+func (e RedisError) Error() string { return string(e) }
+
 func command(addr string, timeout time.Duration, user, password string, args ...string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+	c, err := net.DialTimeout("tcp", addr, min(timeout, time.Second))
 	if err != nil {
 		return "", err
 	}
@@ -223,8 +242,10 @@ func readReply(br *bufio.Reader) (string, error) {
 		return "", fmt.Errorf("empty reply line")
 	}
 	switch line[0] {
-	case '+', '-', ':':
+	case '+', ':':
 		return line[1:], nil
+	case '-':
+		return "", RedisError(line[1:])
 	case '$':
 		n, err := strconv.Atoi(line[1:])
 		if err != nil || n < 0 {
@@ -243,7 +264,11 @@ func readReply(br *bufio.Reader) (string, error) {
 		parts := make([]string, n)
 		for i := range parts {
 			if parts[i], err = readReply(br); err != nil {
-				return "", err
+				e, ok := err.(RedisError)
+				if !ok {
+					return "", err
+				}
+				parts[i] = string(e) // an error inside an array stays in the text
 			}
 		}
 		return strings.Join(parts, "\n"), nil
@@ -341,7 +366,7 @@ func StartSentinelConfig(t testing.TB, cfg SentinelConfig) *Sentinel {
 	}
 	st := &Sentinel{Addrs: []string{s.Addr}, MasterName: name, Master: master, Replica: replica, Sentinel: s, cfg: cfg}
 	if replica != nil {
-		st.waitFor(t, 20*time.Second, "the sentinel to know the replica", func() bool {
+		waitFor(t, 20*time.Second, "the sentinel to know the replica", func() bool {
 			reply, err := st.command("SENTINEL", "replicas", name)
 			return err == nil && strings.Contains(reply, replica.Addr[len("127.0.0.1:"):]) && !strings.Contains(reply, "disconnected")
 		})
@@ -351,17 +376,6 @@ func StartSentinelConfig(t testing.TB, cfg SentinelConfig) *Sentinel {
 
 func (s *Sentinel) command(args ...string) (string, error) {
 	return CommandAuth(s.Sentinel.Addr, s.cfg.Username, s.cfg.Password, args...)
-}
-
-func (s *Sentinel) waitFor(t testing.TB, within time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s", within, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // MasterAddr is the master's address according to the sentinel.
@@ -383,18 +397,18 @@ func (s *Sentinel) Failover(t testing.TB) {
 	if s.Replica == nil {
 		t.Fatal("Failover needs SentinelConfig.Replica")
 	}
-	s.waitFor(t, 20*time.Second, "SENTINEL FAILOVER to be accepted", func() bool {
+	waitFor(t, 20*time.Second, "SENTINEL FAILOVER to be accepted", func() bool {
 		reply, err := s.command("SENTINEL", "FAILOVER", s.MasterName)
 		return err == nil && reply == "OK"
 	})
-	s.waitFor(t, 30*time.Second, "the replica to become master", func() bool {
+	waitFor(t, 30*time.Second, "the replica to become master", func() bool {
 		if s.MasterAddr(t) != s.Replica.Addr {
 			return false
 		}
 		role, err := CommandAuth(s.Replica.Addr, s.cfg.MasterUser, s.cfg.MasterPassword, "ROLE")
 		return err == nil && strings.HasPrefix(role, "master")
 	})
-	s.waitFor(t, 30*time.Second, "the old master to be demoted", func() bool {
+	waitFor(t, 30*time.Second, "the old master to be demoted", func() bool {
 		role, err := CommandAuth(s.Master.Addr, s.cfg.MasterUser, s.cfg.MasterPassword, "ROLE")
 		return err == nil && strings.HasPrefix(role, "slave")
 	})

@@ -116,5 +116,5 @@ func tlsPing(addr string, f *TLSFiles) (string, error) {
 	if _, err := c.Write(encode([]string{"PING"})); err != nil {
 		return "", err
 	}
-	return readReply(bufio.NewReader(c))
+	return asText(readReply(bufio.NewReader(c)))
 }
