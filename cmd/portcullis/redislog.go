@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -23,9 +22,15 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	l.log.LogAttrs(ctx, slog.LevelWarn, msg, slog.String("component", "go-redis"))
 }
 
-// cliRedisLog is the logger go-redis writes to once useRedisLogger ran.
+// cliRedisLog is the logger go-redis writes to once useRedisLogger ran. A
+// line is written under the read lock, so detaching (under the write lock)
+// waits for a line in flight: after detach returns, nothing writes to the
+// command's stderr.
 var (
-	cliRedisLog     atomic.Pointer[slog.Logger]
+	cliRedisLog struct {
+		sync.RWMutex
+		log *slog.Logger
+	}
 	cliRedisLogOnce sync.Once
 )
 
@@ -36,9 +41,17 @@ var (
 // redis.SetLogger swaps a global without a lock, so it is set once, to a
 // forwarder, and only the forwarder's target changes after.
 func useRedisLogger(logger *slog.Logger) (detach func()) {
-	cliRedisLog.Store(logger)
+	cliRedisLog.Lock()
+	cliRedisLog.log = logger
+	cliRedisLog.Unlock()
 	cliRedisLogOnce.Do(func() { redis.SetLogger(forwardingRedisLogger{}) })
-	return func() { cliRedisLog.CompareAndSwap(logger, nil) }
+	return func() {
+		cliRedisLog.Lock()
+		defer cliRedisLog.Unlock()
+		if cliRedisLog.log == logger {
+			cliRedisLog.log = nil
+		}
+	}
 }
 
 // forwardingRedisLogger hands each line to the current cliRedisLog, if any.
@@ -46,7 +59,9 @@ type forwardingRedisLogger struct{}
 
 // Printf implements go-redis' internal.Logging.
 func (forwardingRedisLogger) Printf(ctx context.Context, format string, v ...any) {
-	if l := cliRedisLog.Load(); l != nil {
+	cliRedisLog.RLock()
+	defer cliRedisLog.RUnlock()
+	if l := cliRedisLog.log; l != nil {
 		redisLogger{l}.Printf(ctx, format, v...)
 	}
 }

@@ -47,3 +47,33 @@ func TestRedisLoggerDetach(t *testing.T) {
 		t.Errorf("second command's stderr = %q; want only its own line", got)
 	}
 }
+
+// TestRedisLoggerDetachWaitsForLineInFlight: go-redis logs from its own
+// goroutines (a dial that outlives the command), so a line can be in
+// flight when the command returns. Once detach has returned, no line may
+// still be writing to the command's stderr, or the caller reading it races
+// with the write (the race detector fails this test if it does). Not
+// parallel: the forwarder is process-wide.
+func TestRedisLoggerDetachWaitsForLineInFlight(t *testing.T) {
+	for range 100 {
+		var buf bytes.Buffer
+		detach := useRedisLogger(slog.New(slog.NewTextHandler(&buf, nil)))
+		wrote := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for i := range 20 {
+				forwardingRedisLogger{}.Printf(context.Background(), "line %d", i)
+				if i == 0 {
+					close(wrote)
+				}
+			}
+		}()
+		<-wrote
+		detach()
+		if got := buf.String(); !strings.Contains(got, "line 0") {
+			t.Fatalf("stderr = %q; want the line written before detach", got)
+		}
+		<-done
+	}
+}
