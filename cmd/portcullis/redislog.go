@@ -38,7 +38,7 @@ var (
 // than serve (sessions) until the returned function is called; lines after
 // that (go-redis may still be dialling when the command returns) are
 // dropped, never written to a stderr the command no longer owns.
-// redis.SetLogger swaps a global without a lock, so it is set once, to a
+// go-redis has one logger for the whole process, so it is set once, to a
 // forwarder, and only the forwarder's target changes after.
 func useRedisLogger(logger *slog.Logger) (detach func()) {
 	cliRedisLog.Lock()
