@@ -81,7 +81,7 @@ func (e *env) sentinelFailover() error {
 	start := time.Now()
 	end := e.inject(event{name: "kill -9 sentinel master " + m.name, lossWindow: e.o.replLag, failover: true})
 	m.kill()
-	err := waitFor(60*time.Second, "sentinel promotion", func() bool {
+	err := sessionstest.WaitFor(60*time.Second, "sentinel promotion", func() bool {
 		a := e.topo.sentinelMasterAddr()
 		return a != "" && a != old && role(a) == "master"
 	})
@@ -124,7 +124,7 @@ func (e *env) clusterFailover(users []string) error {
 	end := e.inject(event{name: fmt.Sprintf("kill -9 cluster master %s (%d of %d users)", m.name, len(hit), len(users)),
 		lossWindow: e.o.replLag, failover: true, users: hit})
 	m.kill()
-	err := waitFor(60*time.Second, "cluster promotion", func() bool { return role(rep.addr) == "master" })
+	err := sessionstest.WaitFor(60*time.Second, "cluster promotion", func() bool { return role(rep.addr) == "master" })
 	end()
 	if err != nil {
 		return err

@@ -131,7 +131,7 @@ func startGateway(o *options, root, name string, t *topology, s secrets, usersFi
 	}
 	g := &gateway{proc: p, base: "http://127.0.0.1:" + strconv.Itoa(ports[0]),
 		metrics: "http://127.0.0.1:" + strconv.Itoa(ports[1]), admin: "http://127.0.0.1:" + strconv.Itoa(ports[2])}
-	err = waitFor(20*time.Second, name+" /readyz", func() bool {
+	err = sessionstest.WaitFor(20*time.Second, name+" /readyz", func() bool {
 		if !p.alive() {
 			return true
 		}

@@ -86,15 +86,3 @@ func role(addr string) string {
 	first, _, _ := strings.Cut(r, "\n")
 	return first
 }
-
-// waitFor polls ok every 50 ms until it holds or within passes.
-func waitFor(within time.Duration, what string, ok func() bool) error {
-	deadline := time.Now().Add(within)
-	for !ok() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("waited %v for %s", within, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return nil
-}

@@ -87,7 +87,7 @@ func startSentinel(root string, downAfter time.Duration) (*topology, error) {
 		}
 		t.sentinels = append(t.sentinels, s)
 	}
-	err = waitFor(30*time.Second, "sentinels to know each other and the replica", func() bool {
+	err = sessionstest.WaitFor(30*time.Second, "sentinels to know each other and the replica", func() bool {
 		for _, s := range t.sentinels {
 			m := sentinelFields(s.addr)
 			if m["num-other-sentinels"] != "2" || m["num-slaves"] != "1" {
@@ -150,7 +150,7 @@ func startCluster(root string, nodeTimeout time.Duration) (*topology, error) {
 	if out, err := runTimeout(cmd, 60*time.Second); err != nil {
 		return nil, fmt.Errorf("redis-cli --cluster create: %v\n%s", err, out)
 	}
-	err := waitFor(60*time.Second, "cluster_state:ok with 3 synced replicas", func() bool {
+	err := sessionstest.WaitFor(60*time.Second, "cluster_state:ok with 3 synced replicas", func() bool {
 		synced := 0
 		for _, n := range t.data {
 			info, err := sessionstest.Do(n.addr, time.Second, "CLUSTER", "INFO")

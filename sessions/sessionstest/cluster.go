@@ -123,18 +123,6 @@ func (c *Cluster) settled(replicas int) bool {
 	return true
 }
 
-// waitFor polls ok every 50 ms until it holds; after within, t fails.
-func waitFor(t testing.TB, within time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s", within, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // Node returns the node listening on addr, nil if none.
 func (c *Cluster) Node(addr string) *Redis {
 	for _, n := range c.Nodes {

@@ -164,6 +164,26 @@ func (r *Redis) Stop() {
 	<-r.done
 }
 
+// WaitFor polls ok every 50 ms until it holds, or fails after within.
+func WaitFor(within time.Duration, what string, ok func() bool) error {
+	deadline := time.Now().Add(within)
+	for !ok() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("waited %v for %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil
+}
+
+// waitFor is WaitFor that fails t.
+func waitFor(t testing.TB, within time.Duration, what string, ok func() bool) {
+	t.Helper()
+	if err := WaitFor(within, what, ok); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Command sends one command over a fresh connection (RESP, no client
 // library) and returns the reply flattened to text: simple strings, errors,
 // integers and bulk strings as they are, arrays joined by newlines. Tests use
