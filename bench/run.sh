@@ -18,8 +18,10 @@
 #
 # Prints and writes bench/results/perf-<UTC date>-<commit>.txt (and
 # latest.txt): per target and concurrency the median over rounds of rps,
-# p50/p99, CPU µs per request of the serving process (and of redis-server),
-# and the median of the per-round ratios to the bare proxy.
+# p50/p99, CPU µs per request of the serving process (and of redis-server
+# and the upstream), the machine's busy CPU µs per request (all processes
+# and the kernel, from /proc/stat), the median of the per-round ratios to
+# the bare proxy, and the machine µs per request each target adds over it.
 #
 # Knobs (env): QUICK=1 (DURATION 3s, ROUNDS 2, REVOKE_N 20: a few minutes),
 #   DURATION (10s), ROUNDS (3), CONNS ("16 64"), THREADS (2), REVOKE_N (100),
@@ -189,19 +191,22 @@ LUA
 
 clk_tck=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# machine_ticks: busy time of all CPUs (user, nice, system, irq, softirq):
+# wrk, the proxies, the upstream, Redis and the kernel's work for them.
+machine_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8; exit}' /proc/stat; }
 raw="$work/raw.tsv"
 secs=${DURATION%s}
 # measure ROUND CONNS TARGET: one wrk run; appends a line to raw.tsv.
 measure() {
 	local t=$3 p0 r0 out hdr=()
 	[ -z "${token[$t]:-}" ] || hdr=(-H "Authorization: Bearer ${token[$t]}")
-	p0=$(cpu_ticks "${pid[$t]}") r0=$(cpu_ticks "$redis_pid")
+	p0=$(cpu_ticks "${pid[$t]}") r0=$(cpu_ticks "$redis_pid") u0=$(cpu_ticks "${pid[upstream]}") m0=$(machine_ticks)
 	out=$(timeout "$((secs + 30))" wrk -t"$THREADS" -c"$2" -d"$DURATION" -s "$work/report.lua" "${hdr[@]}" "${url[$t]}" | grep '^RESULT')
-	local p1 r1
-	p1=$(cpu_ticks "${pid[$t]}") r1=$(cpu_ticks "$redis_pid")
-	echo "$out" | awk -v r="$1" -v c="$2" -v t="$t" -v pt=$((p1 - p0)) -v rt=$((r1 - r0)) -v hz="$clk_tck" \
-		'{n=$2; printf "%s\t%s\t%s\t%.0f\t%d\t%d\t%.1f\t%.1f\t%d\n", r, c, t, n/($3/1e6), $4, $5, pt/hz*1e6/n, rt/hz*1e6/n, $6}' >>"$raw"
-	tail -1 "$raw" | awk -F'\t' '{printf "round %s c=%s %-9s %8s rps p50 %6sµs p99 %6sµs cpu %6sµs/req redis %5sµs/req errors %s\n", $1,$2,$3,$4,$5,$6,$7,$8,$9}' >&2
+	local p1 r1 u1 m1
+	p1=$(cpu_ticks "${pid[$t]}") r1=$(cpu_ticks "$redis_pid") u1=$(cpu_ticks "${pid[upstream]}") m1=$(machine_ticks)
+	echo "$out" | awk -v r="$1" -v c="$2" -v t="$t" -v pt=$((p1 - p0)) -v rt=$((r1 - r0)) -v ut=$((u1 - u0)) -v mt=$((m1 - m0)) -v hz="$clk_tck" \
+		'{n=$2; printf "%s\t%s\t%s\t%.0f\t%d\t%d\t%.1f\t%.1f\t%d\t%.1f\t%.1f\n", r, c, t, n/($3/1e6), $4, $5, pt/hz*1e6/n, rt/hz*1e6/n, $6, ut/hz*1e6/n, mt/hz*1e6/n}' >>"$raw"
+	tail -1 "$raw" | awk -F'\t' '{printf "round %s c=%s %-9s %8s rps p50 %6sµs p99 %6sµs cpu %6sµs/req redis %5sµs/req machine %6sµs/req errors %s\n", $1,$2,$3,$4,$5,$6,$7,$8,$11,$9}' >&2
 	for p in "${pids[@]}"; do
 		kill -0 "$p" 2>/dev/null || { echo "a benchmark process exited; see $work/*.log" >&2; exit 1; }
 	done
@@ -235,7 +240,8 @@ out="$results/perf-$stamp-$commit$dirty.txt"
 	echo "# load average at start $load_start, at end $load_end"
 	echo "# wrk -t$THREADS -d$DURATION, $ROUNDS rounds, connections: $CONNS; upstream body 100 B"
 	echo "# medians over rounds; ratio = median of per-round (target ÷ bare); Δp99 = median of per-round (target p99 − bare p99)"
-	echo "# cpu = CPU µs per request of the serving process; redis = redis-server's"
+	echo "# cpu = CPU µs per request of the serving process; redis = redis-server's; upstr = the upstream's"
+	echo "# machine = busy time of all CPUs (/proc/stat) per request; +µs = median of per-round (target machine − bare machine): the CPU budget, see bench/README.md"
 	sort -t$'\t' -k2,2n -k3,3 -k1,1n "$raw" | awk -F'\t' -f bench/report.awk -v order="$TARGETS"
 	echo "$rev_nocache" | sed 's/^/no cache: /'
 	echo "$rev_cache" | sed 's/^/cache:    /'
